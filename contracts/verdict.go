@@ -1,0 +1,46 @@
+package contracts
+
+import "time"
+
+// VerdictSchemaV1 is the schema_version value of Verdict v1.
+const VerdictSchemaV1 = "verdict.v1"
+
+// Decision is what fraudscore recommends for a transaction.
+type Decision string
+
+// Decisions of Verdict v1, in increasing severity.
+const (
+	DecisionApprove Decision = "approve"
+	DecisionReview  Decision = "review"
+	DecisionDecline Decision = "decline"
+)
+
+// Decisions lists every Decision in increasing severity.
+var Decisions = [...]Decision{DecisionApprove, DecisionReview, DecisionDecline}
+
+// Valid reports whether d is a known decision.
+func (d Decision) Valid() bool {
+	return d == DecisionApprove || d == DecisionReview || d == DecisionDecline
+}
+
+// Verdict is fraudscore's answer for one transaction (contract verdict.v1).
+type Verdict struct {
+	// SchemaVersion is VerdictSchemaV1.
+	SchemaVersion string `json:"schema_version"`
+	// TransactionID is the scored transaction's id.
+	TransactionID string `json:"transaction_id"`
+	// Decision is approve, review or decline.
+	Decision Decision `json:"decision"`
+	// Score is the model's fraud probability in [0, 1].
+	Score float64 `json:"score"`
+	// ModelVersion names the model version that produced Score.
+	ModelVersion string `json:"model_version"`
+	// PolicyVersion names the thresholds that turned Score into Decision.
+	PolicyVersion string `json:"policy_version"`
+	// Reasons explain the decision; may be empty.
+	Reasons []string `json:"reasons"`
+	// ScoredAt is when the verdict was computed (UTC).
+	ScoredAt time.Time `json:"scored_at"`
+	// ScoringMicros is the in-process scoring time in microseconds.
+	ScoringMicros int64 `json:"scoring_us"`
+}
