@@ -28,6 +28,9 @@ type tree struct {
 	numCat        int
 	catBoundaries []int64
 	catThreshold  []int64
+	// leafSource[i] is the source node id of leaf i (XGBoost only), kept
+	// so tests can compare routing with XGBoost's pred_leaf.
+	leafSource []int64
 }
 
 // ensemble is the validated, format-neutral form handed to leaves.

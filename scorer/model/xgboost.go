@@ -245,6 +245,7 @@ func (x *xgbTree) convert(numFeatures int) (tree, error) {
 	}
 	t.numLeaves = int(nLeaves)
 	t.leafValue = make([]float64, nLeaves)
+	t.leafSource = make([]int64, nLeaves)
 	t.splitFeature = make([]int64, nInternal)
 	t.threshold = make([]float64, nInternal)
 	t.decisionType = make([]int64, nInternal)
@@ -258,6 +259,7 @@ func (x *xgbTree) convert(numFeatures int) (tree, error) {
 		id := ids[i]
 		if id < 0 {
 			t.leafValue[^id] = v
+			t.leafSource[^id] = int64(i)
 			continue
 		}
 		if x.SplitType != nil && x.SplitType[i] != 0 {
