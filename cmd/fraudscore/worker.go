@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/fraudscore/fraudscore/contracts"
+	"github.com/fraudscore/fraudscore/scorer"
+	"github.com/fraudscore/fraudscore/scorer/modelstore"
+	"github.com/fraudscore/fraudscore/worker"
+	"github.com/fraudscore/fraudscore/worker/embedded"
+)
+
+func newLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(strings.ToUpper(level)))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+}
+
+// modelHolder loads the latest model version, keeps it current when the
+// latest link moves (promote, rollback) or on SIGHUP, and reports readiness.
+type modelHolder struct {
+	store   *modelstore.Store
+	opts    scorer.Options
+	m       *worker.Metrics
+	log     *slog.Logger
+	sc      atomic.Pointer[scorer.Scorer]
+	lastErr atomic.Pointer[string]
+	version string
+}
+
+func (h *modelHolder) load() error {
+	l, err := h.store.LoadLatest()
+	if err != nil {
+		h.m.ModelLoadFailure.Inc()
+		msg := err.Error()
+		h.lastErr.Store(&msg)
+		return err
+	}
+	if cur := h.sc.Load(); cur != nil {
+		if err := cur.Swap(l); err != nil {
+			return err
+		}
+	} else {
+		sc, err := scorer.New(l, h.opts)
+		if err != nil {
+			h.m.ModelLoadFailure.Inc()
+			return err
+		}
+		h.sc.Store(sc)
+	}
+	if h.version != "" {
+		h.m.ModelInfo.DeleteLabelValues(h.version)
+	}
+	h.version = l.Version
+	h.m.ModelInfo.WithLabelValues(l.Version).Set(1)
+	h.m.ModelLoadTime.Set(float64(l.LoadedAt.Unix()))
+	h.lastErr.Store(nil)
+	pol := h.sc.Load().Policy()
+	h.log.Info("model loaded", "model_version", l.Version, "trees", l.Model.NumTrees(), "features", l.Extractor.Len(),
+		"policy_version", pol.Version, "review", pol.Review, "decline", pol.Decline)
+	return nil
+}
+
+// watch reloads when the latest link changes or on SIGHUP. A version that
+// fails its checks is refused: the worker keeps the model it has (or stays
+// not ready if it has none).
+func (h *modelHolder) watch(ctx context.Context, every time.Duration) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		case <-t.C:
+			if v, err := h.store.Latest(); err == nil && v == h.version {
+				continue
+			}
+		}
+		if err := h.load(); err != nil {
+			h.log.Error("model refused; keeping the current model", "current_model_version", h.version, "err", err)
+		}
+	}
+}
+
+func (h *modelHolder) ready() error {
+	if h.sc.Load() == nil {
+		if p := h.lastErr.Load(); p != nil {
+			return fmt.Errorf("no model: %s", *p)
+		}
+		return errors.New("no model loaded")
+	}
+	return nil
+}
+
+// Score implements worker.Scorer with the current model.
+func (h *modelHolder) Score(ev *contracts.TransactionEvent, vd *contracts.Verdict) error {
+	sc := h.sc.Load()
+	if sc == nil {
+		return scorer.ErrNoModel
+	}
+	return sc.Score(ev, vd)
+}
+
+func runWorker(ctx context.Context, cfg *worker.Config, stderr io.Writer) error {
+	log := newLogger(stderr, cfg.LogLevel)
+	reg := prometheus.NewRegistry()
+	m := worker.NewMetrics(reg, version, commit)
+
+	var w atomic.Pointer[worker.Worker]
+	holder := &modelHolder{store: modelstore.Open(cfg.ModelDir), m: m, log: log,
+		opts: scorer.Options{Review: cfg.ReviewThreshold, Decline: cfg.DeclineThreshold}}
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("side port %s: %w", cfg.HTTPAddr, err)
+	}
+	live := []worker.Checker{func() error {
+		if wk := w.Load(); wk != nil {
+			return wk.Healthy()
+		}
+		return nil
+	}}
+	ready := []worker.Checker{func() error {
+		if cfg.PassThrough {
+			return nil
+		}
+		return holder.ready()
+	}, func() error {
+		if wk := w.Load(); wk != nil {
+			return wk.Ready()
+		}
+		return errors.New("starting")
+	}}
+	srv := &http.Server{Handler: worker.SideHandler(reg, live, ready), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	log.Info("side port listening", "addr", ln.Addr().String())
+
+	if cfg.Embedded {
+		ns, err := embedded.Start(embedded.Options{StoreDir: cfg.EmbeddedStoreDir, Listen: cfg.EmbeddedListen,
+			Monitor: cfg.EmbeddedMonitor, MaxPayload: int32(max(cfg.MaxPayload, 1<<20))})
+		if err != nil {
+			return err
+		}
+		defer ns.Shutdown()
+		cfg.NATSURL = ns.ClientURL()
+		log.Warn("embedded NATS JetStream server started: for local use only", "client_url", cfg.NATSURL,
+			"monitor", cfg.EmbeddedMonitor, "store_dir", cfg.EmbeddedStoreDir)
+	}
+
+	if !cfg.PassThrough {
+		for {
+			err := holder.load()
+			if err == nil {
+				break
+			}
+			log.Error("model refused; not ready, retrying in 10s (fix models/latest or send SIGHUP)", "model_dir", cfg.ModelDir, "err", err)
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(10 * time.Second):
+			}
+		}
+	}
+	bg, cancelBG := context.WithCancel(context.Background())
+	var bgWG sync.WaitGroup
+	defer func() { cancelBG(); bgWG.Wait() }()
+	if !cfg.PassThrough {
+		bgWG.Add(1)
+		go func() { defer bgWG.Done(); holder.watch(bg, 10*time.Second) }()
+	}
+
+	nc, err := worker.Connect(cfg, "fraudscore-worker", log, m)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	opts := worker.Options{Config: cfg, Conn: nc, Metrics: m, Logger: log, Version: strings.TrimPrefix(version, "v")}
+	if !cfg.PassThrough {
+		opts.Scorer = holder
+		opts.Decoder = &contracts.Validator{MaxBytes: cfg.MaxPayload}
+	}
+	if opts.Version == "dev" {
+		opts.Version = "0.0.0-dev"
+	}
+	wk, err := worker.New(opts)
+	if err != nil {
+		return err
+	}
+	w.Store(wk)
+	if cfg.DemoRate > 0 {
+		bgWG.Add(1)
+		go func() { defer bgWG.Done(); runDemo(bg, nc, cfg, log) }()
+	}
+	runErr := wk.Run(ctx)
+	cancelBG()
+	bgWG.Wait()
+	if err := drainConn(nc, cfg.DrainTimeout); err != nil {
+		log.Warn("connection drain", "err", err)
+	}
+	log.Info("stopped")
+	return runErr
+}

@@ -1,0 +1,266 @@
+// Package modelstore keeps versioned models on disk, the layout inherited
+// from fraudscore's seed design:
+//
+//	models/
+//	  v20261127_134501/  model.json  metadata.json
+//	  v20261128_090000/  model.json  metadata.json
+//	  latest -> v20261128_090000
+//
+// A version is loaded only after its sha256, metadata, feature names and
+// golden rows (the parity gate) check out. Promote and Rollback move the
+// latest link atomically (a temporary link renamed over it) and only to a
+// version that passes those checks, so a bad model never becomes latest.
+package modelstore
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"time"
+
+	"github.com/fraudscore/fraudscore/scorer/features"
+	"github.com/fraudscore/fraudscore/scorer/model"
+)
+
+// LatestLink is the name of the symlink to the version in use.
+const LatestLink = "latest"
+
+// VersionLayout is the time layout of version names after the leading "v".
+const VersionLayout = "20060102_150405"
+
+var versionRe = regexp.MustCompile(`^v\d{8}_\d{6}$`)
+
+// Errors returned (wrapped) by the store.
+var (
+	// ErrBadVersion: the name is not vYYYYMMDD_HHMMSS or the version does not exist.
+	ErrBadVersion = errors.New("no such model version")
+	// ErrNoMetadata: metadata.json is missing or unreadable.
+	ErrNoMetadata = errors.New("missing or invalid model metadata")
+	// ErrTampered: the model file's sha256 differs from the metadata's.
+	ErrTampered = errors.New("model file sha256 mismatch")
+	// ErrNoLatest: the latest link is missing.
+	ErrNoLatest = errors.New("no latest model link")
+	// ErrNoRollback: no earlier good version to roll back to.
+	ErrNoRollback = errors.New("no earlier version to roll back to")
+)
+
+// VersionName returns the version name for time t.
+func VersionName(t time.Time) string { return "v" + t.UTC().Format(VersionLayout) }
+
+// ValidVersionName reports whether name has the form vYYYYMMDD_HHMMSS.
+func ValidVersionName(name string) bool { return versionRe.MatchString(name) }
+
+// Store is a directory of model versions.
+type Store struct {
+	dir string
+}
+
+// Open returns the store rooted at dir. It does not touch the disk.
+func Open(dir string) *Store { return &Store{dir: dir} }
+
+// Dir returns the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Versions lists the version directories, oldest first.
+func (s *Store) Versions() ([]string, error) {
+	entries, err := os.ReadDir(s.dir)
+	if err != nil {
+		return nil, fmt.Errorf("modelstore: list %s: %w", s.dir, err)
+	}
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() && ValidVersionName(e.Name()) {
+			out = append(out, e.Name())
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// Latest returns the version the latest link points to.
+func (s *Store) Latest() (string, error) {
+	target, err := os.Readlink(filepath.Join(s.dir, LatestLink))
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return "", fmt.Errorf("modelstore: %s: %w", filepath.Join(s.dir, LatestLink), ErrNoLatest)
+		}
+		return "", fmt.Errorf("modelstore: read latest link: %w", err)
+	}
+	v := filepath.Base(target)
+	if !ValidVersionName(v) {
+		return "", fmt.Errorf("modelstore: latest points to %q: %w", target, ErrBadVersion)
+	}
+	return v, nil
+}
+
+// Loaded is a model version that passed every check.
+type Loaded struct {
+	Version   string
+	Dir       string
+	Meta      Metadata
+	Model     *model.Model
+	Extractor *features.Extractor
+	LoadedAt  time.Time
+}
+
+// ReadMetadata reads a version's metadata without loading the model.
+func (s *Store) ReadMetadata(version string) (Metadata, error) {
+	var m Metadata
+	if !ValidVersionName(version) {
+		return m, fmt.Errorf("modelstore: %q is not vYYYYMMDD_HHMMSS: %w", version, ErrBadVersion)
+	}
+	dir := filepath.Join(s.dir, version)
+	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+		return m, fmt.Errorf("modelstore: %s: %w", dir, ErrBadVersion)
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, MetadataFile))
+	if err != nil {
+		return m, fmt.Errorf("modelstore: %s: %w: %w", version, ErrNoMetadata, err)
+	}
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return m, fmt.Errorf("modelstore: %s/%s: %w: %w", version, MetadataFile, ErrNoMetadata, err)
+	}
+	if m.Version != version {
+		return m, fmt.Errorf("modelstore: %s: metadata names version %q: %w", version, m.Version, ErrNoMetadata)
+	}
+	if m.ModelFile == "" || filepath.Base(m.ModelFile) != m.ModelFile {
+		return m, fmt.Errorf("modelstore: %s: model_file %q must be a plain file name: %w", version, m.ModelFile, ErrNoMetadata)
+	}
+	if len(m.GoldenRows) == 0 {
+		return m, fmt.Errorf("modelstore: %s: no golden rows, the parity gate cannot run: %w", version, ErrNoMetadata)
+	}
+	if !(0 < m.Thresholds.Review && m.Thresholds.Review <= m.Thresholds.Decline && m.Thresholds.Decline <= 1) {
+		return m, fmt.Errorf("modelstore: %s: thresholds review=%g decline=%g must satisfy 0 < review <= decline <= 1: %w",
+			version, m.Thresholds.Review, m.Thresholds.Decline, ErrNoMetadata)
+	}
+	return m, nil
+}
+
+// Load reads and checks one version: metadata, sha256, model format,
+// feature names, and the parity gate on the golden rows.
+func (s *Store) Load(version string) (*Loaded, error) {
+	meta, err := s.ReadMetadata(version)
+	if err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(s.dir, version)
+	raw, err := os.ReadFile(filepath.Join(dir, meta.ModelFile))
+	if err != nil {
+		return nil, fmt.Errorf("modelstore: %s: read model: %w", version, err)
+	}
+	sum := sha256.Sum256(raw)
+	if got := hex.EncodeToString(sum[:]); got != meta.ModelSHA256 {
+		return nil, fmt.Errorf("modelstore: %s: %s has sha256 %s, metadata says %s: %w", version, meta.ModelFile, got, meta.ModelSHA256, ErrTampered)
+	}
+	ext, err := features.NewExtractor(meta.Features)
+	if err != nil {
+		return nil, fmt.Errorf("modelstore: %s: %w", version, err)
+	}
+	m, err := model.Load(raw)
+	if err != nil {
+		return nil, fmt.Errorf("modelstore: %s: %w", version, err)
+	}
+	if m.NumFeatures() != len(meta.Features) {
+		return nil, fmt.Errorf("modelstore: %s: model reads %d features, metadata lists %d: %w", version, m.NumFeatures(), len(meta.Features), ErrNoMetadata)
+	}
+	if names := m.FeatureNames(); names != nil && !slices.Equal(names, meta.Features) {
+		return nil, fmt.Errorf("modelstore: %s: model's feature names %v differ from metadata's %v: %w", version, names, meta.Features, ErrNoMetadata)
+	}
+	if err := m.CheckParity(meta.GoldenRows, model.DefaultParityTolerance); err != nil {
+		return nil, fmt.Errorf("modelstore: %s: %w", version, err)
+	}
+	return &Loaded{Version: version, Dir: dir, Meta: meta, Model: m, Extractor: ext, LoadedAt: time.Now()}, nil
+}
+
+// LoadLatest loads the version the latest link points to.
+func (s *Store) LoadLatest() (*Loaded, error) {
+	v, err := s.Latest()
+	if err != nil {
+		return nil, err
+	}
+	return s.Load(v)
+}
+
+// Promote checks version and, if it passes, points latest at it atomically.
+func (s *Store) Promote(version string) error {
+	if _, err := s.Load(version); err != nil {
+		return fmt.Errorf("modelstore: refusing to promote: %w", err)
+	}
+	return s.link(version)
+}
+
+// Rollback points latest at the newest version older than the current one
+// that passes every check, and returns it. Versions that fail are skipped.
+func (s *Store) Rollback() (string, error) {
+	cur, err := s.Latest()
+	if err != nil {
+		return "", err
+	}
+	vs, err := s.Versions()
+	if err != nil {
+		return "", err
+	}
+	var skipped []error
+	for i := len(vs) - 1; i >= 0; i-- {
+		if vs[i] >= cur {
+			continue
+		}
+		if _, err := s.Load(vs[i]); err != nil {
+			skipped = append(skipped, err)
+			continue
+		}
+		return vs[i], s.link(vs[i])
+	}
+	return "", fmt.Errorf("modelstore: from %s: %w", cur, errors.Join(append([]error{ErrNoRollback}, skipped...)...))
+}
+
+// link replaces the latest link with one to version: a temporary link is
+// created and renamed over latest, which is atomic on POSIX file systems.
+func (s *Store) link(version string) error {
+	tmp := filepath.Join(s.dir, fmt.Sprintf(".%s.tmp-%d", LatestLink, time.Now().UnixNano()))
+	if err := os.Symlink(version, tmp); err != nil {
+		return fmt.Errorf("modelstore: create link: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(s.dir, LatestLink)); err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("modelstore: move latest link: %w", err)
+	}
+	return nil
+}
+
+// Write creates a new version directory holding the model file and its
+// metadata (ModelSHA256 and ModelFile are filled in here). It does not move
+// latest: Promote does, after the checks.
+func (s *Store) Write(meta Metadata, modelFile string, modelData []byte) (string, error) {
+	if !ValidVersionName(meta.Version) {
+		return "", fmt.Errorf("modelstore: %q is not vYYYYMMDD_HHMMSS: %w", meta.Version, ErrBadVersion)
+	}
+	dir := filepath.Join(s.dir, meta.Version)
+	if err := os.MkdirAll(s.dir, 0o755); err != nil {
+		return "", fmt.Errorf("modelstore: %w", err)
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return "", fmt.Errorf("modelstore: create version: %w", err)
+	}
+	sum := sha256.Sum256(modelData)
+	meta.ModelFile = modelFile
+	meta.ModelSHA256 = hex.EncodeToString(sum[:])
+	if err := os.WriteFile(filepath.Join(dir, modelFile), modelData, 0o644); err != nil {
+		return "", fmt.Errorf("modelstore: write model: %w", err)
+	}
+	raw, err := json.MarshalIndent(meta, "", "  ")
+	if err != nil {
+		return "", fmt.Errorf("modelstore: encode metadata: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, MetadataFile), append(raw, '\n'), 0o644); err != nil {
+		return "", fmt.Errorf("modelstore: write metadata: %w", err)
+	}
+	return dir, nil
+}

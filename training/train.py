@@ -1,0 +1,72 @@
+#!/usr/bin/python3
+"""Train fraudscore's XGBoost model from the TSV files written by package training.
+
+Input directory holds train.tsv, valid.tsv, holdout.tsv (header: label then
+feature names; empty field = missing) and params.json. Output in the same
+directory: model.json (XGBoost JSON), holdout_pred.txt (one probability per
+holdout row, computed by XGBoost itself) and result.json.
+
+This script only trains: the rows come from Go's feature code, so training and
+serving share one implementation of every feature.
+"""
+import json
+import sys
+
+import numpy as np
+import xgboost as xgb
+
+
+def load(path):
+    with open(path) as f:
+        header = f.readline().rstrip("\n").split("\t")
+    data = np.genfromtxt(path, delimiter="\t", skip_header=1, dtype=np.float64,
+                         missing_values="", filling_values=np.nan)
+    if data.ndim == 1:
+        data = data.reshape(1, -1)
+    return header[1:], data[:, 0], data[:, 1:]
+
+
+def main(d):
+    with open(f"{d}/params.json") as f:
+        cfg = json.load(f)
+    names, ytr, xtr = load(f"{d}/train.tsv")
+    _, yva, xva = load(f"{d}/valid.tsv")
+    _, yho, xho = load(f"{d}/holdout.tsv")
+    dtr = xgb.DMatrix(xtr, label=ytr, missing=np.nan, feature_names=names)
+    dva = xgb.DMatrix(xva, label=yva, missing=np.nan, feature_names=names)
+    dho = xgb.DMatrix(xho, label=yho, missing=np.nan, feature_names=names)
+    params = dict(cfg["params"])
+    params.setdefault("eval_metric", ["auc", "aucpr"])
+    bst = xgb.train(params, dtr, num_boost_round=cfg["rounds"],
+                    evals=[(dtr, "train"), (dva, "valid")],
+                    early_stopping_rounds=cfg["early_stopping"], verbose_eval=False)
+    # Keep exactly the best iteration, so the saved model is the model evaluated.
+    best = bst.best_iteration + 1
+    bst = bst[:best]
+    bst.save_model(f"{d}/model.json")
+    pred = bst.predict(dho)
+    with open(f"{d}/holdout_pred.txt", "w") as f:
+        for p in pred:
+            f.write(repr(float(p)) + "\n")
+
+    def ev(dm, name):
+        out = {}
+        for tok in bst.eval(dm, name).split("\t")[1:]:
+            k, v = tok.split(":")
+            out[k.split("-", 1)[1]] = float(v)
+        return out
+
+    result = {
+        "xgboost_version": xgb.__version__,
+        "best_iteration": best,
+        "train": ev(dtr, "train"),
+        "valid": ev(dva, "valid"),
+        "holdout": ev(dho, "holdout"),
+        "params": params,
+    }
+    with open(f"{d}/result.json", "w") as f:
+        json.dump(result, f, indent=2)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

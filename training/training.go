@@ -1,0 +1,305 @@
+// Package training builds a new model version reproducibly: synthetic
+// transactions from package synthetic, features from package features (the
+// same code that serves), XGBoost (from Debian's packages) for the trees,
+// golden rows and holdout metrics for the metadata, and the version
+// directory in the model store.
+package training
+
+import (
+	"bufio"
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fraudscore/fraudscore/scorer/features"
+	"github.com/fraudscore/fraudscore/scorer/model"
+	"github.com/fraudscore/fraudscore/scorer/modelstore"
+	"github.com/fraudscore/fraudscore/synthetic"
+)
+
+//go:embed train.py
+var trainScript []byte
+
+// ErrTrainer is returned (wrapped) when the XGBoost trainer fails or is missing.
+var ErrTrainer = errors.New("training: trainer failed")
+
+// Config configures a training run.
+type Config struct {
+	// Rows is the number of synthetic transactions (split 70/15/15).
+	Rows int
+	// Seed seeds the generator.
+	Seed uint64
+	// FraudRate is the generator's fraud rate (default 0.012).
+	FraudRate float64
+	// Rounds and EarlyStopping bound boosting (defaults 300 and 30).
+	Rounds, EarlyStopping int
+	// MaxDepth and LearningRate are XGBoost's max_depth and eta (5, 0.1).
+	MaxDepth     int
+	LearningRate float64
+	// GoldenRows is how many holdout rows become golden rows (default 128).
+	GoldenRows int
+	// Python is the interpreter with the xgboost module (default /usr/bin/python3).
+	Python string
+	// Now stamps the version (default time.Now).
+	Now func() time.Time
+	// Log receives progress lines (default io.Discard).
+	Log io.Writer
+}
+
+func (c *Config) defaults() {
+	if c.Rows <= 0 {
+		c.Rows = 300_000
+	}
+	if c.Rounds <= 0 {
+		c.Rounds = 300
+	}
+	if c.EarlyStopping <= 0 {
+		c.EarlyStopping = 30
+	}
+	if c.MaxDepth <= 0 {
+		c.MaxDepth = 5
+	}
+	if c.LearningRate <= 0 {
+		c.LearningRate = 0.1
+	}
+	if c.GoldenRows <= 0 {
+		c.GoldenRows = 128
+	}
+	if c.Python == "" {
+		c.Python = "/usr/bin/python3"
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Log == nil {
+		c.Log = io.Discard
+	}
+}
+
+type row struct {
+	label float64
+	f     [features.Count]float64
+}
+
+// Train generates data, trains, and writes a new version into store. It
+// returns the new version's metadata; the version is loaded once through the
+// store (sha256, features and parity gate) before Train returns, but latest is
+// not moved.
+func Train(ctx context.Context, store *modelstore.Store, cfg Config) (modelstore.Metadata, error) {
+	cfg.defaults()
+	var meta modelstore.Metadata
+	work, err := os.MkdirTemp("", "fraudscore-train-")
+	if err != nil {
+		return meta, fmt.Errorf("training: %w", err)
+	}
+	defer os.RemoveAll(work)
+
+	gen := synthetic.New(synthetic.Config{Seed: cfg.Seed, FraudRate: cfg.FraudRate})
+	rows := make([]row, cfg.Rows)
+	frauds := 0
+	for i := range rows {
+		ev, lbl := gen.Next()
+		features.ExtractAll(&ev, &rows[i].f)
+		if lbl.Fraud {
+			rows[i].label = 1
+			frauds++
+		}
+	}
+	nTrain := cfg.Rows * 70 / 100
+	nValid := cfg.Rows * 15 / 100
+	splits := []struct {
+		name string
+		rows []row
+	}{
+		{"train.tsv", rows[:nTrain]},
+		{"valid.tsv", rows[nTrain : nTrain+nValid]},
+		{"holdout.tsv", rows[nTrain+nValid:]},
+	}
+	for _, s := range splits {
+		if err := writeTSV(filepath.Join(work, s.name), s.rows); err != nil {
+			return meta, err
+		}
+	}
+	params := map[string]any{
+		"objective":        "binary:logistic",
+		"tree_method":      "hist",
+		"max_depth":        cfg.MaxDepth,
+		"eta":              cfg.LearningRate,
+		"subsample":        0.9,
+		"colsample_bytree": 0.9,
+		"min_child_weight": 2,
+		"seed":             int(cfg.Seed % (1 << 31)),
+		"nthread":          2,
+	}
+	pj, _ := json.Marshal(map[string]any{"params": params, "rounds": cfg.Rounds, "early_stopping": cfg.EarlyStopping})
+	if err := os.WriteFile(filepath.Join(work, "params.json"), pj, 0o644); err != nil {
+		return meta, fmt.Errorf("training: %w", err)
+	}
+	script := filepath.Join(work, "train.py")
+	if err := os.WriteFile(script, trainScript, 0o644); err != nil {
+		return meta, fmt.Errorf("training: %w", err)
+	}
+	fmt.Fprintf(cfg.Log, "training: %d rows (%d fraud, %.2f%%), seed %d, XGBoost via %s\n", cfg.Rows, frauds, 100*float64(frauds)/float64(cfg.Rows), cfg.Seed, cfg.Python)
+	cmd := exec.CommandContext(ctx, cfg.Python, script, work)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return meta, fmt.Errorf("%w: %s %s: %w: %s", ErrTrainer, cfg.Python, script, err, strings.TrimSpace(string(out)))
+	}
+	var res struct {
+		XGBoostVersion string             `json:"xgboost_version"`
+		BestIteration  int                `json:"best_iteration"`
+		Train          map[string]float64 `json:"train"`
+		Valid          map[string]float64 `json:"valid"`
+		Holdout        map[string]float64 `json:"holdout"`
+	}
+	if err := readJSON(filepath.Join(work, "result.json"), &res); err != nil {
+		return meta, err
+	}
+	modelData, err := os.ReadFile(filepath.Join(work, "model.json"))
+	if err != nil {
+		return meta, fmt.Errorf("training: %w", err)
+	}
+	holdout := splits[2].rows
+	preds, err := readPreds(filepath.Join(work, "holdout_pred.txt"), len(holdout))
+	if err != nil {
+		return meta, err
+	}
+	labels := make([]float64, len(holdout))
+	for i := range holdout {
+		labels[i] = holdout[i].label
+	}
+	th := chooseThresholds(preds, labels)
+	meta = modelstore.Metadata{
+		Version:          modelstore.VersionName(cfg.Now()),
+		CreatedAt:        cfg.Now().UTC().Truncate(time.Second),
+		Framework:        "xgboost",
+		FrameworkVersion: res.XGBoostVersion,
+		Objective:        "binary:logistic",
+		Features:         features.Names(),
+		Thresholds:       th,
+		Params:           params,
+		Data: modelstore.DataInfo{
+			Generator: "synthetic", Seed: cfg.Seed, Rows: cfg.Rows,
+			FraudRate: float64(frauds) / float64(cfg.Rows),
+		},
+		Training:      splitMetrics(splits[0].rows, res.Train),
+		Validation:    splitMetrics(splits[1].rows, res.Valid),
+		Holdout:       holdoutMetrics(preds, labels, th),
+		HoldoutScores: distribution(preds),
+		GoldenRows:    goldenRows(holdout, preds, cfg.GoldenRows),
+	}
+	meta.Params["num_boost_round"] = res.BestIteration
+	if _, err := store.Write(meta, "model.json", modelData); err != nil {
+		return meta, err
+	}
+	loaded, err := store.Load(meta.Version)
+	if err != nil {
+		return meta, fmt.Errorf("training: the new version fails its own checks: %w", err)
+	}
+	meta = loaded.Meta
+	fmt.Fprintf(cfg.Log, "training: %s: %d trees; holdout ROC AUC %.4f, PR AUC %.4f (XGBoost's own eval: auc %.4f, aucpr %.4f)\n",
+		meta.Version, loaded.Model.NumTrees(), meta.Holdout.ROCAUC, meta.Holdout.PRAUC, res.Holdout["auc"], res.Holdout["aucpr"])
+	fmt.Fprintf(cfg.Log, "training: thresholds review %.4f decline %.4f: decline precision %.3f recall %.3f, review+decline recall %.3f, review rate %.4f, decline rate %.4f\n",
+		th.Review, th.Decline, meta.Holdout.PrecisionAtDecline, meta.Holdout.RecallAtDecline, meta.Holdout.RecallAtReview, meta.Holdout.ReviewRate, meta.Holdout.DeclineRate)
+	return meta, nil
+}
+
+func writeTSV(path string, rows []row) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("training: %w", err)
+	}
+	w := bufio.NewWriter(f)
+	w.WriteString("label")
+	for _, n := range features.Names() {
+		w.WriteString("\t" + n)
+	}
+	w.WriteByte('\n')
+	buf := make([]byte, 0, 64)
+	for i := range rows {
+		buf = strconv.AppendFloat(buf[:0], rows[i].label, 'g', -1, 64)
+		w.Write(buf)
+		for _, v := range rows[i].f {
+			w.WriteByte('\t')
+			if !math.IsNaN(v) {
+				w.Write(strconv.AppendFloat(buf[:0], v, 'g', -1, 64))
+			}
+		}
+		w.WriteByte('\n')
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fmt.Errorf("training: write %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+func readJSON(path string, v any) error {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("training: %w", err)
+	}
+	if err := json.Unmarshal(raw, v); err != nil {
+		return fmt.Errorf("training: %s: %w", path, err)
+	}
+	return nil
+}
+
+func readPreds(path string, n int) ([]float64, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("training: %w", err)
+	}
+	lines := strings.Fields(string(raw))
+	if len(lines) != n {
+		return nil, fmt.Errorf("%w: %d predictions for %d holdout rows", ErrTrainer, len(lines), n)
+	}
+	out := make([]float64, n)
+	for i, l := range lines {
+		if out[i], err = strconv.ParseFloat(l, 64); err != nil {
+			return nil, fmt.Errorf("%w: prediction %d: %w", ErrTrainer, i, err)
+		}
+	}
+	return out, nil
+}
+
+// goldenRows takes n holdout rows: every fraud row first (they exercise the
+// deep branches), then the rest, so both classes and missing values appear.
+func goldenRows(rows []row, preds []float64, n int) []model.GoldenRow {
+	var idx []int
+	for i := range rows {
+		if rows[i].label == 1 && len(idx) < n/4 {
+			idx = append(idx, i)
+		}
+	}
+	for i := 0; len(idx) < n && i < len(rows); i++ {
+		if rows[i].label == 0 {
+			idx = append(idx, i)
+		}
+	}
+	slices.Sort(idx)
+	out := make([]model.GoldenRow, 0, len(idx))
+	for _, i := range idx {
+		out = append(out, model.GoldenRow{Features: slices.Clone(rows[i].f[:]), Probability: preds[i]})
+	}
+	return out
+}
+
+func splitMetrics(rows []row, xgbEval map[string]float64) modelstore.Metrics {
+	fr := 0.0
+	for i := range rows {
+		fr += rows[i].label
+	}
+	return modelstore.Metrics{ROCAUC: xgbEval["auc"], PRAUC: xgbEval["aucpr"], Rows: len(rows), FraudRate: fr / float64(max(1, len(rows)))}
+}

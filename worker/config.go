@@ -1,0 +1,231 @@
+package worker
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+)
+
+// EnvPrefix is the prefix of every configuration variable.
+const EnvPrefix = "FRAUDSCORE"
+
+// ErrConfig is returned (wrapped) for invalid configuration.
+var ErrConfig = errors.New("invalid configuration")
+
+// Config is the worker's configuration, read from FRAUDSCORE_* environment
+// variables (see `fraudscore --help` for the list with defaults).
+type Config struct {
+	NATSURL        string        `envconfig:"NATS_URL" default:"nats://127.0.0.1:4222" desc:"NATS server URLs, comma-separated"`
+	CredsFile      string        `envconfig:"NATS_CREDS_FILE" desc:"NATS user credentials file (JWT + nkey seed)"`
+	NKeyFile       string        `envconfig:"NATS_NKEY_FILE" desc:"NATS nkey seed file"`
+	User           string        `envconfig:"NATS_USER" desc:"NATS user name (with NATS_PASSWORD_FILE)"`
+	PasswordFile   string        `envconfig:"NATS_PASSWORD_FILE" desc:"file holding the NATS password"`
+	TokenFile      string        `envconfig:"NATS_TOKEN_FILE" desc:"file holding the NATS token"`
+	CAFile         string        `envconfig:"NATS_CA_FILE" desc:"CA certificate to verify the NATS server (enables TLS)"`
+	CertFile       string        `envconfig:"NATS_CERT_FILE" desc:"client certificate for mutual TLS"`
+	KeyFile        string        `envconfig:"NATS_KEY_FILE" desc:"client key for mutual TLS"`
+	ConnectTimeout time.Duration `envconfig:"NATS_CONNECT_TIMEOUT" default:"5s" desc:"timeout of each connection attempt"`
+
+	EnsureTopology  bool          `envconfig:"ENSURE_TOPOLOGY" default:"true" desc:"create or update streams and the consumer at start; false where they are managed elsewhere"`
+	Replicas        int           `envconfig:"STREAM_REPLICAS" default:"1" desc:"replicas of streams and consumers created by the worker (3 on a cluster)"`
+	Stream          string        `envconfig:"STREAM" default:"TRANSACTIONS" desc:"input stream (work-queue retention)"`
+	Subjects        string        `envconfig:"SUBJECTS" default:"payments.transactions.>" desc:"subjects of the input stream"`
+	StreamDupWindow time.Duration `envconfig:"STREAM_DUPLICATE_WINDOW" default:"2m" desc:"duplicate window of the input stream"`
+	StreamMaxAge    time.Duration `envconfig:"STREAM_MAX_AGE" default:"168h" desc:"maximum age of unprocessed transactions"`
+	Consumer        string        `envconfig:"CONSUMER" default:"fraudscore" desc:"durable pull consumer shared by every replica"`
+
+	VerdictStream    string        `envconfig:"VERDICT_STREAM" default:"VERDICTS" desc:"verdict stream (limits retention)"`
+	VerdictPrefix    string        `envconfig:"VERDICT_PREFIX" default:"fraud.verdicts." desc:"verdicts go to <prefix><decision>"`
+	VerdictMaxAge    time.Duration `envconfig:"VERDICT_MAX_AGE" default:"168h" desc:"how long verdicts are kept"`
+	VerdictMaxBytes  int64         `envconfig:"VERDICT_MAX_BYTES" default:"10737418240" desc:"size limit of the verdict stream in bytes"`
+	VerdictDupWindow time.Duration `envconfig:"VERDICT_DUPLICATE_WINDOW" default:"1h" desc:"duplicate window of the verdict stream; must exceed the longest redelivery span"`
+
+	DLQStream       string        `envconfig:"DLQ_STREAM" default:"FRAUD_DLQ" desc:"dead-letter stream"`
+	DLQPrefix       string        `envconfig:"DLQ_PREFIX" default:"fraud.dlq." desc:"dead letters go to <prefix><reason>"`
+	DLQMaxAge       time.Duration `envconfig:"DLQ_MAX_AGE" default:"720h" desc:"how long dead letters are kept"`
+	AdvisoryStream  string        `envconfig:"ADVISORY_STREAM" default:"FRAUD_ADVISORIES" desc:"stream capturing max-deliveries advisories of the consumer"`
+	AdvisoryConsumr string        `envconfig:"ADVISORY_CONSUMER" default:"fraudscore-advisories" desc:"durable consumer of the advisory stream"`
+
+	AckWait       time.Duration   `envconfig:"ACK_WAIT" default:"30s" desc:"consumer AckWait: time to process a delivered message before redelivery"`
+	MaxDeliver    int             `envconfig:"MAX_DELIVER" default:"5" desc:"deliveries before a message is dead-lettered"`
+	BackOff       []time.Duration `envconfig:"BACKOFF" default:"30s,1m,2m,5m" desc:"consumer redelivery backoff after AckWait expiries (first value replaces AckWait)"`
+	NakDelay      time.Duration   `envconfig:"NAK_DELAY" default:"1s" desc:"first delay of a NAK after a transient failure; doubles per delivery"`
+	NakDelayMax   time.Duration   `envconfig:"NAK_DELAY_MAX" default:"1m" desc:"largest NAK delay"`
+	MaxAckPending int             `envconfig:"MAX_ACK_PENDING" default:"20000" desc:"unacknowledged messages allowed across the whole fleet"`
+	Concurrency   int             `envconfig:"CONCURRENCY" default:"0" desc:"scoring goroutines (0 = number of CPUs)"`
+	BatchSize     int             `envconfig:"BATCH_SIZE" default:"256" desc:"messages buffered by the pull client (counts against MAX_ACK_PENDING)"`
+	MaxPayload    int             `envconfig:"MAX_PAYLOAD" default:"65536" desc:"largest accepted transaction payload in bytes"`
+	PublishWindow int             `envconfig:"PUBLISH_WINDOW" default:"4096" desc:"verdict publishes awaiting their PubAck"`
+	PassThrough   bool            `envconfig:"PASS_THROUGH" default:"false" desc:"benchmark only: skip decoding and scoring, publish a fixed verdict"`
+
+	ScoreSubject  string `envconfig:"SCORE_SUBJECT" default:"fraud.score" desc:"request-reply subject of the score endpoint"`
+	ServiceName   string `envconfig:"SERVICE_NAME" default:"fraudscore" desc:"micro service name (nats micro ls)"`
+	QueueGroup    string `envconfig:"QUEUE_GROUP" default:"fraudscore" desc:"queue group of the score endpoint"`
+	AuditRequests bool   `envconfig:"AUDIT_REQUESTS" default:"true" desc:"also store request-reply verdicts in the verdict stream"`
+
+	ModelDir         string  `envconfig:"MODEL_DIR" default:"models" desc:"model store; the worker serves <dir>/latest"`
+	ReviewThreshold  float64 `envconfig:"REVIEW_THRESHOLD" default:"0" desc:"override the model's review threshold (with DECLINE_THRESHOLD)"`
+	DeclineThreshold float64 `envconfig:"DECLINE_THRESHOLD" default:"0" desc:"override the model's decline threshold (with REVIEW_THRESHOLD)"`
+
+	HTTPAddr     string        `envconfig:"HTTP_ADDR" default:":8090" desc:"side port: /metrics, /healthz, /readyz"`
+	LogLevel     string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	DrainTimeout time.Duration `envconfig:"DRAIN_TIMEOUT" default:"20s" desc:"graceful shutdown deadline"`
+	BacklogPoll  time.Duration `envconfig:"BACKLOG_POLL" default:"5s" desc:"how often the consumer backlog is read for metrics"`
+	StallTimeout time.Duration `envconfig:"STALL_TIMEOUT" default:"2m" desc:"liveness fails when messages are in flight and none completes for this long"`
+	WorkerID     string        `envconfig:"WORKER_ID" desc:"worker id in dead letters and logs (default: host name)"`
+
+	Embedded         bool   `envconfig:"EMBEDDED" default:"false" desc:"start an embedded NATS JetStream server (local use only)"`
+	EmbeddedStoreDir string `envconfig:"EMBEDDED_STORE_DIR" default:".data/nats" desc:"JetStream store of the embedded server"`
+	EmbeddedListen   string `envconfig:"EMBEDDED_LISTEN" default:"127.0.0.1:4222" desc:"client address of the embedded server"`
+	EmbeddedMonitor  string `envconfig:"EMBEDDED_MONITOR" default:"127.0.0.1:8222" desc:"monitoring address of the embedded server"`
+	DemoRate         int    `envconfig:"DEMO_RATE" default:"0" desc:"publish this many synthetic transactions per second (demo)"`
+}
+
+// Validate checks the configuration before anything connects.
+func (c *Config) Validate() error {
+	var errs []string
+	add := func(format string, a ...any) { errs = append(errs, fmt.Sprintf(format, a...)) }
+	if strings.TrimSpace(c.NATSURL) == "" && !c.Embedded {
+		add("FRAUDSCORE_NATS_URL is empty")
+	}
+	for _, f := range []struct{ name, path string }{
+		{"NATS_CREDS_FILE", c.CredsFile}, {"NATS_NKEY_FILE", c.NKeyFile}, {"NATS_PASSWORD_FILE", c.PasswordFile},
+		{"NATS_TOKEN_FILE", c.TokenFile}, {"NATS_CA_FILE", c.CAFile}, {"NATS_CERT_FILE", c.CertFile}, {"NATS_KEY_FILE", c.KeyFile},
+	} {
+		if f.path == "" {
+			continue
+		}
+		if _, err := os.Stat(f.path); err != nil {
+			add("FRAUDSCORE_%s: %v", f.name, err)
+		}
+	}
+	n := 0
+	for _, set := range []bool{c.CredsFile != "", c.NKeyFile != "", c.User != "" || c.PasswordFile != "", c.TokenFile != ""} {
+		if set {
+			n++
+		}
+	}
+	if n > 1 {
+		add("set only one of NATS_CREDS_FILE, NATS_NKEY_FILE, NATS_USER/NATS_PASSWORD_FILE, NATS_TOKEN_FILE")
+	}
+	if (c.User == "") != (c.PasswordFile == "") {
+		add("FRAUDSCORE_NATS_USER and FRAUDSCORE_NATS_PASSWORD_FILE go together")
+	}
+	if (c.CertFile == "") != (c.KeyFile == "") {
+		add("FRAUDSCORE_NATS_CERT_FILE and FRAUDSCORE_NATS_KEY_FILE go together")
+	}
+	for _, s := range []struct{ name, v string }{
+		{"STREAM", c.Stream}, {"CONSUMER", c.Consumer}, {"VERDICT_STREAM", c.VerdictStream},
+		{"DLQ_STREAM", c.DLQStream}, {"ADVISORY_STREAM", c.AdvisoryStream}, {"ADVISORY_CONSUMER", c.AdvisoryConsumr},
+		{"SERVICE_NAME", c.ServiceName}, {"QUEUE_GROUP", c.QueueGroup},
+	} {
+		if s.v == "" || strings.ContainsAny(s.v, " .*>\t") {
+			add("FRAUDSCORE_%s=%q must be a non-empty name without spaces, dots or wildcards", s.name, s.v)
+		}
+	}
+	for _, s := range []struct{ name, v string }{{"SUBJECTS", c.Subjects}, {"SCORE_SUBJECT", c.ScoreSubject}} {
+		if s.v == "" || strings.ContainsAny(s.v, " \t") {
+			add("FRAUDSCORE_%s=%q must be a subject", s.name, s.v)
+		}
+	}
+	for _, s := range []struct{ name, v string }{{"VERDICT_PREFIX", c.VerdictPrefix}, {"DLQ_PREFIX", c.DLQPrefix}} {
+		if !strings.HasSuffix(s.v, ".") || strings.ContainsAny(s.v, " *>") || len(s.v) < 2 {
+			add("FRAUDSCORE_%s=%q must be a subject prefix ending in a dot", s.name, s.v)
+		}
+	}
+	if c.Replicas < 1 || c.Replicas > 5 {
+		add("FRAUDSCORE_STREAM_REPLICAS=%d must be 1..5", c.Replicas)
+	}
+	if c.AckWait < time.Second {
+		add("FRAUDSCORE_ACK_WAIT=%s must be at least 1s", c.AckWait)
+	}
+	if c.MaxDeliver < 2 {
+		add("FRAUDSCORE_MAX_DELIVER=%d must be at least 2", c.MaxDeliver)
+	}
+	if len(c.BackOff) >= c.MaxDeliver {
+		add("FRAUDSCORE_BACKOFF has %d values; it needs fewer than FRAUDSCORE_MAX_DELIVER (%d)", len(c.BackOff), c.MaxDeliver)
+	}
+	for _, d := range c.BackOff {
+		if d < time.Second {
+			add("FRAUDSCORE_BACKOFF value %s must be at least 1s", d)
+		}
+	}
+	if span := c.RedeliverySpan(); c.VerdictDupWindow <= span {
+		add("FRAUDSCORE_VERDICT_DUPLICATE_WINDOW=%s must exceed the longest redelivery span %s (AckWait/BackOff over MaxDeliver deliveries), or a redelivered transaction could get a second verdict", c.VerdictDupWindow, span)
+	}
+	if c.NakDelay <= 0 || c.NakDelayMax < c.NakDelay {
+		add("FRAUDSCORE_NAK_DELAY=%s and NAK_DELAY_MAX=%s must be positive and ordered", c.NakDelay, c.NakDelayMax)
+	}
+	if c.Concurrency < 0 || c.Concurrency > 1024 {
+		add("FRAUDSCORE_CONCURRENCY=%d must be 0..1024", c.Concurrency)
+	}
+	if c.BatchSize < 1 || c.BatchSize > 10000 {
+		add("FRAUDSCORE_BATCH_SIZE=%d must be 1..10000", c.BatchSize)
+	}
+	if c.MaxAckPending < c.BatchSize {
+		add("FRAUDSCORE_MAX_ACK_PENDING=%d must be at least BATCH_SIZE=%d", c.MaxAckPending, c.BatchSize)
+	}
+	if c.MaxPayload < 256 || c.MaxPayload > 8<<20 {
+		add("FRAUDSCORE_MAX_PAYLOAD=%d must be 256..8388608", c.MaxPayload)
+	}
+	if c.PublishWindow < 1 {
+		add("FRAUDSCORE_PUBLISH_WINDOW=%d must be positive", c.PublishWindow)
+	}
+	if (c.ReviewThreshold > 0) != (c.DeclineThreshold > 0) {
+		add("FRAUDSCORE_REVIEW_THRESHOLD and FRAUDSCORE_DECLINE_THRESHOLD go together")
+	} else if c.ReviewThreshold > 0 && !(c.ReviewThreshold <= c.DeclineThreshold && c.DeclineThreshold <= 1) {
+		add("thresholds review=%g decline=%g must satisfy 0 < review <= decline <= 1", c.ReviewThreshold, c.DeclineThreshold)
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		add("FRAUDSCORE_LOG_LEVEL=%q must be debug, info, warn or error", c.LogLevel)
+	}
+	if c.DrainTimeout < time.Second {
+		add("FRAUDSCORE_DRAIN_TIMEOUT=%s must be at least 1s", c.DrainTimeout)
+	}
+	if c.BacklogPoll < 100*time.Millisecond {
+		add("FRAUDSCORE_BACKLOG_POLL=%s must be at least 100ms", c.BacklogPoll)
+	}
+	if c.StallTimeout < c.AckWait {
+		add("FRAUDSCORE_STALL_TIMEOUT=%s must be at least ACK_WAIT=%s", c.StallTimeout, c.AckWait)
+	}
+	if c.DemoRate < 0 {
+		add("FRAUDSCORE_DEMO_RATE=%d must not be negative", c.DemoRate)
+	}
+	if c.ModelDir == "" && !c.PassThrough {
+		add("FRAUDSCORE_MODEL_DIR is empty")
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w:\n  %s", ErrConfig, strings.Join(errs, "\n  "))
+	}
+	return nil
+}
+
+// RedeliverySpan is the longest time between a message's first delivery and
+// its last: the waits of MaxDeliver-1 redeliveries, each the larger of the
+// consumer's AckWait/BackOff and the worker's longest NAK delay.
+func (c *Config) RedeliverySpan() time.Duration {
+	var span time.Duration
+	for i := 0; i < c.MaxDeliver; i++ {
+		wait := c.AckWait
+		if len(c.BackOff) > 0 {
+			wait = c.BackOff[min(i, len(c.BackOff)-1)]
+		}
+		span += max(wait, c.NakDelayMax)
+	}
+	return span
+}
+
+// workerID returns the configured id or the host name.
+func (c *Config) workerID() string {
+	if c.WorkerID != "" {
+		return c.WorkerID
+	}
+	if h, err := os.Hostname(); err == nil {
+		return h
+	}
+	return "fraudscore"
+}

@@ -1,0 +1,135 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fraudscore/fraudscore/contracts"
+)
+
+const maxDetail = 1024
+
+// sanitizeHeader makes s a safe single-line header value of bounded length.
+func sanitizeHeader(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r == '\r' || r == '\n' {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) > maxDetail {
+		s = s[:maxDetail] + "..."
+	}
+	return s
+}
+
+// dlqMsgID de-duplicates dead letters of one input message.
+func dlqMsgID(stream string, seq uint64) string {
+	return "dlq-" + stream + "-" + strconv.FormatUint(seq, 10)
+}
+
+// deadLetter stores the input in the dead-letter stream with its reason and
+// only then terminates it (on a work-queue stream, Term deletes the message,
+// so the order matters). If the dead letter cannot be stored the input is
+// NAKed with a delay and tried again.
+func (w *Worker) deadLetter(msg jetstream.Msg, meta *jetstream.MsgMetadata, reason, detail, txID string) {
+	out := &nats.Msg{
+		Subject: w.cfg.DLQPrefix + reason,
+		Data:    msg.Data(),
+		Header: nats.Header{
+			contracts.HeaderMsgID:         []string{dlqMsgID(meta.Stream, meta.Sequence.Stream)},
+			contracts.HeaderDLQReason:     []string{reason},
+			contracts.HeaderDLQDetail:     []string{sanitizeHeader(detail)},
+			contracts.HeaderDLQSubject:    []string{msg.Subject()},
+			contracts.HeaderDLQStreamSeq:  []string{strconv.FormatUint(meta.Sequence.Stream, 10)},
+			contracts.HeaderDLQDeliveries: []string{strconv.FormatUint(meta.NumDelivered, 10)},
+			contracts.HeaderDLQWorker:     []string{w.id},
+		},
+	}
+	if txID != "" {
+		out.Header.Set(contracts.HeaderDLQTransactionID, sanitizeHeader(txID))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := w.js.PublishMsg(ctx, out); err != nil {
+		w.m.ConsumerErrors.WithLabelValues("dlq_publish").Inc()
+		w.log.Warn("dead letter not stored; NAK with delay", "stream_seq", meta.Sequence.Stream, "reason", reason, "err", err)
+		w.nak(msg, meta, "dlq_error")
+		return
+	}
+	if err := msg.TermWithReason(reason); err != nil {
+		w.log.Warn("term failed; the message will be redelivered and dead-lettered again (de-duplicated)", "stream_seq", meta.Sequence.Stream, "err", err)
+	}
+	w.m.DeadLetters.WithLabelValues(reason).Inc()
+	w.log.Info("dead-lettered", "transaction_id", txID, "reason", reason, "stream_seq", meta.Sequence.Stream,
+		"deliveries", meta.NumDelivered, "detail", sanitizeHeader(detail))
+	w.done()
+}
+
+// maxDeliverAdvisory is the part of JetStream's max-deliveries advisory the
+// worker reads.
+type maxDeliverAdvisory struct {
+	Stream     string `json:"stream"`
+	Consumer   string `json:"consumer"`
+	StreamSeq  uint64 `json:"stream_seq"`
+	Deliveries uint64 `json:"deliveries"`
+}
+
+// handleAdvisory moves a message that reached MaxDeliver to the dead-letter
+// stream and deletes it from the input. Advisories are captured in their own
+// stream, so one that arrives while no worker runs is handled later; every
+// step is idempotent, so a crash half-way is safe.
+func (w *Worker) handleAdvisory(amsg jetstream.Msg) {
+	var adv maxDeliverAdvisory
+	if err := json.Unmarshal(amsg.Data(), &adv); err != nil || adv.StreamSeq == 0 {
+		w.log.Warn("unreadable max-deliveries advisory; dropped", "err", err)
+		_ = amsg.Term()
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	raw, err := w.input.GetMsg(ctx, adv.StreamSeq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		// Already moved, or acked at the last moment.
+		_ = amsg.Ack()
+		return
+	}
+	if err != nil {
+		w.log.Warn("max-deliveries: read input message", "stream_seq", adv.StreamSeq, "err", err)
+		_ = amsg.NakWithDelay(5 * time.Second)
+		return
+	}
+	out := &nats.Msg{
+		Subject: w.cfg.DLQPrefix + contracts.ReasonMaxDeliveries,
+		Data:    raw.Data,
+		Header: nats.Header{
+			contracts.HeaderMsgID:         []string{dlqMsgID(adv.Stream, adv.StreamSeq)},
+			contracts.HeaderDLQReason:     []string{contracts.ReasonMaxDeliveries},
+			contracts.HeaderDLQDetail:     []string{"delivered " + strconv.FormatUint(adv.Deliveries, 10) + " times without a stored verdict"},
+			contracts.HeaderDLQSubject:    []string{raw.Subject},
+			contracts.HeaderDLQStreamSeq:  []string{strconv.FormatUint(adv.StreamSeq, 10)},
+			contracts.HeaderDLQDeliveries: []string{strconv.FormatUint(adv.Deliveries, 10)},
+			contracts.HeaderDLQWorker:     []string{w.id},
+		},
+	}
+	if _, err := w.js.PublishMsg(ctx, out); err != nil {
+		w.log.Warn("max-deliveries: store dead letter", "stream_seq", adv.StreamSeq, "err", err)
+		_ = amsg.NakWithDelay(5 * time.Second)
+		return
+	}
+	if err := w.input.DeleteMsg(ctx, adv.StreamSeq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		w.log.Warn("max-deliveries: delete input message", "stream_seq", adv.StreamSeq, "err", err)
+		_ = amsg.NakWithDelay(5 * time.Second)
+		return
+	}
+	_ = amsg.Ack()
+	w.m.DeadLetters.WithLabelValues(contracts.ReasonMaxDeliveries).Inc()
+	w.log.Warn("dead-lettered after max deliveries", "stream_seq", adv.StreamSeq, "deliveries", adv.Deliveries, "reason", contracts.ReasonMaxDeliveries)
+}

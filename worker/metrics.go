@@ -1,0 +1,124 @@
+package worker
+
+import (
+	"runtime"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Metrics are the worker's Prometheus metrics. The first four keep the names
+// and labels of fraudscore's seed design so existing dashboards carry over;
+// the rest are fraudscore_*. No label holds a transaction id.
+type Metrics struct {
+	// Seed metrics.
+	Predictions       *prometheus.CounterVec   // model_predictions_total{model_version,status}
+	PredictionLatency *prometheus.HistogramVec // model_prediction_latency_seconds{model_version}
+	FraudPredictions  *prometheus.CounterVec   // fraud_predictions_total{model_version}
+	ModelLoadTime     prometheus.Gauge         // model_load_timestamp
+
+	Received         prometheus.Counter
+	Acked            prometheus.Counter
+	Naked            *prometheus.CounterVec // reason
+	DeadLetters      *prometheus.CounterVec // reason
+	Verdicts         *prometheus.CounterVec // decision, source
+	EndToEnd         prometheus.Histogram
+	InFlight         prometheus.Gauge
+	NumPending       prometheus.Gauge
+	NumAckPending    prometheus.Gauge
+	NumRedelivered   prometheus.Gauge
+	ConsumerErrors   *prometheus.CounterVec // kind
+	Requests         *prometheus.CounterVec // status
+	RequestLatency   prometheus.Histogram
+	Ready            prometheus.Gauge
+	ModelInfo        *prometheus.GaugeVec // model_version
+	ModelLoadFailure prometheus.Counter
+	Reconnects       prometheus.Counter
+}
+
+// Latency buckets from 50 µs to 5 s: scoring sits in the first buckets,
+// end-to-end latency under backlog in the last.
+var latencyBuckets = []float64{
+	0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+}
+
+// NewMetrics creates the metrics and registers them, with the Go and process
+// collectors and fraudscore_build_info, on reg.
+func NewMetrics(reg prometheus.Registerer, version, commit string) *Metrics {
+	m := &Metrics{
+		Predictions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "model_predictions_total", Help: "Predictions made, by model version and status (success or error).",
+		}, []string{"model_version", "status"}),
+		PredictionLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "model_prediction_latency_seconds", Help: "In-process scoring time (features, trees, policy).", Buckets: latencyBuckets,
+		}, []string{"model_version"}),
+		FraudPredictions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fraud_predictions_total", Help: "Predictions whose decision was not approve (review or decline).",
+		}, []string{"model_version"}),
+		ModelLoadTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "model_load_timestamp", Help: "Unix time at which the model in use was loaded.",
+		}),
+		Received: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fraudscore_messages_received_total", Help: "Transaction messages delivered to this worker (redeliveries included).",
+		}),
+		Acked: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fraudscore_messages_acked_total", Help: "Transaction messages acknowledged after their verdict was stored.",
+		}),
+		Naked: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fraudscore_messages_nacked_total", Help: "Transaction messages NAKed with a delay, by reason.",
+		}, []string{"reason"}),
+		DeadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fraudscore_dead_letters_total", Help: "Messages moved to the dead-letter stream, by reason.",
+		}, []string{"reason"}),
+		Verdicts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fraudscore_verdicts_total", Help: "Verdicts stored, by decision and source (stream or request).",
+		}, []string{"decision", "source"}),
+		EndToEnd: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "fraudscore_end_to_end_latency_seconds", Help: "From the transaction's JetStream timestamp to its verdict's PubAck.", Buckets: latencyBuckets,
+		}),
+		InFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "fraudscore_in_flight_messages", Help: "Messages received and not yet acked, terminated or NAKed.",
+		}),
+		NumPending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "fraudscore_consumer_num_pending", Help: "Messages in the stream not yet delivered to the consumer (polled).",
+		}),
+		NumAckPending: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "fraudscore_consumer_num_ack_pending", Help: "Messages delivered to the consumer and not yet acked, fleet-wide (polled).",
+		}),
+		NumRedelivered: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "fraudscore_consumer_num_redelivered", Help: "Messages redelivered and not yet acked, fleet-wide (polled).",
+		}),
+		ConsumerErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fraudscore_consumer_errors_total", Help: "Errors reported by the pull consumer or the publisher, by kind.",
+		}, []string{"kind"}),
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fraudscore_requests_total", Help: "Request-reply score requests, by status code.",
+		}, []string{"code"}),
+		RequestLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "fraudscore_request_latency_seconds", Help: "Request-reply handling time in the worker.", Buckets: latencyBuckets,
+		}),
+		Ready: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "fraudscore_ready", Help: "1 while the worker is ready (connected, model loaded, consumer bound, not draining).",
+		}),
+		ModelInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "fraudscore_model_info", Help: "1 for the model version in use.",
+		}, []string{"model_version"}),
+		ModelLoadFailure: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fraudscore_model_load_failures_total", Help: "Model versions refused at load or reload (sha256, parity gate, features).",
+		}),
+		Reconnects: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fraudscore_nats_reconnects_total", Help: "Reconnections to NATS.",
+		}),
+	}
+	build := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "fraudscore_build_info", Help: "Build information; always 1.",
+		ConstLabels: prometheus.Labels{"version": version, "commit": commit, "goversion": runtime.Version()},
+	})
+	build.Set(1)
+	reg.MustRegister(m.Predictions, m.PredictionLatency, m.FraudPredictions, m.ModelLoadTime,
+		m.Received, m.Acked, m.Naked, m.DeadLetters, m.Verdicts, m.EndToEnd, m.InFlight,
+		m.NumPending, m.NumAckPending, m.NumRedelivered, m.ConsumerErrors, m.Requests, m.RequestLatency,
+		m.Ready, m.ModelInfo, m.ModelLoadFailure, m.Reconnects, build,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}

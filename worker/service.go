@@ -1,0 +1,116 @@
+package worker
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/fraudscore/fraudscore/contracts"
+)
+
+// Error codes of the score endpoint (in the Nats-Service-Error-Code header).
+const (
+	CodeBadRequest  = "400"
+	CodeTooLarge    = "413"
+	CodeInternal    = "500"
+	CodeUnavailable = "503"
+)
+
+// startService registers the micro service with its score endpoint in a
+// queue group, so every replica shares the requests.
+func (w *Worker) startService() (micro.Service, error) {
+	svc, err := micro.AddService(w.nc, micro.Config{
+		Name:        w.cfg.ServiceName,
+		Version:     w.version,
+		Description: "fraudscore: real-time fraud scoring of payment transactions",
+		QueueGroup:  w.cfg.QueueGroup,
+		Metadata:    map[string]string{"worker_id": w.id, "contract": contracts.TransactionEventSchemaV1},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("worker: add service: %w", err)
+	}
+	var s scratch
+	err = svc.AddEndpoint("score", micro.HandlerFunc(func(req micro.Request) { w.handleRequest(req, &s) }),
+		micro.WithEndpointSubject(w.cfg.ScoreSubject),
+		micro.WithEndpointMetadata(map[string]string{
+			"request_schema": contracts.TransactionEventSchemaV1, "response_schema": contracts.VerdictSchemaV1,
+		}))
+	if err != nil {
+		_ = svc.Stop()
+		return nil, fmt.Errorf("worker: add score endpoint: %w", err)
+	}
+	return svc, nil
+}
+
+// handleRequest scores one request. micro calls it from one goroutine per
+// endpoint, so s is not shared.
+func (w *Worker) handleRequest(req micro.Request, s *scratch) {
+	start := time.Now()
+	code := "200"
+	defer func() {
+		w.m.Requests.WithLabelValues(code).Inc()
+		w.m.RequestLatency.Observe(time.Since(start).Seconds())
+	}()
+	fail := func(c, desc string) {
+		code = c
+		if err := req.Error(c, desc, nil); err != nil {
+			w.log.Warn("respond", "err", err)
+		}
+	}
+	switch {
+	case w.draining.Load():
+		fail(CodeUnavailable, "draining: retry on another replica")
+		return
+	case w.cfg.PassThrough:
+		fail(CodeUnavailable, "pass-through benchmark mode does not score")
+		return
+	case w.cfg.AuditRequests && w.js.PublishAsyncPending() >= w.cfg.PublishWindow:
+		fail(CodeUnavailable, "overloaded: verdict stream not keeping up")
+		return
+	}
+	data := req.Data()
+	if len(data) > w.cfg.MaxPayload {
+		fail(CodeTooLarge, fmt.Sprintf("payload of %d bytes exceeds %d", len(data), w.cfg.MaxPayload))
+		return
+	}
+	if err := w.decoder.DecodeEvent(data, &s.ev); err != nil {
+		var ve *contracts.ValidationError
+		if errors.As(err, &ve) && ve.Kind == contracts.KindTooLarge {
+			fail(CodeTooLarge, sanitizeHeader(err.Error()))
+			return
+		}
+		fail(CodeBadRequest, sanitizeHeader(err.Error()))
+		return
+	}
+	t0 := time.Now()
+	err := w.scorer.Score(&s.ev, &s.vd)
+	if err != nil {
+		w.m.Predictions.WithLabelValues(s.vd.ModelVersion, "error").Inc()
+		w.log.Error("score failed", "transaction_id", s.ev.TransactionID, "err", err)
+		fail(CodeInternal, "scoring failed")
+		return
+	}
+	w.observePrediction(&s.vd, time.Since(t0))
+	out := w.verdictMsg(&s.vd)
+	if w.cfg.AuditRequests {
+		f, err := w.js.PublishMsgAsync(out)
+		if err != nil {
+			w.m.ConsumerErrors.WithLabelValues("publish").Inc()
+			w.log.Warn("audit verdict publish failed", "transaction_id", s.vd.TransactionID, "err", err)
+		} else {
+			w.acks <- pending{future: f, decision: s.vd.Decision, model: s.vd.ModelVersion, txID: s.vd.TransactionID}
+		}
+	}
+	hdr := micro.Headers{
+		contracts.HeaderModelVersion:  []string{s.vd.ModelVersion},
+		contracts.HeaderPolicyVersion: []string{s.vd.PolicyVersion},
+		contracts.HeaderDecision:      []string{string(s.vd.Decision)},
+		contracts.HeaderSchema:        []string{contracts.VerdictSchemaV1},
+	}
+	if err := req.Respond(out.Data, micro.WithHeaders(hdr)); err != nil {
+		w.log.Warn("respond", "transaction_id", s.vd.TransactionID, "err", err)
+	}
+	w.log.Debug("scored request", "transaction_id", s.vd.TransactionID, "decision", s.vd.Decision, "model_version", s.vd.ModelVersion)
+}

@@ -1,0 +1,127 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// AdvisorySubject returns the subject of the max-deliveries advisories of a
+// stream's consumer.
+func AdvisorySubject(stream, consumer string) string {
+	return "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + stream + "." + consumer
+}
+
+// StreamConfigs returns the four streams the worker needs: transactions
+// (work queue), verdicts (limits, de-duplicated by transaction id), dead
+// letters, and the captured max-deliveries advisories.
+func StreamConfigs(cfg *Config) []jetstream.StreamConfig {
+	return []jetstream.StreamConfig{
+		{
+			Name:        cfg.Stream,
+			Description: "fraudscore input: transaction events, removed once scored",
+			Subjects:    []string{cfg.Subjects},
+			Retention:   jetstream.WorkQueuePolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    cfg.Replicas,
+			Duplicates:  cfg.StreamDupWindow,
+			MaxAge:      cfg.StreamMaxAge,
+			MaxMsgSize:  int32(cfg.MaxPayload),
+			Discard:     jetstream.DiscardNew,
+		},
+		{
+			Name:        cfg.VerdictStream,
+			Description: "fraudscore output: one verdict per transaction id",
+			Subjects:    []string{cfg.VerdictPrefix + ">"},
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    cfg.Replicas,
+			Duplicates:  cfg.VerdictDupWindow,
+			MaxAge:      cfg.VerdictMaxAge,
+			MaxBytes:    cfg.VerdictMaxBytes,
+			Discard:     jetstream.DiscardOld,
+		},
+		{
+			Name:        cfg.DLQStream,
+			Description: "fraudscore dead letters: inputs that could not be scored, with the reason in headers",
+			Subjects:    []string{cfg.DLQPrefix + ">"},
+			Retention:   jetstream.LimitsPolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    cfg.Replicas,
+			Duplicates:  time.Hour,
+			MaxAge:      cfg.DLQMaxAge,
+			Discard:     jetstream.DiscardOld,
+		},
+		{
+			Name:        cfg.AdvisoryStream,
+			Description: "max-deliveries advisories of the fraudscore consumer, moved to dead letters by the workers",
+			Subjects:    []string{AdvisorySubject(cfg.Stream, cfg.Consumer)},
+			Retention:   jetstream.WorkQueuePolicy,
+			Storage:     jetstream.FileStorage,
+			Replicas:    cfg.Replicas,
+			MaxAge:      cfg.DLQMaxAge,
+		},
+	}
+}
+
+// ConsumerConfig is the durable pull consumer shared by every replica.
+func ConsumerConfig(cfg *Config) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       cfg.Consumer,
+		Description:   "fraudscore workers",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       cfg.AckWait,
+		MaxDeliver:    cfg.MaxDeliver,
+		BackOff:       cfg.BackOff,
+		MaxAckPending: cfg.MaxAckPending,
+		DeliverPolicy: jetstream.DeliverAllPolicy,
+		Replicas:      cfg.Replicas,
+	}
+}
+
+// AdvisoryConsumerConfig is the durable consumer of the advisory stream.
+func AdvisoryConsumerConfig(cfg *Config) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       cfg.AdvisoryConsumr,
+		Description:   "fraudscore workers: move max-delivered transactions to dead letters",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       30 * time.Second,
+		MaxDeliver:    -1,
+		BackOff:       nil,
+		MaxAckPending: 64,
+		Replicas:      cfg.Replicas,
+	}
+}
+
+// EnsureTopology creates or updates the streams and consumers; it is
+// idempotent. With EnsureTopology off it only checks that they exist.
+func EnsureTopology(ctx context.Context, js jetstream.JetStream, cfg *Config) (main, advisory jetstream.Consumer, err error) {
+	if cfg.EnsureTopology {
+		for _, sc := range StreamConfigs(cfg) {
+			if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+				return nil, nil, fmt.Errorf("worker: ensure stream %s: %w", sc.Name, err)
+			}
+		}
+		if main, err = js.CreateOrUpdateConsumer(ctx, cfg.Stream, ConsumerConfig(cfg)); err != nil {
+			return nil, nil, fmt.Errorf("worker: ensure consumer %s on %s: %w", cfg.Consumer, cfg.Stream, err)
+		}
+		if advisory, err = js.CreateOrUpdateConsumer(ctx, cfg.AdvisoryStream, AdvisoryConsumerConfig(cfg)); err != nil {
+			return nil, nil, fmt.Errorf("worker: ensure consumer %s on %s: %w", cfg.AdvisoryConsumr, cfg.AdvisoryStream, err)
+		}
+		return main, advisory, nil
+	}
+	for _, name := range []string{cfg.VerdictStream, cfg.DLQStream} {
+		if _, err := js.Stream(ctx, name); err != nil {
+			return nil, nil, fmt.Errorf("worker: stream %s (topology is managed elsewhere): %w", name, err)
+		}
+	}
+	if main, err = js.Consumer(ctx, cfg.Stream, cfg.Consumer); err != nil {
+		return nil, nil, fmt.Errorf("worker: bind consumer %s on %s: %w", cfg.Consumer, cfg.Stream, err)
+	}
+	if advisory, err = js.Consumer(ctx, cfg.AdvisoryStream, cfg.AdvisoryConsumr); err != nil {
+		return nil, nil, fmt.Errorf("worker: bind consumer %s on %s: %w", cfg.AdvisoryConsumr, cfg.AdvisoryStream, err)
+	}
+	return main, advisory, nil
+}

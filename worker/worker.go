@@ -1,0 +1,534 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/fraudscore/fraudscore/contracts"
+)
+
+// Scorer is what the worker needs from the scoring core: score a validated
+// event into a verdict. Implementations must be safe for concurrent use.
+type Scorer interface {
+	Score(ev *contracts.TransactionEvent, vd *contracts.Verdict) error
+}
+
+// Decoder decodes and validates a transaction payload into ev, returning a
+// *contracts.ValidationError for bad input.
+type Decoder interface {
+	DecodeEvent(data []byte, ev *contracts.TransactionEvent) error
+}
+
+// Options are the worker's collaborators.
+type Options struct {
+	Config  *Config
+	Conn    *nats.Conn
+	Scorer  Scorer
+	Decoder Decoder
+	Metrics *Metrics
+	Logger  *slog.Logger
+	// Version is the build version reported by the micro service.
+	Version string
+}
+
+// Worker consumes, scores, publishes and acks. Create it with New and run it
+// with Run.
+type Worker struct {
+	cfg     *Config
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	scorer  Scorer
+	decoder Decoder
+	m       *Metrics
+	log     *slog.Logger
+	id      string
+	version string
+
+	work chan jetstream.Msg
+	acks chan pending
+
+	verdictSubjects map[contracts.Decision]string
+
+	bound     atomic.Bool
+	draining  atomic.Bool
+	consumeOK atomic.Bool
+	inflight  atomic.Int64
+	progress  atomic.Int64 // unix nanos of the last completed message
+	wedged    atomic.Pointer[string]
+
+	input jetstream.Stream
+}
+
+// pending is a verdict publish awaiting its PubAck; msg is nil for verdicts
+// of request-reply (audit copies).
+type pending struct {
+	msg      jetstream.Msg
+	future   jetstream.PubAckFuture
+	decision contracts.Decision
+	model    string
+	received time.Time
+	stamp    time.Time // JetStream timestamp of the input
+	txID     string
+	delivery uint64
+}
+
+// New returns a worker; nothing is connected or created until Run.
+func New(o Options) (*Worker, error) {
+	if o.Config == nil || o.Conn == nil || o.Metrics == nil {
+		return nil, fmt.Errorf("worker: Config, Conn and Metrics are required: %w", ErrConfig)
+	}
+	if !o.Config.PassThrough && (o.Scorer == nil || o.Decoder == nil) {
+		return nil, fmt.Errorf("worker: Scorer and Decoder are required: %w", ErrConfig)
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	w := &Worker{
+		cfg: o.Config, nc: o.Conn, scorer: o.Scorer, decoder: o.Decoder, m: o.Metrics,
+		log: o.Logger, id: o.Config.workerID(), version: o.Version,
+		verdictSubjects: map[contracts.Decision]string{},
+	}
+	if w.version == "" {
+		w.version = "0.0.0"
+	}
+	for _, d := range contracts.Decisions {
+		w.verdictSubjects[d] = contracts.VerdictSubject(o.Config.VerdictPrefix, d)
+	}
+	js, err := jetstream.New(o.Conn,
+		jetstream.WithPublishAsyncMaxPending(o.Config.PublishWindow),
+		jetstream.WithPublishAsyncTimeout(10*time.Second),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("worker: jetstream: %w", err)
+	}
+	w.js = js
+	w.progress.Store(time.Now().UnixNano())
+	return w, nil
+}
+
+// Ready reports nil while the worker can take traffic: connected, consumer
+// bound and consuming, not draining.
+func (w *Worker) Ready() error {
+	switch {
+	case w.draining.Load():
+		return errors.New("draining")
+	case !w.nc.IsConnected():
+		return fmt.Errorf("nats %s", w.nc.Status())
+	case !w.bound.Load():
+		return errors.New("consumer not bound")
+	case !w.consumeOK.Load():
+		return errors.New("not consuming")
+	}
+	return nil
+}
+
+// Healthy reports nil unless the worker is wedged: the consume loop died and
+// could not be restarted, or messages are in flight and none has completed
+// for StallTimeout.
+func (w *Worker) Healthy() error {
+	if p := w.wedged.Load(); p != nil {
+		return errors.New(*p)
+	}
+	if w.inflight.Load() > 0 {
+		if idle := time.Since(time.Unix(0, w.progress.Load())); idle > w.cfg.StallTimeout {
+			return fmt.Errorf("%d messages in flight and none completed for %s", w.inflight.Load(), idle.Round(time.Second))
+		}
+	}
+	return nil
+}
+
+// Run ensures the topology, then consumes until ctx is cancelled, then drains
+// gracefully within the configured deadline: readiness fails, the service
+// endpoint stops, the pull consumer drains, in-flight messages finish, and
+// outstanding PubAcks are awaited. Nothing is acked before its verdict is
+// stored; what is not finished by the deadline is redelivered elsewhere.
+func (w *Worker) Run(ctx context.Context) error {
+	setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	cons, advCons, err := EnsureTopology(setupCtx, w.js, w.cfg)
+	if err == nil {
+		w.input, err = w.js.Stream(setupCtx, w.cfg.Stream)
+	}
+	cancel()
+	if err != nil {
+		return err
+	}
+	w.bound.Store(true)
+
+	workers := w.cfg.Concurrency
+	if workers == 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	w.work = make(chan jetstream.Msg, workers)
+	w.acks = make(chan pending, w.cfg.PublishWindow)
+
+	var poolWG, ackWG, bgWG sync.WaitGroup
+	ackWG.Add(1)
+	go func() { defer ackWG.Done(); w.ackLoop() }()
+	for i := 0; i < workers; i++ {
+		poolWG.Add(1)
+		go func() { defer poolWG.Done(); w.processLoop() }()
+	}
+
+	cc, err := w.consume(cons)
+	if err != nil {
+		return err
+	}
+	advCC, err := advCons.Consume(w.handleAdvisory, jetstream.PullMaxMessages(16),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			w.log.Debug("advisory consumer", "err", err)
+		}))
+	if err != nil {
+		cc.Stop()
+		return fmt.Errorf("worker: consume advisories: %w", err)
+	}
+
+	svc, err := w.startService()
+	if err != nil {
+		cc.Stop()
+		advCC.Stop()
+		return err
+	}
+
+	bgCtx, bgCancel := context.WithCancel(context.Background())
+	bgWG.Add(2)
+	go func() { defer bgWG.Done(); w.pollBacklog(bgCtx, cons) }()
+	go func() { defer bgWG.Done(); w.watchdog(bgCtx, cons, &cc) }()
+
+	w.log.Info("worker running", "worker_id", w.id, "stream", w.cfg.Stream, "consumer", w.cfg.Consumer,
+		"concurrency", workers, "batch", w.cfg.BatchSize, "score_subject", w.cfg.ScoreSubject, "pass_through", w.cfg.PassThrough)
+	<-ctx.Done()
+
+	// Graceful drain.
+	start := time.Now()
+	deadline := time.NewTimer(w.cfg.DrainTimeout)
+	defer deadline.Stop()
+	w.draining.Store(true)
+	w.m.Ready.Set(0)
+	w.log.Info("draining", "deadline", w.cfg.DrainTimeout)
+	if err := svc.Stop(); err != nil {
+		w.log.Warn("stop service", "err", err)
+	}
+	bgCancel()
+	bgWG.Wait()
+	advCC.Drain()
+	cur := cc
+	cur.Drain()
+	var timedOut bool
+	select {
+	case <-cur.Closed():
+	case <-deadline.C:
+		timedOut = true
+	}
+	select {
+	case <-advCC.Closed():
+	case <-time.After(time.Second):
+	}
+	poolDone := make(chan struct{})
+	go func() {
+		if !timedOut {
+			close(w.work)
+		}
+		poolWG.Wait()
+		close(poolDone)
+	}()
+	if !timedOut {
+		select {
+		case <-poolDone:
+		case <-deadline.C:
+			timedOut = true
+		}
+	}
+	if !timedOut {
+		close(w.acks)
+		ackDone := make(chan struct{})
+		go func() { ackWG.Wait(); close(ackDone) }()
+		select {
+		case <-ackDone:
+		case <-deadline.C:
+			timedOut = true
+		}
+	}
+	if timedOut {
+		w.log.Warn("drain deadline passed; unfinished messages will be redelivered", "in_flight", w.inflight.Load(), "after", time.Since(start).Round(time.Millisecond))
+		return fmt.Errorf("worker: drain did not finish within %s", w.cfg.DrainTimeout)
+	}
+	w.log.Info("drained", "after", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+func (w *Worker) consume(cons jetstream.Consumer) (jetstream.ConsumeContext, error) {
+	cc, err := cons.Consume(func(msg jetstream.Msg) {
+		w.m.Received.Inc()
+		w.m.InFlight.Set(float64(w.inflight.Add(1)))
+		w.work <- msg
+	},
+		jetstream.PullMaxMessages(w.cfg.BatchSize),
+		jetstream.PullExpiry(10*time.Second),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			kind := "consume"
+			switch {
+			case errors.Is(err, jetstream.ErrNoHeartbeat):
+				kind = "heartbeat"
+			case errors.Is(err, jetstream.ErrConsumerDeleted), errors.Is(err, jetstream.ErrConsumerNotFound):
+				kind = "consumer_gone"
+			}
+			w.m.ConsumerErrors.WithLabelValues(kind).Inc()
+			w.log.Warn("pull consumer", "kind", kind, "err", err)
+		}))
+	if err != nil {
+		return nil, fmt.Errorf("worker: consume %s/%s: %w", w.cfg.Stream, w.cfg.Consumer, err)
+	}
+	w.consumeOK.Store(true)
+	w.m.Ready.Set(1)
+	return cc, nil
+}
+
+// scratch is one goroutine's reusable state.
+type scratch struct {
+	ev contracts.TransactionEvent
+	vd contracts.Verdict
+}
+
+func (w *Worker) processLoop() {
+	var s scratch
+	for msg := range w.work {
+		w.process(msg, &s)
+	}
+}
+
+func (w *Worker) done() {
+	w.m.InFlight.Set(float64(w.inflight.Add(-1)))
+	w.progress.Store(time.Now().UnixNano())
+}
+
+func (w *Worker) process(msg jetstream.Msg, s *scratch) {
+	received := time.Now()
+	meta, err := msg.Metadata()
+	if err != nil {
+		// Not a JetStream delivery: nothing to ack.
+		w.log.Error("message without JetStream metadata", "subject", msg.Subject(), "err", err)
+		w.done()
+		return
+	}
+	data := msg.Data()
+	if w.cfg.PassThrough {
+		w.passThrough(msg, meta, received)
+		return
+	}
+	if len(data) > w.cfg.MaxPayload {
+		w.deadLetter(msg, meta, contracts.ReasonTooLarge, fmt.Sprintf("payload of %d bytes exceeds %d", len(data), w.cfg.MaxPayload), "")
+		return
+	}
+	if err := w.decoder.DecodeEvent(data, &s.ev); err != nil {
+		reason := contracts.ReasonMalformed
+		var ve *contracts.ValidationError
+		if errors.As(err, &ve) {
+			reason = string(ve.Kind)
+		}
+		w.deadLetter(msg, meta, reason, err.Error(), s.ev.TransactionID)
+		return
+	}
+	start := time.Now()
+	err = w.scorer.Score(&s.ev, &s.vd)
+	took := time.Since(start)
+	if err != nil {
+		w.m.Predictions.WithLabelValues(s.vd.ModelVersion, "error").Inc()
+		w.log.Error("score failed", "transaction_id", s.ev.TransactionID, "err", err)
+		w.nak(msg, meta, "score_error")
+		return
+	}
+	w.observePrediction(&s.vd, took)
+	out := w.verdictMsg(&s.vd)
+	f, err := w.js.PublishMsgAsync(out)
+	if err != nil {
+		w.m.ConsumerErrors.WithLabelValues("publish").Inc()
+		w.log.Warn("verdict publish failed", "transaction_id", s.vd.TransactionID, "err", err)
+		w.nak(msg, meta, "publish_error")
+		return
+	}
+	w.acks <- pending{msg: msg, future: f, decision: s.vd.Decision, model: s.vd.ModelVersion, received: received,
+		stamp: meta.Timestamp, txID: s.vd.TransactionID, delivery: meta.NumDelivered}
+}
+
+func (w *Worker) observePrediction(vd *contracts.Verdict, took time.Duration) {
+	w.m.Predictions.WithLabelValues(vd.ModelVersion, "success").Inc()
+	w.m.PredictionLatency.WithLabelValues(vd.ModelVersion).Observe(took.Seconds())
+	if vd.Decision != contracts.DecisionApprove {
+		w.m.FraudPredictions.WithLabelValues(vd.ModelVersion).Inc()
+	}
+}
+
+// verdictMsg builds the verdict message: subject by decision, Nats-Msg-Id =
+// transaction id (JetStream de-duplicates redeliveries), model version header.
+func (w *Worker) verdictMsg(vd *contracts.Verdict) *nats.Msg {
+	data := vd.AppendJSON(make([]byte, 0, 320))
+	return &nats.Msg{
+		Subject: w.verdictSubjects[vd.Decision],
+		Data:    data,
+		Header: nats.Header{
+			contracts.HeaderMsgID:         []string{vd.TransactionID},
+			contracts.HeaderModelVersion:  []string{vd.ModelVersion},
+			contracts.HeaderPolicyVersion: []string{vd.PolicyVersion},
+			contracts.HeaderDecision:      []string{string(vd.Decision)},
+			contracts.HeaderSchema:        []string{contracts.VerdictSchemaV1},
+		},
+	}
+}
+
+func (w *Worker) passThrough(msg jetstream.Msg, meta *jetstream.MsgMetadata, received time.Time) {
+	id := "seq-" + strconv.FormatUint(meta.Sequence.Stream, 10)
+	out := &nats.Msg{
+		Subject: w.verdictSubjects[contracts.DecisionApprove],
+		Data:    []byte(`{"schema_version":"verdict.v1","decision":"approve","pass_through":true}`),
+		Header:  nats.Header{contracts.HeaderMsgID: []string{id}},
+	}
+	f, err := w.js.PublishMsgAsync(out)
+	if err != nil {
+		w.nak(msg, meta, "publish_error")
+		return
+	}
+	w.acks <- pending{msg: msg, future: f, decision: contracts.DecisionApprove, model: "pass-through", received: received, stamp: meta.Timestamp, txID: id, delivery: meta.NumDelivered}
+}
+
+// ackLoop completes verdict publishes in order: ack the input on PubAck
+// (a duplicate PubAck means the verdict was already stored), NAK with delay
+// on failure.
+func (w *Worker) ackLoop() {
+	for p := range w.acks {
+		select {
+		case ack := <-p.future.Ok():
+			now := time.Now()
+			if p.msg == nil {
+				w.m.Verdicts.WithLabelValues(string(p.decision), "request").Inc()
+				continue
+			}
+			if err := p.msg.Ack(); err != nil {
+				w.m.ConsumerErrors.WithLabelValues("ack").Inc()
+				w.log.Warn("ack failed; the message will be redelivered and de-duplicated", "transaction_id", p.txID, "err", err)
+			} else {
+				w.m.Acked.Inc()
+			}
+			w.m.Verdicts.WithLabelValues(string(p.decision), "stream").Inc()
+			w.m.EndToEnd.Observe(now.Sub(p.stamp).Seconds())
+			if w.log.Enabled(context.Background(), slog.LevelDebug) {
+				w.log.Debug("verdict stored", "transaction_id", p.txID, "decision", p.decision, "model_version", p.model,
+					"duplicate", ack.Duplicate, "verdict_seq", ack.Sequence, "delivery", p.delivery)
+			}
+			w.done()
+		case err := <-p.future.Err():
+			w.m.ConsumerErrors.WithLabelValues("puback").Inc()
+			if p.msg == nil {
+				w.log.Warn("audit verdict not stored", "transaction_id", p.txID, "err", err)
+				continue
+			}
+			w.log.Warn("verdict not stored; NAK with delay", "transaction_id", p.txID, "err", err)
+			meta, _ := p.msg.Metadata()
+			w.nak(p.msg, meta, "puback_error")
+		}
+	}
+}
+
+// nak NAKs with a delay that doubles per delivery: plain Nak would ignore the
+// consumer's BackOff and redeliver at once, a hot loop.
+func (w *Worker) nak(msg jetstream.Msg, meta *jetstream.MsgMetadata, reason string) {
+	delivered := uint64(1)
+	if meta != nil {
+		delivered = meta.NumDelivered
+	}
+	if err := msg.NakWithDelay(w.NakDelay(delivered)); err != nil {
+		w.log.Warn("nak failed; AckWait will redeliver", "err", err)
+	}
+	w.m.Naked.WithLabelValues(reason).Inc()
+	w.done()
+}
+
+// NakDelay is the NAK delay after the given number of deliveries.
+func (w *Worker) NakDelay(delivered uint64) time.Duration {
+	d := w.cfg.NakDelay
+	for i := uint64(1); i < delivered && d < w.cfg.NakDelayMax; i++ {
+		d *= 2
+	}
+	return min(d, w.cfg.NakDelayMax)
+}
+
+func (w *Worker) pollBacklog(ctx context.Context, cons jetstream.Consumer) {
+	t := time.NewTicker(w.cfg.BacklogPoll)
+	defer t.Stop()
+	for {
+		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		info, err := cons.Info(qctx)
+		cancel()
+		if err == nil {
+			w.m.NumPending.Set(float64(info.NumPending))
+			w.m.NumAckPending.Set(float64(info.NumAckPending))
+			w.m.NumRedelivered.Set(float64(info.NumRedelivered))
+		} else if ctx.Err() == nil {
+			w.log.Debug("consumer info", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// watchdog restarts the consume loop if it closed on its own (for example
+// the consumer was deleted and recreated by an operator) and marks the
+// worker wedged when it cannot.
+func (w *Worker) watchdog(ctx context.Context, cons jetstream.Consumer, cc *jetstream.ConsumeContext) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	failures := 0
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		select {
+		case <-(*cc).Closed():
+		default:
+			continue
+		}
+		if w.draining.Load() {
+			return
+		}
+		w.consumeOK.Store(false)
+		w.m.Ready.Set(0)
+		w.log.Warn("consume loop closed; restarting")
+		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		var err error
+		if w.cfg.EnsureTopology {
+			cons, err = w.js.CreateOrUpdateConsumer(qctx, w.cfg.Stream, ConsumerConfig(w.cfg))
+		} else {
+			cons, err = w.js.Consumer(qctx, w.cfg.Stream, w.cfg.Consumer)
+		}
+		cancel()
+		if err == nil {
+			var ncc jetstream.ConsumeContext
+			if ncc, err = w.consume(cons); err == nil {
+				*cc = ncc
+				failures = 0
+				w.wedged.Store(nil)
+				continue
+			}
+		}
+		failures++
+		w.log.Error("consume restart failed", "attempt", failures, "err", err)
+		if failures >= 10 {
+			msg := fmt.Sprintf("consume loop down, %d restarts failed: %v", failures, err)
+			w.wedged.Store(&msg)
+		}
+	}
+}
