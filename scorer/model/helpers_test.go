@@ -129,3 +129,5 @@ func goldenRows(x [][]float64, p []float64) []GoldenRow {
 	}
 	return rows
 }
+
+func nanF() float64 { return math.NaN() }

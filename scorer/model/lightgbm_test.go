@@ -101,7 +101,7 @@ func TestLightGBMDartBreastCancer(t *testing.T) {
 func TestLightGBMFromMulticlass(t *testing.T) {
 	dir := leavesTestdata(t)
 	cases := []struct {
-		model, data, raw string
+		model, data, raw   string
 		numClass, skipCols int
 	}{
 		{"lg_kddcup99.model", "kddcup99_test.tsv", "lg_kddcup99_true_predictions.txt", 13, 0},

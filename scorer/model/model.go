@@ -16,6 +16,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"sync"
 
 	"github.com/dmitryikh/leaves"
 )
@@ -61,6 +62,9 @@ type Model struct {
 	featureNames []string
 	numTrees     int
 	bias         float64 // margin added to the tree sum (XGBoost base_score)
+	// out holds *[1]float64 result buffers for leaves: leaves'
+	// PredictSingle moves its result array to the heap on every call.
+	out sync.Pool
 }
 
 // Load parses a model, detecting its format from the content.
@@ -126,14 +130,16 @@ func (e *ensemble) build(f Format) (*Model, error) {
 	if len(e.featureNames) > 0 {
 		names = append([]string(nil), e.featureNames...)
 	}
-	return &Model{
+	m := &Model{
 		format:       f,
 		ens:          ens,
 		numFeatures:  e.numFeatures,
 		featureNames: names,
 		numTrees:     len(e.trees),
 		bias:         e.bias,
-	}, nil
+	}
+	m.out.New = func() any { return new([1]float64) }
+	return m, nil
 }
 
 // Format returns the format the model was loaded from.
@@ -161,7 +167,13 @@ func (m *Model) Predict(features []float64) (float64, error) {
 	if len(features) != m.numFeatures {
 		return 0, fmt.Errorf("model expects %d features, got %d", m.numFeatures, len(features))
 	}
-	raw := m.ens.PredictSingle(features, 0) + m.bias
+	out := m.out.Get().(*[1]float64)
+	err := m.ens.Predict(features, 0, out[:])
+	raw := out[0] + m.bias
+	m.out.Put(out)
+	if err != nil {
+		return 0, fmt.Errorf("predict: %w", err)
+	}
 	return sigmoid(raw), nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -16,20 +17,46 @@ import (
 
 const python = "/usr/bin/python3"
 
-// xgbFixtures runs testdata/xgb_parity.py with the system XGBoost and
-// returns its output directory. It skips only when the xgboost Python
-// module is missing.
+// xgbFixtureState caches one run of testdata/xgb_parity.py per test binary.
+var xgbFixtureState struct {
+	once      sync.Once
+	dir, skip string
+	err       error
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if d := xgbFixtureState.dir; d != "" {
+		os.RemoveAll(d)
+	}
+	os.Exit(code)
+}
+
+// xgbFixtures runs testdata/xgb_parity.py with the system XGBoost (once per
+// test binary) and returns its output directory. It skips only when the
+// xgboost Python module is missing.
 func xgbFixtures(t testing.TB) string {
 	t.Helper()
-	if out, err := exec.Command(python, "-c", "import xgboost, numpy").CombinedOutput(); err != nil {
-		t.Skipf("XGBoost parity tests need %s with the xgboost and numpy modules (Debian: apt-get install python3-xgboost): %v: %s",
-			python, err, out)
+	s := &xgbFixtureState
+	s.once.Do(func() {
+		if out, err := exec.Command(python, "-c", "import xgboost, numpy").CombinedOutput(); err != nil {
+			s.skip = fmt.Sprintf("XGBoost parity tests need %s with the xgboost and numpy modules (Debian: apt-get install python3-xgboost): %v: %s",
+				python, err, out)
+			return
+		}
+		if s.dir, s.err = os.MkdirTemp("", "xgb-parity-"); s.err != nil {
+			return
+		}
+		out, err := exec.Command(python, "testdata/xgb_parity.py", s.dir).CombinedOutput()
+		if err != nil {
+			s.err = fmt.Errorf("xgb_parity.py: %v: %s", err, out)
+		}
+	})
+	if s.skip != "" {
+		t.Skip(s.skip)
 	}
-	dir := t.TempDir()
-	out, err := exec.Command(python, "testdata/xgb_parity.py", dir).CombinedOutput()
-	require.NoError(t, err, "xgb_parity.py: %s", out)
-	t.Logf("trained with XGBoost %s", strings.TrimSpace(string(out)))
-	return dir
+	require.NoError(t, s.err)
+	return s.dir
 }
 
 func TestXGBoostParity(t *testing.T) {
