@@ -1,0 +1,199 @@
+package contracts
+
+import (
+	"encoding/json"
+	"errors"
+	"math"
+	"strconv"
+	"unicode/utf8"
+)
+
+// ValidateVerdict validates a verdict against the verdict.v1 rules:
+// schema_version is "verdict.v1"; transaction_id follows the event's rules;
+// decision is a known Decision; score is a number in [0, 1]; model_version and
+// policy_version are 1..128 characters; scored_at is set; scoring_us is not
+// negative; no string holds a card number. Reasons may be nil or empty.
+func (v *Validator) ValidateVerdict(vd *Verdict) error {
+	if vd == nil {
+		return singleProblem(KindInvalid, "", "nil verdict")
+	}
+	var ps problems
+	checkVerdict(vd, 0, &ps)
+	return ps.err()
+}
+
+// Verdict field bits for the slow path.
+const (
+	vSchemaVersion fieldSet = 1 << iota
+	vTransactionID
+	vDecision
+	vScore
+	vModelVersion
+	vPolicyVersion
+	vReasons
+	vScoredAt
+	vScoringMicros
+)
+
+func checkVerdict(vd *Verdict, done fieldSet, ps *problems) {
+	if done&vSchemaVersion == 0 {
+		switch vd.SchemaVersion {
+		case VerdictSchemaV1:
+		case "":
+			ps.add("schema_version", msgRequired)
+		default:
+			ps.list = append(ps.list[:0], Problem{Path: "schema_version", Message: msgSchemaVersion})
+			ps.malformed = false
+			return
+		}
+	}
+	if done&vTransactionID == 0 {
+		checkTransactionID(ps, "transaction_id", vd.TransactionID)
+	}
+	if done&vDecision == 0 && checkString(ps, "decision", string(vd.Decision), true) && !vd.Decision.Valid() {
+		ps.add("decision", msgDecision)
+	}
+	if done&vScore == 0 && !(vd.Score >= 0 && vd.Score <= 1) { // also rejects NaN
+		ps.add("score", msgScore)
+	}
+	if done&vModelVersion == 0 && checkString(ps, "model_version", vd.ModelVersion, true) &&
+		utf8.RuneCountInString(vd.ModelVersion) > MaxVersionLen {
+		ps.add("model_version", "must be at most 128 characters")
+	}
+	if done&vPolicyVersion == 0 && checkString(ps, "policy_version", vd.PolicyVersion, true) &&
+		utf8.RuneCountInString(vd.PolicyVersion) > MaxVersionLen {
+		ps.add("policy_version", "must be at most 128 characters")
+	}
+	if done&vReasons == 0 {
+		for i, r := range vd.Reasons {
+			if LooksLikePAN(r) {
+				ps.add("reasons["+strconv.Itoa(i)+"]", msgPAN)
+			}
+		}
+	}
+	if done&vScoredAt == 0 {
+		switch t := vd.ScoredAt; {
+		case t.IsZero():
+			ps.add("scored_at", msgRequired)
+		case t.Year() < minEventYear || t.Year() > 9999:
+			ps.add("scored_at", "must be between 2000 and 9999")
+		}
+	}
+	if done&vScoringMicros == 0 && vd.ScoringMicros < 0 {
+		ps.add("scoring_us", msgNegative)
+	}
+}
+
+const (
+	jSchemaVersion = iota
+	jTransactionID
+	jDecision
+	jScore
+	jModelVersion
+	jPolicyVersion
+	jReasons
+	jScoredAt
+	jScoringMicros
+	numVerdictFields
+)
+
+var verdictFieldNames = [numVerdictFields]string{
+	"schema_version", "transaction_id", "decision", "score", "model_version", "policy_version",
+	"reasons", "scored_at", "scoring_us",
+}
+
+// DecodeVerdict decodes and validates a verdict, for consumers of the
+// verdict stream. vd is reset first. Unknown fields are ignored; an absent or
+// null reasons decodes as nil. Payloads above DefaultMaxEventBytes are
+// rejected unparsed. Errors are *ValidationError, as for DecodeEvent.
+func DecodeVerdict(data []byte, vd *Verdict) error {
+	if vd == nil {
+		return errNilDestination
+	}
+	*vd = Verdict{}
+	if len(data) > DefaultMaxEventBytes {
+		return singleProblem(KindTooLarge, "", "payload is "+strconv.Itoa(len(data))+" bytes; the limit is "+strconv.Itoa(DefaultMaxEventBytes))
+	}
+	if !startsObject(data) {
+		return malformedJSON(data)
+	}
+	var ps problems
+	if err := json.Unmarshal(data, vd); err != nil {
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return syntaxProblem(se.Offset)
+		}
+		return slowDecodeVerdict(data, vd)
+	}
+	checkVerdict(vd, 0, &ps)
+	return ps.err()
+}
+
+func slowDecodeVerdict(data []byte, vd *Verdict) error {
+	*vd = Verdict{}
+	var raw [numVerdictFields]json.RawMessage
+	if err := readObject(data, verdictFieldNames[:], raw[:]); err != nil {
+		return err
+	}
+	var ps problems
+	var done fieldSet
+	strs := [...]struct {
+		i   int
+		dst *string
+	}{
+		{jSchemaVersion, &vd.SchemaVersion}, {jTransactionID, &vd.TransactionID},
+		{jDecision, (*string)(&vd.Decision)}, {jModelVersion, &vd.ModelVersion},
+		{jPolicyVersion, &vd.PolicyVersion},
+	}
+	for _, f := range strs {
+		s, ok := rawString(&ps, verdictFieldNames[f.i], raw[f.i])
+		if !ok {
+			done |= vSchemaVersion << uint(f.i)
+		}
+		*f.dst = s
+	}
+	if vd.SchemaVersion != "" && vd.SchemaVersion != VerdictSchemaV1 {
+		return singleProblem(KindInvalid, "schema_version", msgSchemaVersion)
+	}
+	if f, ok := rawFloat(&ps, "score", raw[jScore]); ok {
+		vd.Score = f
+	} else {
+		done |= vScore
+	}
+	if r := raw[jReasons]; !isNull(r) {
+		var arr []json.RawMessage
+		if r[0] != '[' || json.Unmarshal(r, &arr) != nil {
+			ps.typeErr("reasons", msgArray)
+			done |= vReasons
+		} else {
+			vd.Reasons = make([]string, len(arr))
+			for i, e := range arr {
+				// A bad element stays "", which checkVerdict accepts, so
+				// the other elements are still checked.
+				if isNull(e) {
+					ps.typeErr("reasons["+strconv.Itoa(i)+"]", msgString)
+					continue
+				}
+				vd.Reasons[i], _ = rawString(&ps, "reasons["+strconv.Itoa(i)+"]", e)
+			}
+		}
+	}
+	if t, ok := rawTime(&ps, "scored_at", raw[jScoredAt]); ok {
+		vd.ScoredAt = t
+	} else {
+		done |= vScoredAt
+	}
+	if n, ok := rawInt(&ps, "scoring_us", raw[jScoringMicros], 64, msgInt64Range, msgNegative); ok {
+		vd.ScoringMicros = n
+	} else {
+		done |= vScoringMicros
+	}
+	checkVerdict(vd, done, &ps)
+	if err := ps.err(); err != nil {
+		return err
+	}
+	return singleProblem(KindMalformed, "", "payload could not be decoded")
+}
+
+// isFinite reports whether f is neither NaN nor infinite.
+func isFinite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
