@@ -1,0 +1,46 @@
+# fraudscore: make run | make test (see README.md). Other targets: help.
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+BIN := bin
+FUZZTIME ?= 10s
+
+.PHONY: help run build test vet lint fuzz train bench clean
+
+help: ## list targets
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+build: ## build bin/fraudscore (static, trimmed, version stamped)
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/fraudscore ./cmd/fraudscore
+
+run: build ## run a worker with an embedded JetStream server, the bundled model and a demo stream
+	FRAUDSCORE_EMBEDDED=true FRAUDSCORE_HTTP_ADDR=127.0.0.1:8090 FRAUDSCORE_MODEL_DIR=models \
+	FRAUDSCORE_DEMO_RATE=$${FRAUDSCORE_DEMO_RATE:-200} ./$(BIN)/fraudscore worker
+
+vet: ## go vet
+	$(GO) vet ./...
+
+test: vet ## vet, then every test with the race detector, then a short fuzz run
+	$(GO) test -race -count=1 -timeout 15m ./...
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
+
+fuzz: ## short bounded fuzz runs of decoders and model loaders (FUZZTIME=10s)
+	@set -e; for spec in $(FUZZ_TARGETS); do \
+	  pkg=$${spec%%:*}; fn=$${spec##*:}; \
+	  echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+	  $(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZTIME) $$pkg; \
+	done
+
+train: ## train a new model version from synthetic data with XGBoost (installs it when missing)
+	@/usr/bin/python3 -c 'import xgboost' 2>/dev/null || { echo "installing python3-xgboost"; \
+	  sudo -n true 2>/dev/null && SUDO=sudo; $$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq python3-xgboost; }
+	$(GO) run ./cmd/fraudscore model train -dir models $(TRAIN_FLAGS)
+
+clean: ## remove build output and the embedded server's store
+	rm -rf $(BIN) .data
+
+FUZZ_TARGETS := ./contracts:FuzzDecodeEvent
+
+-include mk/*.mk
