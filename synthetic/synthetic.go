@@ -37,10 +37,27 @@ const (
 	// HighRiskMerchant is a cash-out at gambling, money-transfer or crypto
 	// merchants with a young account.
 	HighRiskMerchant Scenario = "high_risk_merchant"
+	// FirstPartyFraud is a payment that looks ordinary in every field and is
+	// disputed later by the cardholder: no model can see it, which keeps the
+	// achievable recall honest.
+	FirstPartyFraud Scenario = "first_party"
 )
 
-// FraudScenarios lists the fraud scenarios.
-var FraudScenarios = [...]Scenario{CardTesting, AccountTakeover, StolenCardAbroad, HighRiskMerchant}
+// FraudScenarios lists the fraud scenarios; the generator draws them with
+// weights 25/20/20/20/15 (card testing most common, first-party least).
+var FraudScenarios = [...]Scenario{CardTesting, AccountTakeover, StolenCardAbroad, HighRiskMerchant, FirstPartyFraud}
+
+var scenarioWeights = [...]float64{0.25, 0.20, 0.20, 0.20, 0.15}
+
+func drawScenario(x float64) Scenario {
+	for i, w := range scenarioWeights {
+		if x < w {
+			return FraudScenarios[i]
+		}
+		x -= w
+	}
+	return FraudScenarios[len(FraudScenarios)-1]
+}
 
 // Label is the ground truth of a generated transaction.
 type Label struct {
@@ -125,7 +142,7 @@ func (g *Generator) Next() (contracts.TransactionEvent, Label) {
 	lbl := Label{Scenario: Legit}
 	if r.Float64() < g.cfg.FraudRate {
 		lbl.Fraud = true
-		lbl.Scenario = FraudScenarios[r.IntN(len(FraudScenarios))]
+		lbl.Scenario = drawScenario(r.Float64())
 	}
 	home := homeCountries[r.IntN(len(homeCountries))]
 	ev := contracts.TransactionEvent{
@@ -147,12 +164,15 @@ func (g *Generator) Next() (contracts.TransactionEvent, Label) {
 	var amount24h int64
 	newDevice := false
 	switch lbl.Scenario {
-	case Legit:
+	case Legit, FirstPartyFraud:
 		g.legit(&ev)
-		txn1h = int32(r.IntN(3))
+		txn1h = int32(r.IntN(4))
 		amount24h = int64(r.ExpFloat64() * 8000)
-		devCards = 1
-		newDevice = r.Float64() < 0.04
+		devCards = 1 + int32(r.IntN(2))
+		newDevice = r.Float64() < 0.06
+		if ev.AccountAgeDays < 30 {
+			newDevice = r.Float64() < 0.4
+		}
 	case CardTesting:
 		ev.Channel = contracts.ChannelECommerce
 		ev.MCC = pick(r, digitalMCCs[:])
@@ -160,7 +180,10 @@ func (g *Generator) Next() (contracts.TransactionEvent, Label) {
 			ev.MCC = pick(r, lowMCCs[:])
 		}
 		ev.AmountMinor = 50 + int64(r.IntN(450))
-		txn1h = 4 + int32(r.IntN(25))
+		if r.Float64() < 0.3 {
+			ev.AmountMinor = int64(math.Exp(r.NormFloat64()*0.8 + 7.5))
+		}
+		txn1h = 1 + int32(r.IntN(20))
 		amount24h = int64(txn1h) * (100 + int64(r.IntN(300)))
 		devCards = 1 + int32(r.IntN(6))
 		newDevice = r.Float64() < 0.6
@@ -174,14 +197,17 @@ func (g *Generator) Next() (contracts.TransactionEvent, Label) {
 		ev.AmountMinor = 30_000 + int64(r.ExpFloat64()*120_000)
 		ev.AccountAgeDays = 200 + int32(r.IntN(3000))
 		ev.IPCountry = pick(r, riskCountries[:])
-		if r.Float64() < 0.3 {
+		switch x := r.Float64(); {
+		case x < 0.3:
 			ev.IPCountry = pick(r, travelCntries[:])
+		case x < 0.55:
+			ev.IPCountry = home // residential proxy in the victim's country
 		}
 		ev.DeviceID = fmt.Sprintf("dev_%x", r.Uint64()>>24)
 		txn1h = int32(r.IntN(3))
 		amount24h = int64(r.ExpFloat64() * 10_000)
 		devCards = 1 + int32(r.IntN(3))
-		newDevice = true
+		newDevice = r.Float64() < 0.85
 		hour = r.IntN(24)
 	case StolenCardAbroad:
 		ev.Channel = contracts.ChannelCardPresent
@@ -205,7 +231,10 @@ func (g *Generator) Next() (contracts.TransactionEvent, Label) {
 		ev.Channel = contracts.ChannelECommerce
 		ev.MCC = pick(r, highMCCs[:])
 		ev.AmountMinor = 10_000 + int64(r.ExpFloat64()*90_000)
-		ev.AccountAgeDays = int32(r.IntN(30))
+		ev.AccountAgeDays = int32(r.IntN(60))
+		if r.Float64() < 0.4 {
+			ev.AccountAgeDays = int32(r.ExpFloat64() * 600)
+		}
 		if r.Float64() < 0.5 {
 			ev.IPCountry = pick(r, riskCountries[:])
 		}
@@ -268,6 +297,10 @@ func (g *Generator) legit(ev *contracts.TransactionEvent) {
 		ev.MCC = pick(r, medMCCs[:])
 	default:
 		ev.MCC = pick(r, highMCCs[:])
+	}
+	// VPN users and people paying from abroad online.
+	if ev.Channel == contracts.ChannelECommerce && r.Float64() < 0.04 {
+		ev.IPCountry = pick(r, append(travelCntries[:], riskCountries[:]...))
 	}
 	// Log-normal amounts around 30 major units.
 	ev.AmountMinor = int64(math.Exp(r.NormFloat64()*1.1 + 8.0))

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Train fraudscore's XGBoost model from the TSV files written by package training.
 
-Input directory holds train.tsv, valid.tsv, holdout.tsv (header: label then
-feature names; empty field = missing) and params.json. Output in the same
+Input directory holds train.f64, valid.f64, holdout.f64 (little-endian
+float64 rows: label then features; NaN = missing) and params.json (with the
+feature names). Output in the same
 directory: model.json (XGBoost JSON), holdout_pred.txt (one probability per
 holdout row, computed by XGBoost itself) and result.json.
 
@@ -16,27 +17,23 @@ import numpy as np
 import xgboost as xgb
 
 
-def load(path):
-    with open(path) as f:
-        header = f.readline().rstrip("\n").split("\t")
-    data = np.genfromtxt(path, delimiter="\t", skip_header=1, dtype=np.float64,
-                         missing_values="", filling_values=np.nan)
-    if data.ndim == 1:
-        data = data.reshape(1, -1)
-    return header[1:], data[:, 0], data[:, 1:]
+def load(path, n):
+    data = np.fromfile(path, dtype="<f8").reshape(-1, n + 1)
+    return data[:, 0], data[:, 1:]
 
 
 def main(d):
     with open(f"{d}/params.json") as f:
         cfg = json.load(f)
-    names, ytr, xtr = load(f"{d}/train.tsv")
-    _, yva, xva = load(f"{d}/valid.tsv")
-    _, yho, xho = load(f"{d}/holdout.tsv")
+    names = cfg["features"]
+    ytr, xtr = load(f"{d}/train.f64", len(names))
+    yva, xva = load(f"{d}/valid.f64", len(names))
+    yho, xho = load(f"{d}/holdout.f64", len(names))
     dtr = xgb.DMatrix(xtr, label=ytr, missing=np.nan, feature_names=names)
     dva = xgb.DMatrix(xva, label=yva, missing=np.nan, feature_names=names)
     dho = xgb.DMatrix(xho, label=yho, missing=np.nan, feature_names=names)
     params = dict(cfg["params"])
-    params.setdefault("eval_metric", ["auc", "aucpr"])
+    params.setdefault("eval_metric", "aucpr")
     bst = xgb.train(params, dtr, num_boost_round=cfg["rounds"],
                     evals=[(dtr, "train"), (dva, "valid")],
                     early_stopping_rounds=cfg["early_stopping"], verbose_eval=False)
@@ -49,11 +46,15 @@ def main(d):
         for p in pred:
             f.write(repr(float(p)) + "\n")
 
+    # set_param appends eval metrics (XGBoost 1.7): ask for the others too.
+    bst.set_param({"eval_metric": "auc"})
+    bst.set_param({"eval_metric": "logloss"})
+
     def ev(dm, name):
         out = {}
         for tok in bst.eval(dm, name).split("\t")[1:]:
-            k, v = tok.split(":")
-            out[k.split("-", 1)[1]] = float(v)
+            k, v = tok.rsplit(":", 1)
+            out[k[len(name) + 1:]] = float(v)
         return out
 
     result = {

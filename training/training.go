@@ -9,6 +9,7 @@ import (
 	"bufio"
 	"context"
 	_ "embed"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -122,12 +123,12 @@ func Train(ctx context.Context, store *modelstore.Store, cfg Config) (modelstore
 		name string
 		rows []row
 	}{
-		{"train.tsv", rows[:nTrain]},
-		{"valid.tsv", rows[nTrain : nTrain+nValid]},
-		{"holdout.tsv", rows[nTrain+nValid:]},
+		{"train.f64", rows[:nTrain]},
+		{"valid.f64", rows[nTrain : nTrain+nValid]},
+		{"holdout.f64", rows[nTrain+nValid:]},
 	}
 	for _, s := range splits {
-		if err := writeTSV(filepath.Join(work, s.name), s.rows); err != nil {
+		if err := writeRows(filepath.Join(work, s.name), s.rows); err != nil {
 			return meta, err
 		}
 	}
@@ -142,7 +143,7 @@ func Train(ctx context.Context, store *modelstore.Store, cfg Config) (modelstore
 		"seed":             int(cfg.Seed % (1 << 31)),
 		"nthread":          2,
 	}
-	pj, _ := json.Marshal(map[string]any{"params": params, "rounds": cfg.Rounds, "early_stopping": cfg.EarlyStopping})
+	pj, _ := json.Marshal(map[string]any{"params": params, "rounds": cfg.Rounds, "early_stopping": cfg.EarlyStopping, "features": features.Names()})
 	if err := os.WriteFile(filepath.Join(work, "params.json"), pj, 0o644); err != nil {
 		return meta, fmt.Errorf("training: %w", err)
 	}
@@ -215,28 +216,25 @@ func Train(ctx context.Context, store *modelstore.Store, cfg Config) (modelstore
 	return meta, nil
 }
 
-func writeTSV(path string, rows []row) error {
+// writeRows writes rows as little-endian float64: the label then the
+// features, row after row. NaN stays NaN: no text round trip can alter a
+// value between Go and XGBoost.
+func writeRows(path string, rows []row) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return fmt.Errorf("training: %w", err)
 	}
 	w := bufio.NewWriter(f)
-	w.WriteString("label")
-	for _, n := range features.Names() {
-		w.WriteString("\t" + n)
+	var b [8]byte
+	put := func(v float64) {
+		binary.LittleEndian.PutUint64(b[:], math.Float64bits(v))
+		w.Write(b[:])
 	}
-	w.WriteByte('\n')
-	buf := make([]byte, 0, 64)
 	for i := range rows {
-		buf = strconv.AppendFloat(buf[:0], rows[i].label, 'g', -1, 64)
-		w.Write(buf)
+		put(rows[i].label)
 		for _, v := range rows[i].f {
-			w.WriteByte('\t')
-			if !math.IsNaN(v) {
-				w.Write(strconv.AppendFloat(buf[:0], v, 'g', -1, 64))
-			}
+			put(v)
 		}
-		w.WriteByte('\n')
 	}
 	if err := w.Flush(); err != nil {
 		f.Close()
