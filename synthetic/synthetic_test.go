@@ -1,0 +1,113 @@
+package synthetic_test
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fraudscore/fraudscore/contracts"
+	"github.com/fraudscore/fraudscore/synthetic"
+)
+
+func TestDeterministicBySeed(t *testing.T) {
+	a := synthetic.New(synthetic.Config{Seed: 7})
+	b := synthetic.New(synthetic.Config{Seed: 7})
+	c := synthetic.New(synthetic.Config{Seed: 8})
+	differ := 0
+	for i := 0; i < 5000; i++ {
+		ea, la := a.Next()
+		eb, lb := b.Next()
+		ec, _ := c.Next()
+		require.True(t, reflect.DeepEqual(ea, eb), "event %d differs for the same seed", i)
+		require.Equal(t, la, lb, "label %d differs for the same seed", i)
+		ea.TransactionID, ec.TransactionID = "", "" // ids embed the seed
+		if !reflect.DeepEqual(ea, ec) {
+			differ++
+		}
+	}
+	assert.Greater(t, differ, 4900, "different seeds should give different sequences")
+}
+
+func TestFraudRateAndScenarios(t *testing.T) {
+	const n = 100_000
+	g := synthetic.New(synthetic.Config{Seed: 20261127})
+	frauds := 0
+	seen := map[synthetic.Scenario]int{}
+	for i := 0; i < n; i++ {
+		_, l := g.Next()
+		seen[l.Scenario]++
+		if l.Fraud {
+			frauds++
+			assert.NotEqual(t, synthetic.Legit, l.Scenario)
+		} else {
+			assert.Equal(t, synthetic.Legit, l.Scenario)
+		}
+	}
+	rate := float64(frauds) / n
+	assert.GreaterOrEqual(t, rate, 0.005)
+	assert.LessOrEqual(t, rate, 0.02)
+	assert.Positive(t, seen[synthetic.Legit])
+	for _, s := range synthetic.FraudScenarios {
+		assert.Positive(t, seen[s], "scenario %s never drawn", s)
+	}
+	t.Logf("fraud rate %.4f, scenarios %v", rate, seen)
+}
+
+func TestFraudRateConfig(t *testing.T) {
+	g := synthetic.New(synthetic.Config{Seed: 1, FraudRate: 0.1})
+	frauds := 0
+	for i := 0; i < 20_000; i++ {
+		if _, l := g.Next(); l.Fraud {
+			frauds++
+		}
+	}
+	assert.InDelta(t, 0.1, float64(frauds)/20_000, 0.01)
+}
+
+// TestEventsAreValidAndHaveNoPAN checks 200k events against the contract and
+// the card-number detector.
+func TestEventsAreValidAndHaveNoPAN(t *testing.T) {
+	n := 200_000
+	if testing.Short() {
+		n = 20_000
+	}
+	v := contracts.NewValidator()
+	// Fixed-start events lie in 2026, maybe after the wall clock: judge them
+	// from far in the future.
+	v.Now = func() time.Time { return time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC) }
+	g := synthetic.New(synthetic.Config{Seed: 99})
+	ids := map[string]bool{}
+	for i := 0; i < n; i++ {
+		ev, _ := g.Next()
+		if err := v.ValidateEvent(&ev); err != nil {
+			t.Fatalf("event %d %+v is invalid: %v", i, ev, err)
+		}
+		for _, s := range []string{ev.TransactionID, ev.CardToken, ev.MerchantID, ev.DeviceID, ev.MCC} {
+			if contracts.LooksLikePAN(s) {
+				t.Fatalf("event %d: %q looks like a PAN", i, s)
+			}
+		}
+		if ids[ev.TransactionID] {
+			t.Fatalf("duplicate transaction id %s", ev.TransactionID)
+		}
+		ids[ev.TransactionID] = true
+		assert.False(t, ev.EventTime.Before(time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)), "event %d before start", i)
+	}
+}
+
+func TestNowStampsWallClock(t *testing.T) {
+	now := time.Date(2030, 5, 6, 7, 8, 9, 0, time.FixedZone("x", 3600))
+	g := synthetic.New(synthetic.Config{Seed: 3, Now: func() time.Time { return now }, IDPrefix: "lt-"})
+	v := contracts.NewValidator()
+	v.Now = func() time.Time { return now }
+	for i := 0; i < 1000; i++ {
+		ev, _ := g.Next()
+		require.True(t, ev.EventTime.Equal(now))
+		require.Equal(t, time.UTC, ev.EventTime.Location())
+		require.NoError(t, v.ValidateEvent(&ev))
+		require.Regexp(t, `^lt-\d+$`, ev.TransactionID)
+	}
+}
