@@ -24,7 +24,9 @@ func Connect(cfg *Config, name string, log *slog.Logger, m *Metrics) (*nats.Conn
 		nats.MaxPingsOutstanding(3),
 		nats.ReconnectBufSize(16 << 20),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
-			log.Warn("nats disconnected", "err", err)
+			if err != nil {
+				log.Warn("nats disconnected", "err", err)
+			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) {
 			if m != nil {

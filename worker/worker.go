@@ -214,7 +214,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer deadline.Stop()
 	w.draining.Store(true)
 	w.m.Ready.Set(0)
-	w.log.Info("draining", "deadline", w.cfg.DrainTimeout)
+	w.log.Info("draining", "deadline", w.cfg.DrainTimeout.String())
 	if err := svc.Stop(); err != nil {
 		w.log.Warn("stop service", "err", err)
 	}

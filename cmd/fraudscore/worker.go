@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -198,13 +199,10 @@ func runWorker(ctx context.Context, cfg *worker.Config, stderr io.Writer) error 
 		return err
 	}
 	defer nc.Close()
-	opts := worker.Options{Config: cfg, Conn: nc, Metrics: m, Logger: log, Version: strings.TrimPrefix(version, "v")}
+	opts := worker.Options{Config: cfg, Conn: nc, Metrics: m, Logger: log, Version: semver(version)}
 	if !cfg.PassThrough {
 		opts.Scorer = holder
 		opts.Decoder = &contracts.Validator{MaxBytes: cfg.MaxPayload}
-	}
-	if opts.Version == "dev" {
-		opts.Version = "0.0.0-dev"
 	}
 	wk, err := worker.New(opts)
 	if err != nil {
@@ -223,4 +221,22 @@ func runWorker(ctx context.Context, cfg *worker.Config, stderr io.Writer) error 
 	}
 	log.Info("stopped")
 	return runErr
+}
+
+var semverRe = regexp.MustCompile(`^v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)$`)
+
+// semver returns the build version in the SemVer form the micro service
+// needs: v1.2.3 becomes 1.2.3; anything else (a commit, "dev") becomes
+// 0.0.0-dev.<sanitized>.
+func semver(v string) string {
+	if m := semverRe.FindStringSubmatch(v); m != nil {
+		return m[1]
+	}
+	clean := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '-' {
+			return r
+		}
+		return '-'
+	}, v)
+	return "0.0.0-dev." + clean
 }
