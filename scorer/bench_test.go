@@ -1,0 +1,99 @@
+package scorer_test
+
+import (
+	"os"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/fraudscore/fraudscore/contracts"
+	"github.com/fraudscore/fraudscore/scorer"
+	"github.com/fraudscore/fraudscore/scorer/features"
+)
+
+// typicalEvent is a complete e-commerce event: every optional field set.
+const typicalEvent = "../contracts/testdata/events/valid/ecommerce_full.json"
+
+// benchRows returns feature rows of synthetic events in the model's order.
+func benchRows(b *testing.B, x *features.Extractor, n int) [][]float64 {
+	evs := sampleEvents(b, n)
+	rows := make([][]float64, len(evs))
+	for i := range evs {
+		rows[i] = make([]float64, x.Len())
+		require.NoError(b, x.Extract(&evs[i], rows[i]))
+	}
+	return rows
+}
+
+// BenchmarkPredict is the bundled model alone on pre-extracted rows.
+func BenchmarkPredict(b *testing.B) {
+	l := loadBundled(b)
+	rows := benchRows(b, l.Extractor, 256)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := l.Model.Predict(rows[i&255]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkScore is extract + predict + policy for one decoded event.
+func BenchmarkScore(b *testing.B) {
+	s, err := scorer.New(loadBundled(b), scorer.Options{})
+	require.NoError(b, err)
+	evs := sampleEvents(b, 256)
+	var vd contracts.Verdict
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if err := s.Score(&evs[i&255], &vd); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkDecodeAndScore is the whole in-process work for one message:
+// decode and validate the JSON event, then score it.
+func BenchmarkDecodeAndScore(b *testing.B) {
+	raw, err := os.ReadFile(typicalEvent)
+	require.NoError(b, err)
+	s, err := scorer.New(loadBundled(b), scorer.Options{})
+	require.NoError(b, err)
+	v := contracts.NewValidator()
+	v.Now = farFuture
+	var ev contracts.TransactionEvent
+	var vd contracts.Verdict
+	b.SetBytes(int64(len(raw)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := v.DecodeEvent(raw, &ev); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.Score(&ev, &vd); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkScoreParallel is Score from GOMAXPROCS goroutines sharing one
+// Scorer, as the worker's consumers do.
+func BenchmarkScoreParallel(b *testing.B) {
+	s, err := scorer.New(loadBundled(b), scorer.Options{})
+	require.NoError(b, err)
+	evs := sampleEvents(b, 256)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		var vd contracts.Verdict
+		i := 0
+		for pb.Next() {
+			if err := s.Score(&evs[i&255], &vd); err != nil {
+				b.Error(err)
+				return
+			}
+			i++
+		}
+	})
+}
