@@ -1,0 +1,259 @@
+package worker_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kelseyhightower/envconfig"
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fraudscore/fraudscore/contracts"
+	"github.com/fraudscore/fraudscore/scorer"
+	"github.com/fraudscore/fraudscore/scorer/modelstore"
+	"github.com/fraudscore/fraudscore/synthetic"
+	"github.com/fraudscore/fraudscore/worker"
+	"github.com/fraudscore/fraudscore/worker/embedded"
+)
+
+// testConfig returns the default configuration (as envconfig fills it with
+// no variables set) tuned for fast tests.
+func testConfig(t *testing.T) *worker.Config {
+	t.Helper()
+	var cfg worker.Config
+	require.NoError(t, envconfig.Process("FRAUDSCORE_TEST_NO_SUCH_PREFIX", &cfg))
+	cfg.AckWait = 2 * time.Second
+	cfg.BackOff = nil
+	cfg.MaxDeliver = 3
+	cfg.NakDelay = 50 * time.Millisecond
+	cfg.NakDelayMax = 200 * time.Millisecond
+	cfg.DrainTimeout = 15 * time.Second
+	cfg.BacklogPoll = 200 * time.Millisecond
+	cfg.WorkerID = "test-worker"
+	cfg.ModelDir = filepath.Join("..", "models")
+	require.NoError(t, cfg.Validate())
+	return &cfg
+}
+
+func startServer(t *testing.T, dir, listen string) *server.Server {
+	t.Helper()
+	s, err := embedded.Start(embedded.Options{StoreDir: dir, Listen: listen})
+	require.NoError(t, err)
+	return s
+}
+
+var (
+	modelOnce sync.Once
+	loaded    *modelstore.Loaded
+	loadErr   error
+)
+
+func bundledModel(t *testing.T) *modelstore.Loaded {
+	t.Helper()
+	modelOnce.Do(func() { loaded, loadErr = modelstore.Open(filepath.Join("..", "models")).LoadLatest() })
+	require.NoError(t, loadErr)
+	return loaded
+}
+
+func newScorer(t *testing.T) *scorer.Scorer {
+	t.Helper()
+	sc, err := scorer.New(bundledModel(t), scorer.Options{})
+	require.NoError(t, err)
+	return sc
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(&testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w *testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
+
+// running is a worker running in the background.
+type running struct {
+	w       *worker.Worker
+	nc      *nats.Conn
+	cancel  context.CancelFunc
+	done    chan error
+	metrics *worker.Metrics
+	reg     *prometheus.Registry
+}
+
+// stop cancels the worker, waits for its drain, and closes its connection.
+func (r *running) stop(t *testing.T) error {
+	t.Helper()
+	r.cancel()
+	var err error
+	select {
+	case err = <-r.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("worker did not stop")
+	}
+	r.nc.Close()
+	return err
+}
+
+func startWorker(t *testing.T, url string, cfg *worker.Config, sc worker.Scorer) *running {
+	t.Helper()
+	if sc == nil {
+		sc = newScorer(t)
+	}
+	reg := prometheus.NewRegistry()
+	m := worker.NewMetrics(reg, "test", "test")
+	c := *cfg
+	c.NATSURL = url
+	nc, err := worker.Connect(&c, "test-worker", testLogger(t), m)
+	require.NoError(t, err)
+	w, err := worker.New(worker.Options{Config: &c, Conn: nc, Scorer: sc, Decoder: contracts.NewValidator(),
+		Metrics: m, Logger: testLogger(t), Version: "1.0.0"})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &running{w: w, nc: nc, cancel: cancel, done: make(chan error, 1), metrics: m, reg: reg}
+	go func() { r.done <- w.Run(ctx) }()
+	require.Eventually(t, func() bool { return w.Ready() == nil }, 20*time.Second, 20*time.Millisecond, "worker never ready")
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-r.done:
+		case <-time.After(30 * time.Second):
+		}
+		nc.Close()
+	})
+	return r
+}
+
+func connect(t *testing.T, url string) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	return nc, js
+}
+
+// events generates n valid transactions stamped now.
+func events(seed uint64, n int) []contracts.TransactionEvent {
+	g := synthetic.New(synthetic.Config{Seed: seed, Now: time.Now, IDPrefix: fmt.Sprintf("t%d-", seed)})
+	out := make([]contracts.TransactionEvent, n)
+	for i := range out {
+		out[i], _ = g.Next()
+	}
+	return out
+}
+
+func publishEvents(t *testing.T, js jetstream.JetStream, evs []contracts.TransactionEvent) {
+	t.Helper()
+	for i := range evs {
+		data, err := json.Marshal(&evs[i])
+		require.NoError(t, err)
+		_, err = js.PublishAsync(contracts.SubjectTransactionsPrefix+"test", data)
+		require.NoError(t, err)
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(30 * time.Second):
+		t.Fatal("publishes not acknowledged")
+	}
+}
+
+func publishRaw(t *testing.T, js jetstream.JetStream, subject string, data []byte) uint64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ack, err := js.Publish(ctx, subject, data)
+	require.NoError(t, err)
+	return ack.Sequence
+}
+
+// streamMsgs reads every message of a stream with an ordered consumer.
+func streamMsgs(t *testing.T, js jetstream.JetStream, stream string) []jetstream.Msg {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, stream)
+	require.NoError(t, err)
+	info, err := s.Info(ctx)
+	require.NoError(t, err)
+	n := int(info.State.Msgs)
+	if n == 0 {
+		return nil
+	}
+	oc, err := s.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{})
+	require.NoError(t, err)
+	var out []jetstream.Msg
+	for len(out) < n {
+		batch, err := oc.Fetch(min(500, n-len(out)), jetstream.FetchMaxWait(5*time.Second))
+		require.NoError(t, err)
+		got := 0
+		for m := range batch.Messages() {
+			out = append(out, m)
+			got++
+		}
+		if got == 0 {
+			require.NoError(t, batch.Error())
+			t.Fatalf("read %d of %d messages of %s", len(out), n, stream)
+		}
+	}
+	return out
+}
+
+func streamCount(t *testing.T, js jetstream.JetStream, stream string) uint64 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, stream)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return 0
+	}
+	require.NoError(t, err)
+	info, err := s.Info(ctx)
+	require.NoError(t, err)
+	return info.State.Msgs
+}
+
+// verdictsByID decodes every stored verdict and checks that no transaction
+// has two.
+func verdictsByID(t *testing.T, js jetstream.JetStream, stream string) map[string]contracts.Verdict {
+	t.Helper()
+	out := map[string]contracts.Verdict{}
+	for _, m := range streamMsgs(t, js, stream) {
+		var vd contracts.Verdict
+		require.NoError(t, contracts.DecodeVerdict(m.Data(), &vd))
+		_, dup := out[vd.TransactionID]
+		require.False(t, dup, "two verdicts stored for %s", vd.TransactionID)
+		require.Equal(t, vd.TransactionID, m.Headers().Get(contracts.HeaderMsgID))
+		require.Equal(t, vd.ModelVersion, m.Headers().Get(contracts.HeaderModelVersion))
+		require.Equal(t, contracts.VerdictSubject("fraud.verdicts.", vd.Decision), m.Subject())
+		out[vd.TransactionID] = vd
+	}
+	return out
+}
+
+func waitCount(t *testing.T, js jetstream.JetStream, stream string, want uint64, within time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	var got uint64
+	for time.Now().Before(deadline) {
+		if got = streamCount(t, js, stream); got >= want {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("stream %s has %d messages, want %d", stream, got, want)
+}
