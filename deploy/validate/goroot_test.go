@@ -1,0 +1,5 @@
+package validate
+
+import "runtime"
+
+func runtimeGOROOT() string { return runtime.GOROOT() }
