@@ -85,6 +85,7 @@ func BenchmarkScoreParallel(b *testing.B) {
 	require.NoError(b, err)
 	evs := sampleEvents(b, 256)
 	b.ReportAllocs()
+	b.ResetTimer() // RunParallel, unlike b.Loop, counts the setup otherwise
 	b.RunParallel(func(pb *testing.PB) {
 		var vd contracts.Verdict
 		i := 0
