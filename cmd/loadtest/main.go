@@ -1,0 +1,109 @@
+// Command loadtest drives a running fraudscore deployment with synthetic
+// transactions and reports throughput, end-to-end latency, missing and
+// duplicate verdicts, dead letters and the decision mix against ground truth.
+//
+//	loadtest -rate 5000 -duration 30s                # open loop, JetStream in, verdicts out
+//	loadtest -count 200000                            # as fast as the publish window allows
+//	loadtest -mode request -rate 1000 -duration 20s  # request-reply, open loop
+//	loadtest -mode request -concurrency 32 -count 50000
+//
+// It talks only to loopback servers unless -allow-remote is given, stops by
+// itself (count, duration, and the -max-duration hard cap), and exits 2 when
+// a verdict is missing or duplicated.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/fraudscore/fraudscore/loadtest"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	var cfg loadtest.Config
+	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.URL, "url", "nats://127.0.0.1:4222", "NATS server URL (loopback only unless -allow-remote)")
+	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow a server that is not on this machine")
+	fs.StringVar(&cfg.Mode, "mode", loadtest.ModeStream, "stream (JetStream in, verdicts out) or request (request-reply)")
+	fs.Float64Var(&cfg.Rate, "rate", 0, "open-loop rate per second; 0 = as fast as possible")
+	fs.IntVar(&cfg.Count, "count", 0, "transactions to send (0: rate x duration)")
+	fs.DurationVar(&cfg.Duration, "duration", 0, "length of the sending phase")
+	fs.DurationVar(&cfg.MaxDuration, "max-duration", loadtest.DefaultMaxDuration, "hard cap on the whole run")
+	fs.DurationVar(&cfg.Drain, "drain", 0, "give up on missing verdicts after this long without progress (default 10s)")
+	fs.IntVar(&cfg.Window, "window", 0, "async publishes awaiting PubAck (default 1024)")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 0, "requests in flight in request mode (default 16)")
+	fs.DurationVar(&cfg.RequestTimeout, "timeout", 0, "timeout of one request (default 5s)")
+	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of the synthetic generator")
+	fs.Float64Var(&cfg.FraudRate, "fraud-rate", 0, "fraud rate of the generator (default: its own, 1.2%)")
+	fs.StringVar(&cfg.RunID, "run-id", "", "run id in transaction ids lt-<id>-<n> (default: clock in base 36)")
+	fs.StringVar(&cfg.Subject, "subject", "", "input subject (default payments.transactions.loadtest)")
+	fs.StringVar(&cfg.ScoreSubject, "score-subject", "", "request-reply subject (default fraud.score)")
+	fs.StringVar(&cfg.Verdicts, "verdicts", loadtest.VerdictsCore, "verdict source: core (subscription) or stream (ordered consumer on VERDICTS)")
+	fs.BoolVar(&cfg.PassThrough, "pass-through", false, "the worker runs with FRAUDSCORE_PASS_THROUGH=true (verdict ids are seq-<n>)")
+	fs.BoolVar(&cfg.NoMsgID, "no-msg-id", false, "publish transactions without Nats-Msg-Id")
+	jsonOut := fs.String("json", "", "write the JSON report to this file (- for stdout)")
+	progress := fs.String("progress", "auto", "progress line every second on stderr: auto (on a terminal), on, off")
+	quiet := fs.Bool("q", false, "no summary on stdout")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 1
+	}
+	switch *progress {
+	case "on":
+		cfg.Progress = stderr
+	case "auto":
+		if f, ok := stderr.(*os.File); ok {
+			if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+				cfg.Progress = stderr
+			}
+		}
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := loadtest.Run(ctx, cfg)
+	if err != nil {
+		fmt.Fprintln(stderr, "loadtest:", err)
+		return 1
+	}
+	if !*quiet {
+		rep.WriteSummary(stdout)
+	}
+	if *jsonOut != "" {
+		data, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			fmt.Fprintln(stderr, "loadtest:", err)
+			return 1
+		}
+		data = append(data, '\n')
+		if *jsonOut == "-" {
+			_, err = stdout.Write(data)
+		} else {
+			err = os.WriteFile(*jsonOut, data, 0o644)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "loadtest:", err)
+			return 1
+		}
+	}
+	if !rep.OK() {
+		return 2
+	}
+	return 0
+}
