@@ -78,9 +78,11 @@ func TestScoreMatchesXGBoost(t *testing.T) {
 	want := xgboostPredict(t, filepath.Join(l.Dir, l.Meta.ModelFile), rows)
 	counts := map[contracts.Decision]int{}
 	missing := 0
+	var maxDiff float64
 	var vd contracts.Verdict
 	for i := range evs {
 		require.NoError(t, s.Score(&evs[i], &vd))
+		maxDiff = math.Max(maxDiff, math.Abs(want[i]-vd.Score))
 		require.InDelta(t, want[i], vd.Score, 1e-6, "event %d (%s)", i, evs[i].TransactionID)
 		require.Equal(t, decide(want[i], l.Meta.Thresholds), vd.Decision, "event %d score %v", i, vd.Score)
 		assert.Equal(t, evs[i].TransactionID, vd.TransactionID)
@@ -95,7 +97,7 @@ func TestScoreMatchesXGBoost(t *testing.T) {
 			}
 		}
 	}
-	t.Logf("decisions %v; %d rows with missing values", counts, missing)
+	t.Logf("%d events: max |Score - XGBoost| = %.3g; decisions %v; %d rows with missing values", len(evs), maxDiff, counts, missing)
 	for _, d := range contracts.Decisions {
 		assert.Positive(t, counts[d], "no %s in the sample: the comparison does not cover it", d)
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -384,4 +385,33 @@ func TestWrite(t *testing.T) {
 	meta.Version = "latest"
 	_, err = s.Write(meta, "model.json", data)
 	assert.True(t, errors.Is(err, modelstore.ErrBadVersion))
+}
+
+// TestParityMargin reports how close the Go model comes to XGBoost's golden
+// probabilities of the bundled version (the gate allows 1e-6). Run with -v.
+func TestParityMargin(t *testing.T) {
+	l, err := modelstore.Open(bundled).LoadLatest()
+	require.NoError(t, err)
+	var worst float64
+	for _, r := range l.Meta.GoldenRows {
+		p, err := l.Model.Predict(r.Features)
+		require.NoError(t, err)
+		worst = max(worst, math.Abs(p-r.Probability))
+	}
+	t.Logf("%s: %d golden rows, max |Go - XGBoost| = %.3g (tolerance %g)", l.Version, len(l.Meta.GoldenRows), worst, model.DefaultParityTolerance)
+	assert.LessOrEqual(t, worst, model.DefaultParityTolerance)
+}
+
+// BenchmarkLoad is the cost of loading and checking the bundled version
+// (read, sha256, parse, convert, parity gate): what a worker pays when
+// latest moves.
+func BenchmarkLoad(b *testing.B) {
+	s := modelstore.Open(bundled)
+	v := bundledVersion(b)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.Load(v); err != nil {
+			b.Fatal(err)
+		}
+	}
 }
