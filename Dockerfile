@@ -1,8 +1,10 @@
 # syntax=docker/dockerfile:1
-# fraudscore worker image: a static Go binary and the bundled models on a
-# distroless, non-root base. Build: make image (VERSION/COMMIT as build args).
-# Validated by deploy/validate (final stage: non-root USER, only /fraudscore
-# and /models copied; the binary is static and runs in an empty root fs).
+# fraudscore worker image: a static Go binary and the bundled models, nothing
+# else, run as a numeric non-root user. Build: make image (VERSION/COMMIT as
+# build args). Validated by deploy/validate (BuildKit parser: final stage
+# non-root USER, only /fraudscore and /models; the binary is static and runs
+# in an empty root filesystem). Why scratch and not distroless/static:
+# docs/adr/0006-deployment.md (size: the binary is ~23.8 MB today).
 
 ARG GO_VERSION=1.26
 
@@ -17,16 +19,20 @@ COPY . .
 # micro service whose version must be SemVer; "dev" is mapped to 0.0.0-dev.
 ARG VERSION=dev
 ARG COMMIT=unknown
+# Go build tags, e.g. to leave out optional parts of the binary.
+ARG GO_TAGS=""
 ARG TARGETOS
 ARG TARGETARCH
 RUN --mount=type=cache,target=/go/pkg/mod \
     --mount=type=cache,target=/root/.cache/go-build \
     CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH:-amd64} \
-    go build -trimpath \
+    go build -trimpath -tags "${GO_TAGS}" \
       -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" \
       -o /out/fraudscore ./cmd/fraudscore
 
-FROM gcr.io/distroless/static-debian12:nonroot
+# scratch: no shell, no package manager, no libc, no CA bundle. TLS to NATS
+# uses FRAUDSCORE_NATS_CA_FILE (mounted); the code needs no time zone data.
+FROM scratch
 ARG VERSION=dev
 ARG COMMIT=unknown
 LABEL org.opencontainers.image.title="fraudscore" \

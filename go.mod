@@ -5,6 +5,12 @@ go 1.26.0
 require github.com/dmitryikh/leaves v0.0.0-20230708180554-25d19a787328
 
 require (
+	github.com/containerd/typeurl/v2 v2.3.0 // indirect
+	github.com/pkg/errors v0.9.1 // indirect
+	github.com/planetscale/vtprotobuf v0.6.1-0.20240319094008-0393e58bdf10 // indirect
+)
+
+require (
 	github.com/HdrHistogram/hdrhistogram-go v1.3.0
 	github.com/antithesishq/antithesis-sdk-go v0.8.0-default-no-op // indirect
 	github.com/beorn7/perks v1.0.1 // indirect

@@ -42,7 +42,7 @@ var (
 
 func kedaCRDFile(t testing.TB) string {
 	t.Helper()
-	goBin := filepath.Join(runtimeGOROOT(), "bin", "go")
+	goBin := goTool()
 	cmd := exec.Command(goBin, "mod", "download", "-json", kedaModule+"@"+kedaVersion)
 	cmd.Dir = t.TempDir() // outside the module: go.mod and go.sum stay untouched
 	cmd.Env = append(os.Environ(), "GOFLAGS=")
@@ -170,7 +170,7 @@ func validateScaledObject(t *testing.T, o object) {
 type scaledObject struct {
 	Metadata struct{ Name, Namespace string }
 	Spec     struct {
-		ScaleTargetRef struct{ APIVersion, Kind, Name string }
+		ScaleTargetRef  struct{ APIVersion, Kind, Name string }
 		MinReplicaCount *int32
 		MaxReplicaCount *int32
 		Advanced        struct {
