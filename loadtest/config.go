@@ -13,6 +13,7 @@
 package loadtest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -124,6 +125,10 @@ type Config struct {
 	// NoMsgID omits Nats-Msg-Id on published transactions (default: set it
 	// to the transaction id, as a payment system should).
 	NoMsgID bool
+	// AfterSend, when set, runs after the sending phase and before the
+	// drain (ModeStream). The bench starts the workers there to measure how
+	// fast they clear a preloaded backlog (Report.BacklogThroughput).
+	AfterSend func(context.Context) error
 	// Progress receives a progress line every second; nil for none.
 	Progress io.Writer
 	// Logger logs the run's events; nil discards them.

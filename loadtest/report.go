@@ -209,6 +209,10 @@ type Report struct {
 	// SendRate is Sent / SendSeconds; Throughput is Matched / Seconds.
 	SendRate   float64 `json:"send_rate"`
 	Throughput float64 `json:"throughput"`
+	// BacklogSeconds and BacklogThroughput measure the drain of a preloaded
+	// backlog, from the return of Config.AfterSend to the last verdict.
+	BacklogSeconds    float64 `json:"backlog_seconds,omitempty"`
+	BacklogThroughput float64 `json:"backlog_throughput,omitempty"`
 	// Latency is end to end: from the intended send time to the verdict's
 	// arrival (or the reply).
 	Latency   Latency   `json:"latency"`
@@ -242,6 +246,9 @@ func (r *Report) WriteSummary(w io.Writer) {
 	fmt.Fprintf(tw, "run\t%s  mode %s  rate %s  seed %d\n", r.RunID, mode, rate, r.Seed)
 	fmt.Fprintf(tw, "sent\t%d in %.2fs (%.0f/s); stored %d, publish errors %d\n", r.Sent, r.SendSeconds, r.SendRate, r.Published, r.PublishErrors)
 	fmt.Fprintf(tw, "verdicts\t%d in %.2fs: %.0f/s\n", r.Matched, r.Seconds, r.Throughput)
+	if r.BacklogThroughput > 0 {
+		fmt.Fprintf(tw, "backlog\tcleared in %.2fs: %.0f/s\n", r.BacklogSeconds, r.BacklogThroughput)
+	}
 	l := r.Latency
 	fmt.Fprintf(tw, "latency ms\tp50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f  (mean %.3f)\n", l.P50, l.P90, l.P99, l.P999, l.Max, l.Mean)
 	stored := "unknown"

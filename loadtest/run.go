@@ -374,6 +374,15 @@ func (r *run) runStream(ctx context.Context) (*Report, error) {
 	r.lastEvent.Store(max(r.lastEvent.Load(), time.Now().UnixNano()))
 	log.Info("sent", "sent", r.sent.Load(), "published", r.published.Load(), "seconds", sendEnd.Sub(r.origin).Seconds())
 
+	var backlogStart time.Time
+	if r.cfg.AfterSend != nil {
+		if err := r.cfg.AfterSend(ctx); err != nil {
+			stopProgress()
+			return nil, fmt.Errorf("loadtest: after send: %w", err)
+		}
+		backlogStart = time.Now()
+		r.lastEvent.Store(max(r.lastEvent.Load(), backlogStart.UnixNano()))
+	}
 	r.drain(ctx, func() int64 { return r.published.Load() })
 	stopProgress()
 	// Let handlers finish: drain the subscriber connection.
@@ -387,6 +396,12 @@ func (r *run) runStream(ctx context.Context) (*Report, error) {
 	}
 	rep := r.report(sendEnd)
 	rep.StoredVerdicts, rep.StoredDuplicates = -1, -1
+	if !backlogStart.IsZero() {
+		if el := time.Unix(0, r.lastEvent.Load()).Sub(backlogStart).Seconds(); el > 0 {
+			rep.BacklogSeconds = el
+			rep.BacklogThroughput = float64(rep.Matched) / el
+		}
+	}
 	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if seqAfter, err := lastSeq(qctx, js, r.cfg.VerdictStream); err == nil && seqErr == nil {

@@ -1,0 +1,101 @@
+// Command bench runs fraudscore's end-to-end benchmark (see loadtest/bench):
+// a standalone NATS server and worker processes on this machine, the
+// transport baseline from natscli, and the worker's pass-through mode, and
+// writes docs/bench/latest.{json,md}. `make bench` and `make bench-quick`
+// build the binaries and call it.
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/fraudscore/fraudscore/loadtest/bench"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	var o bench.Options
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.FraudscoreBin, "fraudscore", "bin/fraudscore", "worker binary")
+	fs.StringVar(&o.ServerBin, "natsserver", "bin/natsserver", "cmd/natsserver binary")
+	fs.StringVar(&o.NatsCLI, "nats", "", "natscli binary for the transport baseline (empty: skip)")
+	fs.StringVar(&o.ModelDir, "models", "models", "model store")
+	fs.BoolVar(&o.Quick, "quick", false, "the short plan (under two minutes)")
+	fs.StringVar(&o.Only, "only", "", "run only scenarios whose name contains this")
+	out := fs.String("out", "docs/bench/latest", "write <out>.json and <out>.md")
+	procLog := fs.String("proc-log", "", "file for the servers' and workers' output (default: discarded)")
+	timeout := fs.Duration("timeout", 15*time.Minute, "hard cap on the whole run")
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return 0
+		}
+		return 1
+	}
+	for _, p := range []*string{&o.FraudscoreBin, &o.ServerBin, &o.ModelDir} {
+		abs, err := filepath.Abs(*p)
+		if err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+			return 1
+		}
+		*p = abs
+	}
+	o.Log = stderr
+	if *procLog != "" {
+		f, err := os.Create(*procLog)
+		if err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+			return 1
+		}
+		defer f.Close()
+		o.ProcLog = f
+	}
+	tmp, err := os.MkdirTemp("", "fraudscore-bench-")
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
+	}
+	defer os.RemoveAll(tmp)
+	o.TmpDir = tmp
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	res, err := bench.Run(ctx, o)
+	if err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
+	}
+	if err := res.WriteJSON(*out + ".json"); err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
+	}
+	var md bytes.Buffer
+	cmd := "make bench"
+	if o.Quick {
+		cmd = "make bench-quick"
+	}
+	if o.Only != "" {
+		cmd = "go run ./cmd/bench " + strings.Join(args, " ")
+	}
+	res.WriteMarkdown(&md, cmd)
+	if err := os.WriteFile(*out+".md", md.Bytes(), 0o644); err != nil {
+		fmt.Fprintln(stderr, "bench:", err)
+		return 1
+	}
+	_, _ = stdout.Write(md.Bytes())
+	return 0
+}

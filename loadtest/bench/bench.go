@@ -1,0 +1,365 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fraudscore/fraudscore/loadtest"
+	"github.com/fraudscore/fraudscore/synthetic"
+)
+
+// Options configure a benchmark run.
+type Options struct {
+	// FraudscoreBin, ServerBin: the worker binary and cmd/natsserver.
+	FraudscoreBin string
+	ServerBin     string
+	// NatsCLI is the natscli binary for the transport baseline; empty skips it.
+	NatsCLI string
+	// ModelDir is the model store the workers serve.
+	ModelDir string
+	// TmpDir holds the servers' stores (one per scenario, removed after).
+	TmpDir string
+	// Quick selects the short plan (under two minutes).
+	Quick bool
+	// Only, when set, runs the scenarios whose name contains it.
+	Only string
+	// Log receives one line per scenario; ProcLog the children's output.
+	Log     io.Writer
+	ProcLog io.Writer
+}
+
+// Scenario is one end-to-end measurement on a fresh server.
+type Scenario struct {
+	Name string `json:"name"`
+	// Workers is the number of worker processes on the shared consumer.
+	Workers int `json:"workers"`
+	// Env is extra worker environment (FRAUDSCORE_*, GOGC...).
+	Env []string `json:"env,omitempty"`
+	// Backlog preloads the transactions before the workers start, then
+	// measures how fast they clear it (the worker's capacity without the
+	// publisher competing for the two cores).
+	Backlog bool `json:"backlog,omitempty"`
+	// NatsBench runs natscli's JetStream publish and consume benchmark
+	// instead of fraudscore.
+	NatsBench bool `json:"nats_bench,omitempty"`
+	// Load is the load test.
+	Load loadtest.Config `json:"-"`
+}
+
+// Result is a scenario's outcome.
+type Result struct {
+	Scenario
+	Report    *loadtest.Report `json:"report,omitempty"`
+	RSSMaxMiB float64          `json:"worker_rss_max_mib,omitempty"`
+	// NatsPub and NatsConsume are natscli's rates in messages per second.
+	NatsPub     float64 `json:"nats_pub_per_s,omitempty"`
+	NatsConsume float64 `json:"nats_consume_per_s,omitempty"`
+	NatsSize    int     `json:"nats_msg_size,omitempty"`
+	Seconds     float64 `json:"wall_seconds"`
+	// CPU seconds used during the load test by the server, the workers
+	// (summed) and the load generator.
+	ServerCPU float64 `json:"server_cpu_s,omitempty"`
+	WorkerCPU float64 `json:"worker_cpu_s,omitempty"`
+	LoadCPU   float64 `json:"loadgen_cpu_s,omitempty"`
+	Err         string  `json:"error,omitempty"`
+}
+
+// Machine describes where the run happened.
+type Machine struct {
+	NProc     int    `json:"nproc"`
+	CPU       string `json:"cpu"`
+	GoVersion string `json:"go_version"`
+	OS        string `json:"os"`
+}
+
+// Results are a whole run.
+type Results struct {
+	Date    time.Time `json:"date"`
+	Machine Machine   `json:"machine"`
+	Quick   bool      `json:"quick"`
+	Results []Result  `json:"results"`
+}
+
+// Plan returns the scenarios of a full or quick run.
+func Plan(quick bool) []Scenario {
+	big, rateSecs, reqCount := 400_000, 15*time.Second, 60_000
+	if quick {
+		big, rateSecs, reqCount = 150_000, 4*time.Second, 20_000
+	}
+	stream := func(rate float64, count int, d time.Duration) loadtest.Config {
+		return loadtest.Config{Mode: loadtest.ModeStream, Rate: rate, Count: count, Duration: d}
+	}
+	pt := []string{"FRAUDSCORE_PASS_THROUGH=true"}
+	s := []Scenario{
+		{Name: "nats-bench", NatsBench: true, Load: stream(0, big, 0)},
+		{Name: "pass-through backlog", Workers: 1, Env: pt, Backlog: true, Load: stream(0, big, 0)},
+		{Name: "fraudscore backlog", Workers: 1, Backlog: true, Load: stream(0, big, 0)},
+		{Name: "pass-through max", Workers: 1, Env: pt, Load: stream(0, big, 0)},
+		{Name: "fraudscore max", Workers: 1, Load: stream(0, big, 0)},
+	}
+	rates := []float64{1000, 5000, 10_000, 20_000}
+	if quick {
+		rates = []float64{1000, 5000}
+	}
+	for _, r := range rates {
+		s = append(s, Scenario{Name: fmt.Sprintf("fraudscore %dk/s", int(r/1000)), Workers: 1, Load: stream(r, 0, rateSecs)})
+	}
+	if !quick {
+		for _, r := range []float64{30_000, 40_000} {
+			s = append(s, Scenario{Name: fmt.Sprintf("fraudscore %dk/s", int(r/1000)), Workers: 1, Load: stream(r, 0, 10*time.Second)})
+		}
+	}
+	s = append(s,
+		Scenario{Name: "request 1k/s", Workers: 1, Load: loadtest.Config{Mode: loadtest.ModeRequest, Rate: 1000, Duration: rateSecs, Concurrency: 16}},
+		Scenario{Name: "request max c32", Workers: 1, Load: loadtest.Config{Mode: loadtest.ModeRequest, Count: reqCount, Concurrency: 32}},
+		Scenario{Name: "2 workers backlog", Workers: 2, Backlog: true, Load: stream(0, big, 0)},
+	)
+	if !quick {
+		s = append(s,
+			Scenario{Name: "2 workers max", Workers: 2, Load: stream(0, big, 0)},
+			Scenario{Name: "2 pass-through workers backlog", Workers: 2, Env: pt, Backlog: true, Load: stream(0, big, 0)},
+		)
+		for _, env := range [][]string{
+			{"FRAUDSCORE_CONCURRENCY=1"},
+			{"FRAUDSCORE_CONCURRENCY=8"},
+			{"FRAUDSCORE_BATCH_SIZE=64"},
+			{"FRAUDSCORE_BATCH_SIZE=1024", "FRAUDSCORE_PUBLISH_WINDOW=8192"},
+			{"FRAUDSCORE_PUBLISH_WINDOW=512"},
+			{"GOGC=400"},
+			{"GOMEMLIMIT=48MiB", "GOGC=off"},
+		} {
+			s = append(s, Scenario{Name: "tune " + strings.Join(env, " "), Workers: 1, Env: env, Backlog: true, Load: stream(0, 300_000, 0)})
+		}
+	}
+	return s
+}
+
+// Run runs the plan and returns the results; a failing scenario is recorded
+// and the run goes on.
+func Run(ctx context.Context, o Options) (*Results, error) {
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	res := &Results{Date: time.Now().UTC(), Machine: DescribeMachine(), Quick: o.Quick}
+	for _, sc := range Plan(o.Quick) {
+		if o.Only != "" && !strings.Contains(sc.Name, o.Only) {
+			continue
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		fmt.Fprintf(o.Log, "== %s\n", sc.Name)
+		start := time.Now()
+		r := runScenario(ctx, o, sc)
+		r.Seconds = time.Since(start).Seconds()
+		fmt.Fprintf(o.Log, "   %s\n", r.Line())
+		res.Results = append(res.Results, r)
+	}
+	return res, nil
+}
+
+// Line is a one-line summary of a result.
+func (r Result) Line() string {
+	switch {
+	case r.Err != "":
+		return "error: " + r.Err
+	case r.NatsBench:
+		return fmt.Sprintf("nats bench js (%d B): publish %.0f msgs/s, consume %.0f msgs/s", r.NatsSize, r.NatsPub, r.NatsConsume)
+	case r.Report == nil:
+		return "no report"
+	}
+	p := r.Report
+	s := fmt.Sprintf("sent %d, verdicts %d: %.0f/s", p.Sent, p.Matched, p.Throughput)
+	if p.BacklogThroughput > 0 {
+		s += fmt.Sprintf(" (backlog cleared at %.0f/s)", p.BacklogThroughput)
+	}
+	if p.Matched > 0 {
+		s += fmt.Sprintf("; CPU µs/verdict server %.1f worker %.1f loadgen %.1f", 1e6*r.ServerCPU/float64(p.Matched), 1e6*r.WorkerCPU/float64(p.Matched), 1e6*r.LoadCPU/float64(p.Matched))
+	}
+	s += fmt.Sprintf("; p50 %.2f p99 %.2f p99.9 %.2f max %.2f ms; missing %d dup %d dlq %d errors %d; RSS max %.1f MiB",
+		p.Latency.P50, p.Latency.P99, p.Latency.P999, p.Latency.Max, p.Missing, max(p.StoredDuplicates, 0), sum(p.DeadLetters), sum(p.Errors), r.RSSMaxMiB)
+	return s
+}
+
+func sum(m map[string]int64) int64 {
+	var t int64
+	for _, v := range m {
+		t += v
+	}
+	return t
+}
+
+func runScenario(ctx context.Context, o Options, sc Scenario) (r Result) {
+	r.Scenario = sc
+	store, err := os.MkdirTemp(o.TmpDir, "bench-store-")
+	if err != nil {
+		r.Err = err.Error()
+		return r
+	}
+	defer os.RemoveAll(store)
+	srv, err := StartServer(ctx, o.ServerBin, store, o.ProcLog)
+	if err != nil {
+		r.Err = err.Error()
+		return r
+	}
+	defer func() { _ = srv.Stop(15 * time.Second) }()
+
+	if sc.NatsBench {
+		if err := natsBench(ctx, o, srv.URL, sc.Load.Count, &r); err != nil {
+			r.Err = err.Error()
+		}
+		return r
+	}
+	var workers []*Worker
+	stopWorkers := func() {
+		for _, w := range workers {
+			_ = w.Stop(30 * time.Second)
+		}
+		workers = nil
+	}
+	defer stopWorkers()
+	var rss *RSSSampler
+	startWorkers := func(ctx context.Context) error {
+		sides := make([]string, 0, sc.Workers)
+		for i := range sc.Workers {
+			env := append([]string{fmt.Sprintf("FRAUDSCORE_WORKER_ID=bench-%d", i)}, sc.Env...)
+			w, err := StartWorker(ctx, o.FraudscoreBin, srv.URL, o.ModelDir, env, o.ProcLog)
+			if err != nil {
+				return err
+			}
+			workers = append(workers, w)
+			sides = append(sides, w.Side)
+		}
+		rss = SampleRSS(sides, 250*time.Millisecond)
+		return nil
+	}
+	// The first worker creates the topology; in backlog mode it stops again
+	// before the transactions are sent.
+	if err := startWorkers(ctx); err != nil {
+		r.Err = err.Error()
+		return r
+	}
+	cfg := sc.Load
+	cfg.URL = srv.URL
+	cfg.PassThrough = hasEnv(sc.Env, "FRAUDSCORE_PASS_THROUGH=true")
+	cfg.MaxDuration = 3 * time.Minute
+	cfg.Drain = 15 * time.Second
+	if sc.Backlog {
+		rss.Stop()
+		stopWorkers()
+		cfg.AfterSend = startWorkers
+	}
+	srv0, self0 := CPUSeconds(srv.Pid()), CPUSeconds(0)
+	rep, err := loadtest.Run(ctx, cfg)
+	r.ServerCPU, r.LoadCPU = CPUSeconds(srv.Pid())-srv0, CPUSeconds(0)-self0
+	for _, w := range workers {
+		r.WorkerCPU += CPUSeconds(w.Pid())
+	}
+	if rss != nil {
+		r.RSSMaxMiB, _ = rss.Stop()
+	}
+	if err != nil {
+		r.Err = err.Error()
+		return r
+	}
+	r.Report = rep
+	return r
+}
+
+func hasEnv(env []string, kv string) bool {
+	for _, e := range env {
+		if e == kv {
+			return true
+		}
+	}
+	return false
+}
+
+var rateRe = regexp.MustCompile(`stats: ([\d,]+) msgs/sec`)
+
+// natsBench runs natscli's JetStream async publish and durable consume
+// benchmarks with messages the size of an average synthetic transaction.
+func natsBench(ctx context.Context, o Options, url string, count int, r *Result) error {
+	if o.NatsCLI == "" {
+		return fmt.Errorf("natscli not available")
+	}
+	r.NatsSize = AvgEventSize(1000)
+	run := func(args ...string) (float64, error) {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		full := append([]string{"-s", url, "bench", "js"}, args...)
+		out, err := exec.CommandContext(cctx, o.NatsCLI, full...).CombinedOutput()
+		if err != nil {
+			return 0, fmt.Errorf("nats %s: %w: %s", strings.Join(args, " "), err, tail(out))
+		}
+		m := rateRe.FindSubmatch(out)
+		if m == nil {
+			return 0, fmt.Errorf("nats %s: no rate in output: %s", strings.Join(args, " "), tail(out))
+		}
+		return strconv.ParseFloat(strings.ReplaceAll(string(m[1]), ",", ""), 64)
+	}
+	n := strconv.Itoa(count)
+	var err error
+	if r.NatsPub, err = run("pub", "async", "bench.tx", "--create", "--storage", "file", "--msgs", n,
+		"--size", strconv.Itoa(r.NatsSize), "--no-progress"); err != nil {
+		return err
+	}
+	r.NatsConsume, err = run("consume", "--msgs", n, "--no-progress")
+	return err
+}
+
+func tail(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if len(s) > 400 {
+		s = s[len(s)-400:]
+	}
+	return s
+}
+
+// AvgEventSize is the mean JSON size of n synthetic transactions.
+func AvgEventSize(n int) int {
+	g := synthetic.New(synthetic.Config{Seed: 1, Now: time.Now, IDPrefix: "lt-" + loadtest.NewRunID(time.Now()) + "-"})
+	total := 0
+	for range n {
+		ev, _ := g.Next()
+		b, _ := json.Marshal(&ev)
+		total += len(b)
+	}
+	return total / n
+}
+
+// DescribeMachine reads the CPU model, core count and Go version.
+func DescribeMachine() Machine {
+	m := Machine{NProc: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH}
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	return m
+}
+
+// WriteJSON writes the results as indented JSON.
+func (res *Results) WriteJSON(path string) error {
+	data, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
