@@ -56,6 +56,7 @@ type Config struct {
 	MaxAckPending int             `envconfig:"MAX_ACK_PENDING" default:"20000" desc:"unacknowledged messages allowed across the whole fleet"`
 	Concurrency   int             `envconfig:"CONCURRENCY" default:"0" desc:"scoring goroutines (0 = number of CPUs)"`
 	BatchSize     int             `envconfig:"BATCH_SIZE" default:"256" desc:"messages buffered by the pull client (counts against MAX_ACK_PENDING)"`
+	PullExpiry    time.Duration   `envconfig:"PULL_EXPIRY" default:"5s" desc:"lifetime of one pull request; an idle drain waits at most this long"`
 	MaxPayload    int             `envconfig:"MAX_PAYLOAD" default:"65536" desc:"largest accepted transaction payload in bytes"`
 	PublishWindow int             `envconfig:"PUBLISH_WINDOW" default:"4096" desc:"verdict publishes awaiting their PubAck"`
 	PassThrough   bool            `envconfig:"PASS_THROUGH" default:"false" desc:"benchmark only: skip decoding and scoring, publish a fixed verdict"`
@@ -163,6 +164,9 @@ func (c *Config) Validate() error {
 	}
 	if c.BatchSize < 1 || c.BatchSize > 10000 {
 		add("FRAUDSCORE_BATCH_SIZE=%d must be 1..10000", c.BatchSize)
+	}
+	if c.PullExpiry < time.Second || c.PullExpiry > time.Minute {
+		add("FRAUDSCORE_PULL_EXPIRY=%s must be 1s..1m", c.PullExpiry)
 	}
 	if c.MaxAckPending < c.BatchSize {
 		add("FRAUDSCORE_MAX_ACK_PENDING=%d must be at least BATCH_SIZE=%d", c.MaxAckPending, c.BatchSize)

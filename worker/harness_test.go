@@ -40,6 +40,7 @@ func testConfig(t *testing.T) *worker.Config {
 	cfg.NakDelayMax = 200 * time.Millisecond
 	cfg.DrainTimeout = 15 * time.Second
 	cfg.BacklogPoll = 200 * time.Millisecond
+	cfg.PullExpiry = time.Second
 	cfg.WorkerID = "test-worker"
 	cfg.ModelDir = filepath.Join("..", "models")
 	require.NoError(t, cfg.Validate())
@@ -89,7 +90,8 @@ type running struct {
 	w       *worker.Worker
 	nc      *nats.Conn
 	cancel  context.CancelFunc
-	done    chan error
+	done    chan struct{} // closed when Run returned
+	err     error         // Run's result, valid after done
 	metrics *worker.Metrics
 	reg     *prometheus.Registry
 }
@@ -98,14 +100,13 @@ type running struct {
 func (r *running) stop(t *testing.T) error {
 	t.Helper()
 	r.cancel()
-	var err error
 	select {
-	case err = <-r.done:
+	case <-r.done:
 	case <-time.After(30 * time.Second):
 		t.Fatal("worker did not stop")
 	}
 	r.nc.Close()
-	return err
+	return r.err
 }
 
 func startWorker(t *testing.T, url string, cfg *worker.Config, sc worker.Scorer) *running {
@@ -123,8 +124,8 @@ func startWorker(t *testing.T, url string, cfg *worker.Config, sc worker.Scorer)
 		Metrics: m, Logger: testLogger(t), Version: "1.0.0"})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &running{w: w, nc: nc, cancel: cancel, done: make(chan error, 1), metrics: m, reg: reg}
-	go func() { r.done <- w.Run(ctx) }()
+	r := &running{w: w, nc: nc, cancel: cancel, done: make(chan struct{}), metrics: m, reg: reg}
+	go func() { r.err = w.Run(ctx); close(r.done) }()
 	require.Eventually(t, func() bool { return w.Ready() == nil }, 20*time.Second, 20*time.Millisecond, "worker never ready")
 	t.Cleanup(func() {
 		cancel()

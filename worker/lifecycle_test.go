@@ -87,7 +87,8 @@ func TestGracefulDrainUnderLoadLosesNothing(t *testing.T) {
 		err := r.w.Ready()
 		return err != nil && strings.Contains(err.Error(), "draining")
 	}, 5*time.Second, time.Millisecond)
-	require.NoError(t, <-r.done, "the drain finishes within its deadline")
+	<-r.done
+	require.NoError(t, r.err, "the drain finishes within its deadline")
 	stoppedAt := streamCount(t, js, cfg.VerdictStream)
 	t.Logf("first worker stored %d verdicts before draining", stoppedAt)
 

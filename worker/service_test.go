@@ -62,7 +62,7 @@ func TestRequestReply(t *testing.T) {
 
 	cases := []struct {
 		name, payload, code string
-		contains         []string
+		contains            []string
 	}{
 		{"malformed JSON", "{nope", "400", []string{"malformed"}},
 		{"missing fields", `{"schema_version":"transaction_event.v1","transaction_id":"x1"}`, "400",

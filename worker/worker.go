@@ -218,8 +218,10 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err := svc.Stop(); err != nil {
 		w.log.Warn("stop service", "err", err)
 	}
+	w.log.Debug("drain: service stopped", "after", time.Since(start).String())
 	bgCancel()
 	bgWG.Wait()
+	w.log.Debug("drain: background stopped", "after", time.Since(start).String())
 	advCC.Drain()
 	cur := cc
 	cur.Drain()
@@ -229,6 +231,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	case <-deadline.C:
 		timedOut = true
 	}
+	w.log.Debug("drain: consumer closed", "after", time.Since(start).String())
 	select {
 	case <-advCC.Closed():
 	case <-time.After(time.Second):
@@ -273,7 +276,7 @@ func (w *Worker) consume(cons jetstream.Consumer) (jetstream.ConsumeContext, err
 		w.work <- msg
 	},
 		jetstream.PullMaxMessages(w.cfg.BatchSize),
-		jetstream.PullExpiry(10*time.Second),
+		jetstream.PullExpiry(w.cfg.PullExpiry),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			kind := "consume"
 			switch {
