@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -218,4 +219,84 @@ func lagThreshold(t *testing.T, so scaledObject) (int, map[string]string) {
 	}
 	t.Fatal("no nats-jetstream trigger")
 	return 0, nil
+}
+
+// TestKEDAScaling checks the prod ScaledObject against the worker's
+// configuration: the stream and consumer it reads, the monitoring endpoint in
+// the overlay's namespace, a lag threshold far above what idle pods hold in
+// their pull buffers, replica bounds within MAX_ACK_PENDING / BATCH_SIZE, and
+// the same behavior as components/hpa.
+func TestKEDAScaling(t *testing.T) {
+	objs := render(t, overlays(t)["prod"])
+	var so scaledObject
+	var cfgData map[string]string
+	var ns string
+	for _, o := range objs {
+		switch o.Kind {
+		case "ScaledObject":
+			if err := json.Unmarshal(o.JSON, &so); err != nil {
+				t.Fatal(err)
+			}
+			ns = o.Namespace
+		case "ConfigMap":
+			if strings.HasPrefix(o.Name, "fraudscore-config") {
+				var cm struct{ Data map[string]string }
+				_ = json.Unmarshal(o.JSON, &cm)
+				cfgData = cm.Data
+			}
+		}
+	}
+	lag, md := lagThreshold(t, so)
+	if md["stream"] != "TRANSACTIONS" || md["consumer"] != "fraudscore" || md["account"] != "$G" {
+		t.Errorf("trigger reads %s/%s in account %s, want TRANSACTIONS/fraudscore in $G", md["stream"], md["consumer"], md["account"])
+	}
+	if want := "nats-headless." + ns + ".svc.cluster.local:8222"; md["natsServerMonitoringEndpoint"] != want {
+		t.Errorf("natsServerMonitoringEndpoint %q, want %q", md["natsServerMonitoringEndpoint"], want)
+	}
+	batch, _ := strconv.Atoi(cfgData["FRAUDSCORE_BATCH_SIZE"])
+	maxAck, _ := strconv.Atoi(cfgData["FRAUDSCORE_MAX_ACK_PENDING"])
+	if batch == 0 || maxAck == 0 {
+		t.Fatalf("FRAUDSCORE_BATCH_SIZE/MAX_ACK_PENDING not in the ConfigMap: %v", cfgData)
+	}
+	// Idle pods still hold up to BATCH_SIZE (+ in-flight) each in
+	// num_ack_pending: the threshold must dwarf it or scaling feeds itself.
+	if lag < 10*batch {
+		t.Errorf("lagThreshold %d < 10 x BATCH_SIZE %d", lag, batch)
+	}
+	if so.Spec.MaxReplicaCount == nil || int(*so.Spec.MaxReplicaCount)*batch > maxAck {
+		t.Errorf("maxReplicaCount x BATCH_SIZE must not exceed MAX_ACK_PENDING %d", maxAck)
+	}
+	if so.Spec.MinReplicaCount == nil || *so.Spec.MinReplicaCount < 2 {
+		t.Error("prod minReplicaCount must be at least 2")
+	}
+	types := map[string]bool{}
+	for _, tr := range so.Spec.Triggers {
+		types[tr.Type] = true
+	}
+	if !types["nats-jetstream"] || !types["cpu"] || !types["memory"] {
+		t.Errorf("triggers %v, want nats-jetstream, cpu and memory", types)
+	}
+	// Same behavior as components/hpa.
+	hpaObjs, err := splitYAMLFile(filepath.Join(repoRoot(t), "kustomize", "components", "hpa", "hpa.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var hpa struct {
+		Spec struct{ Behavior json.RawMessage }
+	}
+	_ = json.Unmarshal(hpaObjs[0].JSON, &hpa)
+	var a, b any
+	_ = json.Unmarshal(hpa.Spec.Behavior, &a)
+	_ = json.Unmarshal(so.Spec.Advanced.HorizontalPodAutoscalerConfig.Behavior, &b)
+	if !reflect.DeepEqual(a, b) || a == nil {
+		t.Errorf("KEDA behavior %s differs from the HPA component's %s", so.Spec.Advanced.HorizontalPodAutoscalerConfig.Behavior, hpa.Spec.Behavior)
+	}
+}
+
+func splitYAMLFile(path string) ([]object, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return splitYAML(data)
 }
