@@ -29,7 +29,7 @@ import (
 
 // testConfig returns the default configuration (as envconfig fills it with
 // no variables set) tuned for fast tests.
-func testConfig(t *testing.T) *worker.Config {
+func testConfig(t testing.TB) *worker.Config {
 	t.Helper()
 	var cfg worker.Config
 	require.NoError(t, envconfig.Process("FRAUDSCORE_TEST_NO_SUCH_PREFIX", &cfg))
@@ -47,7 +47,7 @@ func testConfig(t *testing.T) *worker.Config {
 	return &cfg
 }
 
-func startServer(t *testing.T, dir, listen string) *server.Server {
+func startServer(t testing.TB, dir, listen string) *server.Server {
 	t.Helper()
 	s, err := embedded.Start(embedded.Options{StoreDir: dir, Listen: listen})
 	require.NoError(t, err)
@@ -60,28 +60,28 @@ var (
 	loadErr   error
 )
 
-func bundledModel(t *testing.T) *modelstore.Loaded {
+func bundledModel(t testing.TB) *modelstore.Loaded {
 	t.Helper()
 	modelOnce.Do(func() { loaded, loadErr = modelstore.Open(filepath.Join("..", "models")).LoadLatest() })
 	require.NoError(t, loadErr)
 	return loaded
 }
 
-func newScorer(t *testing.T) *scorer.Scorer {
+func newScorer(t testing.TB) *scorer.Scorer {
 	t.Helper()
 	sc, err := scorer.New(bundledModel(t), scorer.Options{})
 	require.NoError(t, err)
 	return sc
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if testing.Verbose() {
 		return slog.New(slog.NewTextHandler(&testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
-type testWriter struct{ t *testing.T }
+type testWriter struct{ t testing.TB }
 
 func (w *testWriter) Write(p []byte) (int, error) { w.t.Log(string(p)); return len(p), nil }
 
@@ -97,7 +97,7 @@ type running struct {
 }
 
 // stop cancels the worker, waits for its drain, and closes its connection.
-func (r *running) stop(t *testing.T) error {
+func (r *running) stop(t testing.TB) error {
 	t.Helper()
 	r.cancel()
 	select {
@@ -109,7 +109,7 @@ func (r *running) stop(t *testing.T) error {
 	return r.err
 }
 
-func startWorker(t *testing.T, url string, cfg *worker.Config, sc worker.Scorer) *running {
+func startWorker(t testing.TB, url string, cfg *worker.Config, sc worker.Scorer) *running {
 	t.Helper()
 	if sc == nil {
 		sc = newScorer(t)
@@ -138,7 +138,7 @@ func startWorker(t *testing.T, url string, cfg *worker.Config, sc worker.Scorer)
 	return r
 }
 
-func connect(t *testing.T, url string) (*nats.Conn, jetstream.JetStream) {
+func connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
 	nc, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
 	require.NoError(t, err)
@@ -158,7 +158,7 @@ func events(seed uint64, n int) []contracts.TransactionEvent {
 	return out
 }
 
-func publishEvents(t *testing.T, js jetstream.JetStream, evs []contracts.TransactionEvent) {
+func publishEvents(t testing.TB, js jetstream.JetStream, evs []contracts.TransactionEvent) {
 	t.Helper()
 	for i := range evs {
 		data, err := json.Marshal(&evs[i])
@@ -173,7 +173,7 @@ func publishEvents(t *testing.T, js jetstream.JetStream, evs []contracts.Transac
 	}
 }
 
-func publishRaw(t *testing.T, js jetstream.JetStream, subject string, data []byte) uint64 {
+func publishRaw(t testing.TB, js jetstream.JetStream, subject string, data []byte) uint64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -183,7 +183,7 @@ func publishRaw(t *testing.T, js jetstream.JetStream, subject string, data []byt
 }
 
 // streamMsgs reads every message of a stream with an ordered consumer.
-func streamMsgs(t *testing.T, js jetstream.JetStream, stream string) []jetstream.Msg {
+func streamMsgs(t testing.TB, js jetstream.JetStream, stream string) []jetstream.Msg {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -214,7 +214,7 @@ func streamMsgs(t *testing.T, js jetstream.JetStream, stream string) []jetstream
 	return out
 }
 
-func streamCount(t *testing.T, js jetstream.JetStream, stream string) uint64 {
+func streamCount(t testing.TB, js jetstream.JetStream, stream string) uint64 {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -230,7 +230,7 @@ func streamCount(t *testing.T, js jetstream.JetStream, stream string) uint64 {
 
 // verdictsByID decodes every stored verdict and checks that no transaction
 // has two.
-func verdictsByID(t *testing.T, js jetstream.JetStream, stream string) map[string]contracts.Verdict {
+func verdictsByID(t testing.TB, js jetstream.JetStream, stream string) map[string]contracts.Verdict {
 	t.Helper()
 	out := map[string]contracts.Verdict{}
 	for _, m := range streamMsgs(t, js, stream) {
@@ -246,7 +246,7 @@ func verdictsByID(t *testing.T, js jetstream.JetStream, stream string) map[strin
 	return out
 }
 
-func waitCount(t *testing.T, js jetstream.JetStream, stream string, want uint64, within time.Duration) {
+func waitCount(t testing.TB, js jetstream.JetStream, stream string, want uint64, within time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	var got uint64

@@ -1,0 +1,83 @@
+package worker_test
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fraudscore/fraudscore/contracts"
+)
+
+// BenchmarkPipeline measures the sustained throughput of one worker draining
+// a pre-filled TRANSACTIONS stream into VERDICTS, with an embedded server in
+// the same process (file storage, same 2 cores): the time from the worker's
+// start to the last stored verdict, reported as verdicts/s. Use
+// -benchtime=100000x; PassThrough skips decoding and scoring (the transport
+// baseline). The full load tester (cmd/loadtest, make bench) measures with
+// separate processes.
+func BenchmarkPipeline(b *testing.B)            { benchPipeline(b, false) }
+func BenchmarkPipelinePassThrough(b *testing.B) { benchPipeline(b, true) }
+
+func benchPipeline(b *testing.B, passThrough bool) {
+	cfg := testConfig(b)
+	cfg.PassThrough = passThrough
+	cfg.AckWait = time.Minute
+	cfg.StallTimeout = 2 * time.Minute
+	s := startServer(b, b.TempDir(), "127.0.0.1:-1")
+	defer s.Shutdown()
+	r := startWorker(b, s.ClientURL(), cfg, nil) // creates the topology
+	require.NoError(b, r.stop(b))
+	_, js := connect(b, s.ClientURL())
+	evs := events(11, min(b.N, 20000))
+	payloads := make([][]byte, len(evs))
+	for i := range evs {
+		payloads[i], _ = json.Marshal(&evs[i])
+	}
+	for i := 0; i < b.N; i++ {
+		// Distinct ids: the verdict stream de-duplicates by transaction id.
+		ev := evs[i%len(evs)]
+		if i >= len(evs) {
+			ev.TransactionID = ev.TransactionID + "-" + itoa(i)
+			payloads[i%len(evs)], _ = json.Marshal(&ev)
+		}
+		if _, err := js.PublishAsync(contracts.SubjectTransactionsPrefix+"bench", payloads[i%len(evs)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	<-js.PublishAsyncComplete()
+	b.ResetTimer()
+	start := time.Now()
+	r = startWorker(b, s.ClientURL(), cfg, nil)
+	waitCountQuiet(b, js, cfg.VerdictStream, uint64(b.N), 10*time.Minute)
+	el := time.Since(start)
+	b.StopTimer()
+	b.ReportMetric(float64(b.N)/el.Seconds(), "verdicts/s")
+	_ = r
+}
+
+func waitCountQuiet(b *testing.B, js jetstream.JetStream, stream string, want uint64, within time.Duration) {
+	deadline := time.Now().Add(within)
+	for time.Now().Before(deadline) {
+		if streamCount(b, js, stream) >= want {
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	b.Fatalf("timeout waiting for %d messages in %s", want, stream)
+}
+
+func itoa(i int) string {
+	var buf [20]byte
+	n := len(buf)
+	for {
+		n--
+		buf[n] = byte('0' + i%10)
+		i /= 10
+		if i == 0 {
+			return string(buf[n:])
+		}
+	}
+}
