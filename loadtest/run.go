@@ -361,10 +361,7 @@ func (r *run) runStream(ctx context.Context) (*Report, error) {
 		if err != nil {
 			r.pubErrs.Add(1)
 			r.recs[i].Store(r.recs[i].Load() | failedBit)
-			if errors.Is(err, nats.ErrConnectionClosed) {
-				return false
-			}
-			return true
+			return !errors.Is(err, nats.ErrConnectionClosed)
 		}
 		acks <- pubPending{f: f, i: i}
 		return true

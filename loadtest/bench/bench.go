@@ -71,7 +71,10 @@ type Result struct {
 	ServerCPU float64 `json:"server_cpu_s,omitempty"`
 	WorkerCPU float64 `json:"worker_cpu_s,omitempty"`
 	LoadCPU   float64 `json:"loadgen_cpu_s,omitempty"`
-	Err         string  `json:"error,omitempty"`
+	// LoadAvg is the machine's 1-minute load average when the scenario
+	// ended: above ~2.5 on 2 cores, other work competed with the benchmark.
+	LoadAvg float64 `json:"loadavg_1m"`
+	Err     string  `json:"error,omitempty"`
 }
 
 // Machine describes where the run happened.
@@ -92,9 +95,9 @@ type Results struct {
 
 // Plan returns the scenarios of a full or quick run.
 func Plan(quick bool) []Scenario {
-	big, rateSecs, reqCount := 400_000, 15*time.Second, 60_000
+	big, rateDur, reqCount := 400_000, 15*time.Second, 60_000
 	if quick {
-		big, rateSecs, reqCount = 150_000, 4*time.Second, 20_000
+		big, rateDur, reqCount = 150_000, 4*time.Second, 20_000
 	}
 	stream := func(rate float64, count int, d time.Duration) loadtest.Config {
 		return loadtest.Config{Mode: loadtest.ModeStream, Rate: rate, Count: count, Duration: d}
@@ -112,7 +115,7 @@ func Plan(quick bool) []Scenario {
 		rates = []float64{1000, 5000}
 	}
 	for _, r := range rates {
-		s = append(s, Scenario{Name: fmt.Sprintf("fraudscore %dk/s", int(r/1000)), Workers: 1, Load: stream(r, 0, rateSecs)})
+		s = append(s, Scenario{Name: fmt.Sprintf("fraudscore %dk/s", int(r/1000)), Workers: 1, Load: stream(r, 0, rateDur)})
 	}
 	if !quick {
 		for _, r := range []float64{30_000, 40_000} {
@@ -120,7 +123,7 @@ func Plan(quick bool) []Scenario {
 		}
 	}
 	s = append(s,
-		Scenario{Name: "request 1k/s", Workers: 1, Load: loadtest.Config{Mode: loadtest.ModeRequest, Rate: 1000, Duration: rateSecs, Concurrency: 16}},
+		Scenario{Name: "request 1k/s", Workers: 1, Load: loadtest.Config{Mode: loadtest.ModeRequest, Rate: 1000, Duration: rateDur, Concurrency: 16}},
 		Scenario{Name: "request max c32", Workers: 1, Load: loadtest.Config{Mode: loadtest.ModeRequest, Count: reqCount, Concurrency: 32}},
 		Scenario{Name: "2 workers backlog", Workers: 2, Backlog: true, Load: stream(0, big, 0)},
 	)
@@ -162,6 +165,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		start := time.Now()
 		r := runScenario(ctx, o, sc)
 		r.Seconds = time.Since(start).Seconds()
+		r.LoadAvg = LoadAvg()
 		fmt.Fprintf(o.Log, "   %s\n", r.Line())
 		res.Results = append(res.Results, r)
 	}
@@ -186,6 +190,7 @@ func (r Result) Line() string {
 	if p.Matched > 0 {
 		s += fmt.Sprintf("; CPU µs/verdict server %.1f worker %.1f loadgen %.1f", 1e6*r.ServerCPU/float64(p.Matched), 1e6*r.WorkerCPU/float64(p.Matched), 1e6*r.LoadCPU/float64(p.Matched))
 	}
+	s += fmt.Sprintf("; load %.1f", r.LoadAvg)
 	s += fmt.Sprintf("; p50 %.2f p99 %.2f p99.9 %.2f max %.2f ms; missing %d dup %d dlq %d errors %d; RSS max %.1f MiB",
 		p.Latency.P50, p.Latency.P99, p.Latency.P999, p.Latency.Max, p.Missing, max(p.StoredDuplicates, 0), sum(p.DeadLetters), sum(p.Errors), r.RSSMaxMiB)
 	return s
@@ -336,6 +341,20 @@ func AvgEventSize(n int) int {
 		total += len(b)
 	}
 	return total / n
+}
+
+// LoadAvg returns the 1-minute load average (0 if unknown).
+func LoadAvg() float64 {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
 }
 
 // DescribeMachine reads the CPU model, core count and Go version.

@@ -36,8 +36,8 @@ func (res *Results) WriteMarkdown(w io.Writer, command string) {
 	fmt.Fprintf(w, "# fraudscore end-to-end benchmark\n\n")
 	fmt.Fprintf(w, "- date: %s\n- machine: %d cores, %s, %s, %s\n- command: `%s`\n", res.Date.Format("2006-01-02 15:04 MST"), m.NProc, m.CPU, m.OS, m.GoVersion, command)
 	fmt.Fprintf(w, "- setup: cmd/natsserver (nats-server module, JetStream file store in a temp dir) and `fraudscore worker` as separate processes on this machine, driven by the load tester (a third process); a fresh server per scenario\n\n")
-	fmt.Fprintf(w, "| scenario | workers | env | sent | verdicts/s | backlog cleared/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | missing | stored dup | dead letters | errors | worker RSS max MiB | CPU µs/verdict server / worker / loadgen |\n")
-	fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	fmt.Fprintf(w, "| scenario | workers | env | sent | verdicts/s | backlog cleared/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | missing | stored dup | dead letters | errors | worker RSS max MiB | CPU µs/verdict server / worker / loadgen | load avg |\n")
+	fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range res.Results {
 		if r.NatsBench {
 			continue
@@ -60,10 +60,10 @@ func (res *Results) WriteMarkdown(w io.Writer, command string) {
 			n := float64(p.Matched) / 1e6
 			cpu = fmt.Sprintf("%.1f / %.1f / %.1f", r.ServerCPU/n, r.WorkerCPU/n, r.LoadCPU/n)
 		}
-		fmt.Fprintf(w, "| %s | %d | %s | %d @ %s | %.0f | %s | %.3f | %.3f | %.3f | %.3f | %.3f | %d | %d | %d | %d | %.1f | %s |\n",
+		fmt.Fprintf(w, "| %s | %d | %s | %d @ %s | %.0f | %s | %.3f | %.3f | %.3f | %.3f | %.3f | %d | %d | %d | %d | %.1f | %s | %.1f |\n",
 			r.Name, r.Workers, envString(r.Env), p.Sent, rate, p.Throughput, backlog,
 			p.Latency.P50, p.Latency.P90, p.Latency.P99, p.Latency.P999, p.Latency.Max,
-			p.Missing, max(p.StoredDuplicates, 0), sum(p.DeadLetters), sum(p.Errors), r.RSSMaxMiB, cpu)
+			p.Missing, max(p.StoredDuplicates, 0), sum(p.DeadLetters), sum(p.Errors), r.RSSMaxMiB, cpu, r.LoadAvg)
 	}
 	for _, r := range res.Results {
 		if r.NatsBench {
