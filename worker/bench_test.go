@@ -2,6 +2,9 @@ package worker_test
 
 import (
 	"encoding/json"
+	"os"
+	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -24,6 +27,13 @@ func BenchmarkPipelinePassThrough(b *testing.B) { benchPipeline(b, true) }
 func benchPipeline(b *testing.B, passThrough bool) {
 	cfg := testConfig(b)
 	cfg.PassThrough = passThrough
+	// Tuning experiments: FRAUDSCORE_BATCH_SIZE, _CONCURRENCY, _PUBLISH_WINDOW.
+	for name, dst := range map[string]*int{"FRAUDSCORE_BATCH_SIZE": &cfg.BatchSize,
+		"FRAUDSCORE_CONCURRENCY": &cfg.Concurrency, "FRAUDSCORE_PUBLISH_WINDOW": &cfg.PublishWindow} {
+		if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+			*dst = v
+		}
+	}
 	cfg.AckWait = time.Minute
 	cfg.StallTimeout = 2 * time.Minute
 	s := startServer(b, b.TempDir(), "127.0.0.1:-1")
@@ -49,12 +59,16 @@ func benchPipeline(b *testing.B, passThrough bool) {
 	}
 	<-js.PublishAsyncComplete()
 	b.ResetTimer()
+	cpu0 := cpuTime()
 	start := time.Now()
 	r = startWorker(b, s.ClientURL(), cfg, nil)
 	waitCountQuiet(b, js, cfg.VerdictStream, uint64(b.N), 10*time.Minute)
 	el := time.Since(start)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/el.Seconds(), "verdicts/s")
+	// Cores busy in this process (server and worker) while draining: 2.0
+	// means CPU-bound on this machine, well below means waiting.
+	b.ReportMetric((cpuTime()-cpu0).Seconds()/el.Seconds(), "cores")
 	_ = r
 }
 
@@ -80,4 +94,10 @@ func itoa(i int) string {
 			return string(buf[n:])
 		}
 	}
+}
+
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

@@ -53,9 +53,9 @@ type Config struct {
 	BackOff       []time.Duration `envconfig:"BACKOFF" default:"30s,1m,2m,5m" desc:"consumer redelivery backoff after AckWait expiries (first value replaces AckWait)"`
 	NakDelay      time.Duration   `envconfig:"NAK_DELAY" default:"1s" desc:"first delay of a NAK after a transient failure; doubles per delivery"`
 	NakDelayMax   time.Duration   `envconfig:"NAK_DELAY_MAX" default:"1m" desc:"largest NAK delay"`
-	MaxAckPending int             `envconfig:"MAX_ACK_PENDING" default:"20000" desc:"unacknowledged messages allowed across the whole fleet"`
+	MaxAckPending int             `envconfig:"MAX_ACK_PENDING" default:"50000" desc:"unacknowledged messages allowed across the whole fleet"`
 	Concurrency   int             `envconfig:"CONCURRENCY" default:"0" desc:"scoring goroutines (0 = number of CPUs)"`
-	BatchSize     int             `envconfig:"BATCH_SIZE" default:"256" desc:"messages buffered by the pull client (counts against MAX_ACK_PENDING)"`
+	BatchSize     int             `envconfig:"BATCH_SIZE" default:"1024" desc:"messages buffered by the pull client (counts against MAX_ACK_PENDING)"`
 	PullExpiry    time.Duration   `envconfig:"PULL_EXPIRY" default:"5s" desc:"lifetime of one pull request; an idle drain waits at most this long"`
 	MaxPayload    int             `envconfig:"MAX_PAYLOAD" default:"65536" desc:"largest accepted transaction payload in bytes"`
 	PublishWindow int             `envconfig:"PUBLISH_WINDOW" default:"4096" desc:"verdict publishes awaiting their PubAck"`
