@@ -40,7 +40,7 @@ type Config struct {
 	VerdictPrefix    string        `envconfig:"VERDICT_PREFIX" default:"fraud.verdicts." desc:"verdicts go to <prefix><decision>"`
 	VerdictMaxAge    time.Duration `envconfig:"VERDICT_MAX_AGE" default:"168h" desc:"how long verdicts are kept"`
 	VerdictMaxBytes  int64         `envconfig:"VERDICT_MAX_BYTES" default:"10737418240" desc:"size limit of the verdict stream in bytes"`
-	VerdictDupWindow time.Duration `envconfig:"VERDICT_DUPLICATE_WINDOW" default:"1h" desc:"duplicate window of the verdict stream; must exceed the longest redelivery span"`
+	VerdictDupWindow time.Duration `envconfig:"VERDICT_DUPLICATE_WINDOW" default:"10m" desc:"duplicate window of the verdict stream; must exceed the longest redelivery span"`
 
 	DLQStream       string        `envconfig:"DLQ_STREAM" default:"FRAUD_DLQ" desc:"dead-letter stream"`
 	DLQPrefix       string        `envconfig:"DLQ_PREFIX" default:"fraud.dlq." desc:"dead letters go to <prefix><reason>"`
@@ -48,11 +48,11 @@ type Config struct {
 	AdvisoryStream  string        `envconfig:"ADVISORY_STREAM" default:"FRAUD_ADVISORIES" desc:"stream capturing max-deliveries advisories of the consumer"`
 	AdvisoryConsumr string        `envconfig:"ADVISORY_CONSUMER" default:"fraudscore-advisories" desc:"durable consumer of the advisory stream"`
 
-	AckWait       time.Duration   `envconfig:"ACK_WAIT" default:"30s" desc:"consumer AckWait: time to process a delivered message before redelivery"`
+	AckWait       time.Duration   `envconfig:"ACK_WAIT" default:"5s" desc:"consumer AckWait: time to process a delivered message before redelivery"`
 	MaxDeliver    int             `envconfig:"MAX_DELIVER" default:"5" desc:"deliveries before a message is dead-lettered"`
-	BackOff       []time.Duration `envconfig:"BACKOFF" default:"30s,1m,2m,5m" desc:"consumer redelivery backoff after AckWait expiries (first value replaces AckWait)"`
+	BackOff       []time.Duration `envconfig:"BACKOFF" default:"5s,15s,30s,60s" desc:"consumer redelivery backoff after AckWait expiries (first value replaces AckWait)"`
 	NakDelay      time.Duration   `envconfig:"NAK_DELAY" default:"1s" desc:"first delay of a NAK after a transient failure; doubles per delivery"`
-	NakDelayMax   time.Duration   `envconfig:"NAK_DELAY_MAX" default:"1m" desc:"largest NAK delay"`
+	NakDelayMax   time.Duration   `envconfig:"NAK_DELAY_MAX" default:"30s" desc:"largest NAK delay"`
 	MaxAckPending int             `envconfig:"MAX_ACK_PENDING" default:"50000" desc:"unacknowledged messages allowed across the whole fleet"`
 	Concurrency   int             `envconfig:"CONCURRENCY" default:"0" desc:"scoring goroutines (0 = number of CPUs)"`
 	BatchSize     int             `envconfig:"BATCH_SIZE" default:"1024" desc:"messages buffered by the pull client (counts against MAX_ACK_PENDING)"`

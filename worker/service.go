@@ -100,7 +100,10 @@ func (w *Worker) handleRequest(req micro.Request, s *scratch) {
 			w.m.ConsumerErrors.WithLabelValues("publish").Inc()
 			w.log.Warn("audit verdict publish failed", "transaction_id", s.vd.TransactionID, "err", err)
 		} else {
-			w.acks <- pending{future: f, decision: s.vd.Decision, model: s.vd.ModelVersion, txID: s.vd.TransactionID}
+			select {
+			case w.audits <- pending{future: f, decision: s.vd.Decision, model: s.vd.ModelVersion, txID: s.vd.TransactionID}:
+			default: // the audit loop is behind: the publish still completes, only its metric is skipped
+			}
 		}
 	}
 	hdr := micro.Headers{

@@ -13,6 +13,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fraudscore/fraudscore/contracts"
 )
@@ -54,10 +55,17 @@ type Worker struct {
 	id      string
 	version string
 
-	work chan jetstream.Msg
-	acks chan pending
+	work   chan jetstream.Msg
+	acks   chan pending // stream verdicts awaiting PubAck
+	audits chan pending // request-reply audit copies awaiting PubAck
 
-	verdictSubjects map[contracts.Decision]string
+	hot atomic.Pointer[hotPath] // per-model metric children and header values
+	// static per-decision values, indexed like contracts.Decisions
+	decisionHdr     [len(contracts.Decisions)][]string
+	verdictsStream  [len(contracts.Decisions)]prometheus.Counter
+	verdictsRequest [len(contracts.Decisions)]prometheus.Counter
+
+	verdictSubjects [len(contracts.Decisions)]string
 
 	bound     atomic.Bool
 	draining  atomic.Bool
@@ -96,13 +104,15 @@ func New(o Options) (*Worker, error) {
 	w := &Worker{
 		cfg: o.Config, nc: o.Conn, scorer: o.Scorer, decoder: o.Decoder, m: o.Metrics,
 		log: o.Logger, id: o.Config.workerID(), version: o.Version,
-		verdictSubjects: map[contracts.Decision]string{},
 	}
 	if w.version == "" {
 		w.version = "0.0.0"
 	}
-	for _, d := range contracts.Decisions {
-		w.verdictSubjects[d] = contracts.VerdictSubject(o.Config.VerdictPrefix, d)
+	for i, d := range contracts.Decisions {
+		w.verdictSubjects[i] = contracts.VerdictSubject(o.Config.VerdictPrefix, d)
+		w.decisionHdr[i] = []string{string(d)}
+		w.verdictsStream[i] = o.Metrics.Verdicts.WithLabelValues(string(d), "stream")
+		w.verdictsRequest[i] = o.Metrics.Verdicts.WithLabelValues(string(d), "request")
 	}
 	js, err := jetstream.New(o.Conn,
 		jetstream.WithPublishAsyncMaxPending(o.Config.PublishWindow),
@@ -170,10 +180,14 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	w.work = make(chan jetstream.Msg, workers)
 	w.acks = make(chan pending, w.cfg.PublishWindow)
+	w.audits = make(chan pending, w.cfg.PublishWindow)
 
 	var poolWG, ackWG, bgWG sync.WaitGroup
-	ackWG.Add(1)
-	go func() { defer ackWG.Done(); w.ackLoop() }()
+	// Two ack goroutines: a slow PubAck does not hold up the others.
+	for i := 0; i < 2; i++ {
+		ackWG.Add(1)
+		go func() { defer ackWG.Done(); w.ackLoop(w.acks) }()
+	}
 	for i := 0; i < workers; i++ {
 		poolWG.Add(1)
 		go func() { defer poolWG.Done(); w.processLoop() }()
@@ -200,6 +214,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 
 	bgCtx, bgCancel := context.WithCancel(context.Background())
+	auditDone := make(chan struct{})
+	go func() { defer close(auditDone); w.auditLoop(bgCtx) }()
 	bgWG.Add(2)
 	go func() { defer bgWG.Done(); w.pollBacklog(bgCtx, cons) }()
 	go func() { defer bgWG.Done(); w.watchdog(bgCtx, cons, &cc) }()
@@ -221,6 +237,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.log.Debug("drain: service stopped", "after", time.Since(start).String())
 	bgCancel()
 	bgWG.Wait()
+	<-auditDone
 	w.log.Debug("drain: background stopped", "after", time.Since(start).String())
 	advCC.Drain()
 	cur := cc
@@ -363,35 +380,79 @@ func (w *Worker) process(msg jetstream.Msg, s *scratch) {
 		stamp: meta.Timestamp, txID: s.vd.TransactionID, delivery: meta.NumDelivered}
 }
 
+// hotPath caches what every message of one model version needs: metric
+// children (no label lookups per message) and header values.
+type hotPath struct {
+	model, policy string
+	success       prometheus.Counter
+	latency       prometheus.Observer
+	fraud         prometheus.Counter
+	modelHdr      []string
+	policyHdr     []string
+}
+
+func (w *Worker) hotPathFor(vd *contracts.Verdict) *hotPath {
+	if h := w.hot.Load(); h != nil && h.model == vd.ModelVersion && h.policy == vd.PolicyVersion {
+		return h
+	}
+	h := &hotPath{
+		model: vd.ModelVersion, policy: vd.PolicyVersion,
+		success:  w.m.Predictions.WithLabelValues(vd.ModelVersion, "success"),
+		latency:  w.m.PredictionLatency.WithLabelValues(vd.ModelVersion),
+		fraud:    w.m.FraudPredictions.WithLabelValues(vd.ModelVersion),
+		modelHdr: []string{vd.ModelVersion}, policyHdr: []string{vd.PolicyVersion},
+	}
+	w.hot.Store(h)
+	return h
+}
+
+// decisionIndex is d's position in contracts.Decisions (review if unknown).
+func decisionIndex(d contracts.Decision) int {
+	switch d {
+	case contracts.DecisionApprove:
+		return 0
+	case contracts.DecisionDecline:
+		return 2
+	}
+	return 1
+}
+
 func (w *Worker) observePrediction(vd *contracts.Verdict, took time.Duration) {
-	w.m.Predictions.WithLabelValues(vd.ModelVersion, "success").Inc()
-	w.m.PredictionLatency.WithLabelValues(vd.ModelVersion).Observe(took.Seconds())
+	h := w.hotPathFor(vd)
+	h.success.Inc()
+	h.latency.Observe(took.Seconds())
 	if vd.Decision != contracts.DecisionApprove {
-		w.m.FraudPredictions.WithLabelValues(vd.ModelVersion).Inc()
+		h.fraud.Inc()
 	}
 }
 
 // verdictMsg builds the verdict message: subject by decision, Nats-Msg-Id =
 // transaction id (JetStream de-duplicates redeliveries), model version header.
+// The header values shared by every verdict are built once (hotPath,
+// decisionHdr); only the Msg-Id is new per message. The map and the data
+// are new per message: the publisher keeps the message for retries.
 func (w *Worker) verdictMsg(vd *contracts.Verdict) *nats.Msg {
-	data := vd.AppendJSON(make([]byte, 0, 320))
+	h := w.hotPathFor(vd)
+	i := decisionIndex(vd.Decision)
 	return &nats.Msg{
-		Subject: w.verdictSubjects[vd.Decision],
-		Data:    data,
+		Subject: w.verdictSubjects[i],
+		Data:    vd.AppendJSON(make([]byte, 0, 320)),
 		Header: nats.Header{
 			contracts.HeaderMsgID:         []string{vd.TransactionID},
-			contracts.HeaderModelVersion:  []string{vd.ModelVersion},
-			contracts.HeaderPolicyVersion: []string{vd.PolicyVersion},
-			contracts.HeaderDecision:      []string{string(vd.Decision)},
-			contracts.HeaderSchema:        []string{contracts.VerdictSchemaV1},
+			contracts.HeaderModelVersion:  h.modelHdr,
+			contracts.HeaderPolicyVersion: h.policyHdr,
+			contracts.HeaderDecision:      w.decisionHdr[i],
+			contracts.HeaderSchema:        schemaHdr,
 		},
 	}
 }
 
+var schemaHdr = []string{contracts.VerdictSchemaV1}
+
 func (w *Worker) passThrough(msg jetstream.Msg, meta *jetstream.MsgMetadata, received time.Time) {
 	id := "seq-" + strconv.FormatUint(meta.Sequence.Stream, 10)
 	out := &nats.Msg{
-		Subject: w.verdictSubjects[contracts.DecisionApprove],
+		Subject: w.verdictSubjects[0],
 		Data:    []byte(`{"schema_version":"verdict.v1","decision":"approve","pass_through":true}`),
 		Header:  nats.Header{contracts.HeaderMsgID: []string{id}},
 	}
@@ -403,40 +464,56 @@ func (w *Worker) passThrough(msg jetstream.Msg, meta *jetstream.MsgMetadata, rec
 	w.acks <- pending{msg: msg, future: f, decision: contracts.DecisionApprove, model: "pass-through", received: received, stamp: meta.Timestamp, txID: id, delivery: meta.NumDelivered}
 }
 
-// ackLoop completes verdict publishes in order: ack the input on PubAck
-// (a duplicate PubAck means the verdict was already stored), NAK with delay
-// on failure.
-func (w *Worker) ackLoop() {
-	for p := range w.acks {
+// ackLoop completes verdict publishes: ack the input on PubAck (a
+// duplicate PubAck means the verdict was already stored), NAK with delay on
+// failure.
+func (w *Worker) ackLoop(ch <-chan pending) {
+	debug := w.log.Enabled(context.Background(), slog.LevelDebug)
+	for p := range ch {
 		select {
 		case ack := <-p.future.Ok():
 			now := time.Now()
-			if p.msg == nil {
-				w.m.Verdicts.WithLabelValues(string(p.decision), "request").Inc()
-				continue
-			}
 			if err := p.msg.Ack(); err != nil {
 				w.m.ConsumerErrors.WithLabelValues("ack").Inc()
 				w.log.Warn("ack failed; the message will be redelivered and de-duplicated", "transaction_id", p.txID, "err", err)
 			} else {
 				w.m.Acked.Inc()
 			}
-			w.m.Verdicts.WithLabelValues(string(p.decision), "stream").Inc()
+			w.verdictsStream[decisionIndex(p.decision)].Inc()
 			w.m.EndToEnd.Observe(now.Sub(p.stamp).Seconds())
-			if w.log.Enabled(context.Background(), slog.LevelDebug) {
+			if debug {
 				w.log.Debug("verdict stored", "transaction_id", p.txID, "decision", p.decision, "model_version", p.model,
 					"duplicate", ack.Duplicate, "verdict_seq", ack.Sequence, "delivery", p.delivery)
 			}
 			w.done()
 		case err := <-p.future.Err():
 			w.m.ConsumerErrors.WithLabelValues("puback").Inc()
-			if p.msg == nil {
-				w.log.Warn("audit verdict not stored", "transaction_id", p.txID, "err", err)
-				continue
-			}
 			w.log.Warn("verdict not stored; NAK with delay", "transaction_id", p.txID, "err", err)
 			meta, _ := p.msg.Metadata()
 			w.nak(p.msg, meta, "puback_error")
+		}
+	}
+}
+
+// auditLoop completes the audit copies of request-reply verdicts. It has its
+// own channel, so stream load never delays a reply, and it is never closed
+// (a request handler may still be finishing while the service stops).
+func (w *Worker) auditLoop(ctx context.Context) {
+	for {
+		var p pending
+		select {
+		case <-ctx.Done():
+			return
+		case p = <-w.audits:
+		}
+		select {
+		case <-p.future.Ok():
+			w.verdictsRequest[decisionIndex(p.decision)].Inc()
+		case err := <-p.future.Err():
+			w.m.ConsumerErrors.WithLabelValues("puback").Inc()
+			w.log.Warn("audit verdict not stored", "transaction_id", p.txID, "err", err)
+		case <-ctx.Done():
+			return
 		}
 	}
 }
