@@ -1,0 +1,179 @@
+package security
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fraudscore/fraudscore/contracts"
+	"github.com/fraudscore/fraudscore/worker"
+)
+
+// TestServerMaxPayload: the server refuses a message above max_payload
+// itself (raw protocol: -ERR and disconnect; nats.go refuses before
+// sending), and the TRANSACTIONS stream refuses a transaction above
+// FRAUDSCORE_MAX_PAYLOAD; max_payload leaves room for a dead letter of the
+// largest transaction and agrees with deploy/nats.
+func TestServerMaxPayload(t *testing.T) {
+	e := render(t, tlsOff)
+	s := e.start(t)
+	cfg := defaultConfig(t)
+	opts, err := server.ProcessConfigFile(e.conf)
+	require.NoError(t, err)
+	maxPayload := int(opts.MaxPayload)
+	require.Equal(t, 128*1024, maxPayload)
+	assert.GreaterOrEqual(t, maxPayload, cfg.MaxPayload+4096, "a dead letter is the input plus headers")
+	assert.LessOrEqual(t, maxPayload, 4*cfg.MaxPayload, "headroom, not a different limit")
+
+	cm, err := os.ReadFile(filepath.Join(repoRoot(), "deploy", "nats", "configmap.yaml"))
+	require.NoError(t, err)
+	assert.Regexp(t, `(?m)^\s*max_payload: 128KB\s*$`, string(cm), "deploy/nats and deploy/security agree on max_payload")
+
+	ops := e.mustConnect(t, s.url, "ops")
+	createTopology(t, ops, nil)
+	pub := e.mustConnect(t, s.url, "publisher")
+	require.Equal(t, int64(maxPayload), pub.MaxPayload(), "the running server announces the configured limit")
+
+	// The client knows the limit from INFO and refuses to send.
+	err = pub.Publish("payments.transactions.card", make([]byte, maxPayload+1))
+	require.ErrorIs(t, err, nats.ErrMaxPayload)
+
+	// A client that ignores the limit: the server itself refuses.
+	addr := s.url[len("nats://"):]
+	conn, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	require.NoError(t, err)
+	defer conn.Close()
+	require.NoError(t, conn.SetDeadline(time.Now().Add(5*time.Second)))
+	r := bufio.NewReader(conn)
+	_, err = r.ReadString('\n') // INFO
+	require.NoError(t, err)
+	_, err = fmt.Fprintf(conn, "CONNECT {\"user\":\"publisher\",\"pass\":%s,\"verbose\":false,\"pedantic\":false}\r\nPING\r\n",
+		strconv.Quote(e.passwords["publisher"]))
+	require.NoError(t, err)
+	line, err := r.ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "PONG\r\n", line, "authenticated")
+	_, err = fmt.Fprintf(conn, "PUB payments.transactions.card %d\r\n", maxPayload+1)
+	require.NoError(t, err)
+	line, err = r.ReadString('\n')
+	require.NoError(t, err)
+	assert.Equal(t, "-ERR 'Maximum Payload Violation'\r\n", line)
+	_, err = r.ReadString('\n')
+	assert.Error(t, err, "the server closes the connection")
+
+	// Below the server limit, above the transaction limit: the stream
+	// refuses it (and the worker would dead-letter it as too_large).
+	_, err = pub.js.Publish(ctxT(t, 5*time.Second), "payments.transactions.card", make([]byte, cfg.MaxPayload+1))
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "maximum")
+	_, err = pub.js.Publish(ctxT(t, 5*time.Second), "payments.transactions.card", make([]byte, cfg.MaxPayload))
+	require.NoError(t, err, "a transaction of exactly FRAUDSCORE_MAX_PAYLOAD is stored")
+}
+
+// loadUsers loads the rendered configuration the way the server does.
+func loadUsers(t *testing.T, e *env) map[string]*server.User {
+	t.Helper()
+	opts, err := server.ProcessConfigFile(e.conf)
+	require.NoError(t, err)
+	users := map[string]*server.User{}
+	for _, u := range opts.Users {
+		users[u.Username] = u
+		require.NotNil(t, u.Account)
+		assert.Equal(t, "FRAUD", u.Account.Name, u.Username)
+	}
+	return users
+}
+
+// TestPermissionStructure checks accounts.conf statically against the
+// worker's defaults: the subjects it names are the worker's, the managed
+// variant is the worker minus topology changes, no service user has a
+// wildcard beyond its own subjects, and a missing credential file stops the
+// server.
+func TestPermissionStructure(t *testing.T) {
+	e := render(t, tlsOff)
+	users := loadUsers(t, e)
+	require.ElementsMatch(t, []string{"worker", "worker-managed-topology", "publisher", "dashboard", "ops"}, keys(users))
+	assert.Nil(t, users["ops"].Permissions, "ops administers the account")
+	for name, u := range users {
+		if name == "ops" {
+			continue
+		}
+		require.NotNil(t, u.Permissions, name)
+		require.NotNil(t, u.Permissions.Publish, name)
+		require.NotNil(t, u.Permissions.Subscribe, name)
+		for _, subj := range append(slices.Clone(u.Permissions.Publish.Allow), u.Permissions.Subscribe.Allow...) {
+			assert.NotContains(t, []string{">", "*.>", "$JS.>", "$JS.API.>", "$JS.API.STREAM.>", "$JS.API.CONSUMER.>", "$JS.ACK.>", "fraud.>", "payments.>"}, subj, "%s: too broad", name)
+		}
+	}
+
+	cfg := defaultConfig(t)
+	w, m := users["worker"].Permissions, users["worker-managed-topology"].Permissions
+	assert.Subset(t, w.Publish.Allow, m.Publish.Allow, "worker can do what the managed-topology worker can")
+	assert.Equal(t, w.Subscribe.Allow, m.Subscribe.Allow)
+	assert.NotNil(t, w.Response)
+	assert.NotNil(t, m.Response)
+	extra := slices.DeleteFunc(slices.Clone(w.Publish.Allow), func(s string) bool { return slices.Contains(m.Publish.Allow, s) })
+	topo := regexp.MustCompile(`^\$JS\.API\.(STREAM\.(CREATE|UPDATE|INFO)\.[A-Z_]+|CONSUMER\.CREATE\.[A-Z_]+\.[a-z-]+)$`)
+	for _, s := range extra {
+		assert.Regexp(t, topo, s, "the worker's extra rights are topology only")
+	}
+	for _, sc := range worker.StreamConfigs(cfg) {
+		assert.Contains(t, w.Publish.Allow, "$JS.API.STREAM.CREATE."+sc.Name)
+		assert.Contains(t, w.Publish.Allow, "$JS.API.STREAM.UPDATE."+sc.Name)
+		assert.NotContains(t, m.Publish.Allow, "$JS.API.STREAM.UPDATE."+sc.Name)
+	}
+	assert.Contains(t, w.Publish.Allow, "$JS.API.CONSUMER.CREATE."+cfg.Stream+"."+cfg.Consumer)
+	assert.Contains(t, w.Publish.Allow, "$JS.API.CONSUMER.CREATE."+cfg.AdvisoryStream+"."+cfg.AdvisoryConsumr)
+	for _, s := range []string{
+		cfg.VerdictPrefix + ">", cfg.DLQPrefix + ">",
+		"$JS.API.CONSUMER.MSG.NEXT." + cfg.Stream + "." + cfg.Consumer,
+		"$JS.API.CONSUMER.MSG.NEXT." + cfg.AdvisoryStream + "." + cfg.AdvisoryConsumr,
+		"$JS.ACK." + cfg.Stream + "." + cfg.Consumer + ".>",
+		"$JS.ACK." + cfg.AdvisoryStream + "." + cfg.AdvisoryConsumr + ".>",
+		"$JS.API.STREAM.MSG.GET." + cfg.Stream, "$JS.API.STREAM.MSG.DELETE." + cfg.Stream,
+	} {
+		assert.Contains(t, m.Publish.Allow, s)
+	}
+	assert.Contains(t, m.Subscribe.Allow, cfg.ScoreSubject+" "+cfg.QueueGroup)
+	assert.NotContains(t, m.Subscribe.Allow, cfg.ScoreSubject)
+	for _, verb := range []string{"PING", "INFO", "STATS"} {
+		assert.Contains(t, m.Subscribe.Allow, "$SRV."+verb+"."+cfg.ServiceName)
+	}
+	assert.Equal(t, contracts.SubjectTransactions, cfg.Subjects)
+
+	p, d := users["publisher"].Permissions, users["dashboard"].Permissions
+	assert.ElementsMatch(t, []string{contracts.SubjectTransactions, contracts.SubjectScore}, p.Publish.Allow)
+	assert.Equal(t, []string{inboxPrefix["publisher"] + ".>"}, p.Subscribe.Allow)
+	assert.ElementsMatch(t, []string{contracts.SubjectVerdicts, inboxPrefix["dashboard"] + ".>"}, d.Subscribe.Allow)
+	for _, s := range d.Publish.Allow {
+		assert.Regexp(t, `^\$JS\.API\.(STREAM\.INFO|STREAM\.MSG\.GET|DIRECT\.GET)\.VERDICTS(\.>)?$`, s, "dashboard: read-only API on VERDICTS")
+	}
+	assert.Nil(t, p.Response)
+	assert.Nil(t, d.Response)
+
+	// Fail closed: without a user's credential file the server does not start.
+	require.NoError(t, os.Remove(filepath.Join(e.dir, "users", "publisher.conf")))
+	_, err := server.ProcessConfigFile(e.conf)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "publisher.conf")
+}
+
+func keys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
