@@ -79,7 +79,7 @@ var secretPatterns = []*regexp.Regexp{
 	regexp.MustCompile(`-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----`),
 	regexp.MustCompile(`-----BEGIN [A-Z ]*NKEY SEED-----`),
 	regexp.MustCompile(`\bS[UAOCNX][A-Z2-7]{56}\b`),
-	regexp.MustCompile(`\$2[aby]\$\d\d\$[./A-Za-z0-9]{53}`),
+	regexp.MustCompile(`\$2[abxy]\$\d\d\$[./A-Za-z0-9]{53}`),
 }
 
 // passwordLiteral finds password/token/secret keys with a literal value in
