@@ -1,0 +1,21 @@
+# Fault injection and soak (chaos/, docs/reliability.md, ADR 0011): real
+# nats-server and worker processes on 127.0.0.1. `go test ./...` runs the
+# bounded CI version of the fault suite; these targets run the big ones.
+CHAOS_FLAGS ?=
+SOAK ?= 10m
+SOAK_RATE ?= 2000
+
+.PHONY: chaos chaos-ci soak
+
+chaos: ## full fault-injection suite: SIGKILL, SIGSTOP, server restart, cluster leader loss, garbage, tampered model (about 6 minutes)
+	FRAUDSCORE_CHAOS=full $(GO) test -count=1 -run '^TestChaos$$' -v -timeout 30m ./chaos/ $(CHAOS_FLAGS)
+
+chaos-ci: ## the bounded fault suite that go test ./... runs (about 3 minutes)
+	$(GO) test -count=1 -run '^TestChaos$$' -v -timeout 15m ./chaos/ $(CHAOS_FLAGS)
+
+soak: ## soak: SOAK=10m at SOAK_RATE=2000/s, RSS and goroutines sampled every 10s, report in docs/soak/<date>.md
+	FRAUDSCORE_SOAK=$(SOAK) FRAUDSCORE_SOAK_RATE=$(SOAK_RATE) FRAUDSCORE_SOAK_REPORT=docs/soak \
+	  $(GO) test -count=1 -run '^TestSoak$$' -v -timeout 40m ./chaos/
+
+# The metadata fuzz target joins make fuzz (and so make test).
+FUZZ_TARGETS += ./scorer/modelstore:FuzzReadMetadata
