@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -66,21 +67,33 @@ func newSystem(t *testing.T, cluster bool, n int, extraEnv ...string) *system {
 		s.nodes = []*natsNode{startSingle(t, s.logDir)}
 		s.url = s.nodes[0].url()
 	}
+	// Cleanups run last-registered first: the servers stop after the workers.
+	t.Cleanup(func() {
+		for _, node := range s.nodes {
+			_ = node.p.stop(10 * time.Second)
+		}
+	})
 	for i := range n {
 		w := newWorker(t, s.logDir, fmt.Sprintf("w%d", i+1), s.url, s.models, extraEnv...)
 		w.start(true)
-		t.Cleanup(func() {
-			if err := w.p.stop(20 * time.Second); err != nil {
-				t.Logf("stop %s: %v", w.id, err)
-			}
-		})
 		s.workers = append(s.workers, w)
 	}
+	// Stop the workers together (SIGTERM, graceful drain), before the servers.
+	t.Cleanup(func() {
+		var wg sync.WaitGroup
+		for _, w := range s.workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := w.p.stop(20 * time.Second); err != nil {
+					t.Logf("stop %s: %v", w.id, err)
+				}
+			}()
+		}
+		wg.Wait()
+	})
 	// Servers stop after the workers (cleanups run last-registered first,
 	// and the nodes registered theirs before the workers).
-	for _, node := range s.nodes {
-		t.Cleanup(func() { _ = node.p.stop(10 * time.Second) })
-	}
 	return s
 }
 
@@ -214,6 +227,8 @@ func (s *system) dumpLogs() {
 // workerStat is a line of worker counters for the scenario log.
 func (s *system) workerStats() string {
 	var parts []string
+	var received float64
+	alive := true
 	for _, w := range s.workers {
 		rcv, ok1 := w.metric("fraudscore_messages_received_total")
 		ack, _ := w.metric("fraudscore_messages_acked_total")
@@ -222,9 +237,14 @@ func (s *system) workerStats() string {
 		rc, _ := w.metric("fraudscore_nats_reconnects_total")
 		if !ok1 {
 			parts = append(parts, w.id+": down")
+			alive = false
 			continue
 		}
+		received += rcv
 		parts = append(parts, fmt.Sprintf("%s: received %.0f acked %.0f nacked %.0f dead-lettered %.0f reconnects %.0f", w.id, rcv, ack, nak, dl, rc))
+	}
+	if alive {
+		parts = append(parts, fmt.Sprintf("deliveries in all %.0f", received))
 	}
 	return strings.Join(parts, "; ")
 }
@@ -250,7 +270,7 @@ func checkAllVerdicts(t *testing.T, name string, c counts) {
 func TestChaos(t *testing.T) {
 	skipUnlessChaos(t)
 	bins(t)
-	small := volume(size{n: 3000, rate: 300}, size{n: 60000, rate: 2000})
+	small := volume(size{n: 2400, rate: 400}, size{n: 60000, rate: 2000})
 
 	t.Run("a_sigkill_worker", func(t *testing.T) {
 		s := newSystem(t, false, 3)
