@@ -413,6 +413,80 @@ func TestChaos(t *testing.T) {
 			t.Errorf("%s (kept its model) not ready: %d %s", s.workers[0].id, code, body)
 		}
 	})
+
+	t.Run("g_verdict_store_refuses", func(t *testing.T) {
+		s := newSystem(t, false, 2)
+		c := s.run("g_verdict_store_refuses", small, 0, func(*traffic) {
+			outage(t, s.url, streamVerdicts, 3*time.Second)
+		})
+		s.logStats("g_verdict_store_refuses")
+		checkAllVerdicts(t, "g", c)
+		var naks float64
+		for _, w := range s.workers {
+			n, _ := w.metric("fraudscore_messages_nacked_total")
+			naks += n
+		}
+		if naks == 0 {
+			t.Errorf("no NAK while VERDICTS refused publishes: the outage did not bite")
+		}
+	})
+
+	t.Run("h_dlq_unavailable", func(t *testing.T) {
+		s := newSystem(t, false, 2)
+		c := s.run("h_dlq_unavailable", small, 10, func(*traffic) {
+			outage(t, s.url, streamDLQ, 3*time.Second)
+		})
+		s.logStats("h_dlq_unavailable")
+		if c.ValidDeadLettered > 0 || c.GarbageWithVerdict > 0 || c.DeadLetters != c.Garbage {
+			t.Errorf("want every garbage message dead-lettered once and no valid one: %s", c)
+		}
+		var naks float64
+		for _, w := range s.workers {
+			n, _ := w.metric("fraudscore_messages_nacked_total")
+			naks += n
+		}
+		if naks == 0 {
+			t.Errorf("no NAK while FRAUD_DLQ was unavailable: the outage did not bite")
+		}
+	})
+}
+
+// outage makes a stream stop accepting publishes for d by moving it to
+// other subjects (publishers get "no responders", as when the stream has no
+// leader or its server is gone), then restores it.
+func outage(t *testing.T, url, stream string, d time.Duration) {
+	t.Helper()
+	nc, err := connect(url, "chaos-outage")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d+30*time.Second)
+	defer cancel()
+	st, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	orig := info.Config
+	off := orig
+	off.Subjects = []string{"chaos.outage." + strings.ToLower(stream) + ".>"}
+	if _, err := js.UpdateStream(ctx, off); err != nil {
+		t.Fatalf("take %s away: %v", stream, err)
+	}
+	t.Logf("%s takes no publishes for %s", stream, d)
+	time.Sleep(d)
+	if _, err := js.UpdateStream(ctx, orig); err != nil {
+		t.Fatalf("restore %s: %v", stream, err)
+	}
+	t.Logf("%s restored", stream)
 }
 
 // streamLeader returns the server name leading a stream's raft group.
