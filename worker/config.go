@@ -26,6 +26,7 @@ type Config struct {
 	CAFile         string        `envconfig:"NATS_CA_FILE" desc:"CA certificate to verify the NATS server (enables TLS)"`
 	CertFile       string        `envconfig:"NATS_CERT_FILE" desc:"client certificate for mutual TLS"`
 	KeyFile        string        `envconfig:"NATS_KEY_FILE" desc:"client key for mutual TLS"`
+	InboxPrefix    string        `envconfig:"NATS_INBOX_PREFIX" desc:"inbox prefix for replies (e.g. _INBOX_fraudscore), so NATS permissions can be narrowed to it"`
 	ConnectTimeout time.Duration `envconfig:"NATS_CONNECT_TIMEOUT" default:"5s" desc:"timeout of each connection attempt"`
 
 	EnsureTopology  bool          `envconfig:"ENSURE_TOPOLOGY" default:"true" desc:"create or update streams and the consumer at start; false where they are managed elsewhere"`
@@ -102,6 +103,14 @@ func (c *Config) Validate() error {
 			add("FRAUDSCORE_%s: %v", f.name, err)
 		}
 	}
+	for _, f := range []struct{ name, path string }{{"NATS_PASSWORD_FILE", c.PasswordFile}, {"NATS_TOKEN_FILE", c.TokenFile}} {
+		if f.path == "" {
+			continue
+		}
+		if b, err := os.ReadFile(f.path); err == nil && strings.TrimSpace(string(b)) == "" {
+			add("FRAUDSCORE_%s: %s is empty", f.name, f.path)
+		}
+	}
 	n := 0
 	for _, set := range []bool{c.CredsFile != "", c.NKeyFile != "", c.User != "" || c.PasswordFile != "", c.TokenFile != ""} {
 		if set {
@@ -125,6 +134,9 @@ func (c *Config) Validate() error {
 		if s.v == "" || strings.ContainsAny(s.v, " .*>\t") {
 			add("FRAUDSCORE_%s=%q must be a non-empty name without spaces, dots or wildcards", s.name, s.v)
 		}
+	}
+	if c.InboxPrefix != "" && (strings.ContainsAny(c.InboxPrefix, " \t*>") || strings.HasSuffix(c.InboxPrefix, ".")) {
+		add("FRAUDSCORE_NATS_INBOX_PREFIX=%q must be a subject token without wildcards or a trailing dot", c.InboxPrefix)
 	}
 	for _, s := range []struct{ name, v string }{{"SUBJECTS", c.Subjects}, {"SCORE_SUBJECT", c.ScoreSubject}} {
 		if s.v == "" || strings.ContainsAny(s.v, " \t") {

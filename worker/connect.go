@@ -55,17 +55,36 @@ func Connect(cfg *Config, name string, log *slog.Logger, m *Metrics) (*nats.Conn
 		}
 		opts = append(opts, o)
 	case cfg.User != "":
+		// Read on every (re)connect, so a rotated Secret takes effect
+		// without a restart; the last good value is kept if a read fails.
 		pw, err := readSecret(cfg.PasswordFile)
 		if err != nil {
 			return nil, err
 		}
-		opts = append(opts, nats.UserInfo(cfg.User, pw))
+		opts = append(opts, nats.UserInfoHandler(func() (string, string) {
+			if fresh, err := readSecret(cfg.PasswordFile); err == nil {
+				pw = fresh
+			} else {
+				log.Warn("re-read password file; using the previous password", "err", err)
+			}
+			return cfg.User, pw
+		}))
 	case cfg.TokenFile != "":
 		tok, err := readSecret(cfg.TokenFile)
 		if err != nil {
 			return nil, err
 		}
-		opts = append(opts, nats.Token(tok))
+		opts = append(opts, nats.TokenHandler(func() string {
+			if fresh, err := readSecret(cfg.TokenFile); err == nil {
+				tok = fresh
+			} else {
+				log.Warn("re-read token file; using the previous token", "err", err)
+			}
+			return tok
+		}))
+	}
+	if cfg.InboxPrefix != "" {
+		opts = append(opts, nats.CustomInboxPrefix(cfg.InboxPrefix))
 	}
 	if cfg.CAFile != "" {
 		opts = append(opts, nats.RootCAs(cfg.CAFile))

@@ -94,6 +94,16 @@ func (w *Worker) handleRequest(req micro.Request, s *scratch) {
 	}
 	w.observePrediction(&s.vd, time.Since(t0))
 	out := w.verdictMsg(&s.vd)
+	hdr := micro.Headers{
+		contracts.HeaderModelVersion:  []string{s.vd.ModelVersion},
+		contracts.HeaderPolicyVersion: []string{s.vd.PolicyVersion},
+		contracts.HeaderDecision:      []string{string(s.vd.Decision)},
+		contracts.HeaderSchema:        []string{contracts.VerdictSchemaV1},
+	}
+	if err := req.Respond(out.Data, micro.WithHeaders(hdr)); err != nil {
+		w.log.Warn("respond", "transaction_id", s.vd.TransactionID, "err", err)
+	}
+	// The audit copy goes out after the reply: it is off the caller's path.
 	if w.cfg.AuditRequests {
 		f, err := w.js.PublishMsgAsync(out)
 		if err != nil {
@@ -105,15 +115,6 @@ func (w *Worker) handleRequest(req micro.Request, s *scratch) {
 			default: // the audit loop is behind: the publish still completes, only its metric is skipped
 			}
 		}
-	}
-	hdr := micro.Headers{
-		contracts.HeaderModelVersion:  []string{s.vd.ModelVersion},
-		contracts.HeaderPolicyVersion: []string{s.vd.PolicyVersion},
-		contracts.HeaderDecision:      []string{string(s.vd.Decision)},
-		contracts.HeaderSchema:        []string{contracts.VerdictSchemaV1},
-	}
-	if err := req.Respond(out.Data, micro.WithHeaders(hdr)); err != nil {
-		w.log.Warn("respond", "transaction_id", s.vd.TransactionID, "err", err)
 	}
 	w.log.Debug("scored request", "transaction_id", s.vd.TransactionID, "decision", s.vd.Decision, "model_version", s.vd.ModelVersion)
 }

@@ -40,10 +40,7 @@ func TestPasswordFileMissingOrEmpty(t *testing.T) {
 			writeFile(t, f, content)
 			w := startWorker(t, base(f))
 			code := w.exited(t, 20*time.Second)
-			// Wanted: 2 (invalid configuration) like a missing file; the
-			// worker detects an empty file only when it connects and exits 1
-			// (see docs/security.md, "Worker changes").
-			assert.Contains(t, []int{1, 2}, code)
+			assert.Equal(t, 2, code, "an empty secret is invalid configuration, found before connecting")
 			assert.Contains(t, w.out.String(), "is empty")
 			assert.Contains(t, w.out.String(), "invalid configuration")
 			assert.Empty(t, s.logs.matching(regexp.MustCompile(`(?i)user "worker"|user:worker`)), "it must not try to connect with an empty password")
