@@ -156,3 +156,13 @@ func TestEmbeddedRunSmoke(t *testing.T) {
 		assert.NoError(t, json.Unmarshal([]byte(l), &rec), "every log line is JSON: %s", l)
 	}
 }
+
+func TestModelFlagsAfterArguments(t *testing.T) {
+	latest, err := os.Readlink(filepath.Join("..", "..", "models", "latest"))
+	require.NoError(t, err)
+	out, err := exec.Command(bin, "model", "check", latest, "-dir", filepath.Join("..", "..", "models")).CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	assert.Contains(t, string(out), latest+" ok")
+	out, err = exec.Command(bin, "model", "check", latest, "-dir", t.TempDir()).CombinedOutput()
+	require.Error(t, err, "the -dir after the version must be honoured: %s", out)
+}

@@ -54,8 +54,23 @@ func runModel(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	depth := fs.Int("max-depth", 5, "train: XGBoost max_depth")
 	promote := fs.Bool("promote", false, "train: promote the new version to latest")
 	python := fs.String("python", "/usr/bin/python3", "train: Python interpreter with the xgboost module")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	// Flags may come before or after the arguments (model promote v1 -dir x).
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	arg := func(i int) string {
+		if i < len(pos) {
+			return pos[i]
+		}
+		return ""
 	}
 	store := modelstore.Open(*dir)
 	fail := func(err error) int {
@@ -85,7 +100,7 @@ func runModel(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		}
 		return 0
 	case "check":
-		v := fs.Arg(0)
+		v := arg(0)
 		var err error
 		if v == "" {
 			if v, err = store.Latest(); err != nil {
@@ -100,13 +115,13 @@ func runModel(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 			v, l.Model.Format(), l.Model.NumTrees(), l.Model.NumFeatures(), len(l.Meta.GoldenRows), model.DefaultParityTolerance)
 		return 0
 	case "promote":
-		if fs.NArg() != 1 {
+		if len(pos) != 1 {
 			return fail(errors.New("promote needs exactly one VERSION"))
 		}
-		if err := store.Promote(fs.Arg(0)); err != nil {
+		if err := store.Promote(arg(0)); err != nil {
 			return fail(err)
 		}
-		fmt.Fprintf(stdout, "latest -> %s\n", fs.Arg(0))
+		fmt.Fprintf(stdout, "latest -> %s\n", arg(0))
 		return 0
 	case "rollback":
 		v, err := store.Rollback()
@@ -116,10 +131,10 @@ func runModel(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintf(stdout, "latest -> %s\n", v)
 		return 0
 	case "predict":
-		if fs.NArg() != 1 {
+		if len(pos) != 1 {
 			return fail(errors.New("predict needs exactly one MODEL_FILE"))
 		}
-		if err := predict(fs.Arg(0), stdin, stdout); err != nil {
+		if err := predict(arg(0), stdin, stdout); err != nil {
 			return fail(err)
 		}
 		return 0

@@ -43,6 +43,7 @@ type modelHolder struct {
 	sc      atomic.Pointer[scorer.Scorer]
 	lastErr atomic.Pointer[string]
 	version string
+	refused string // the latest target last refused; not retried until it moves
 }
 
 func (h *modelHolder) load() error {
@@ -51,8 +52,10 @@ func (h *modelHolder) load() error {
 		h.m.ModelLoadFailure.Inc()
 		msg := err.Error()
 		h.lastErr.Store(&msg)
+		h.refused, _ = h.store.Latest()
 		return err
 	}
+	h.refused = ""
 	if cur := h.sc.Load(); cur != nil {
 		if err := cur.Swap(l); err != nil {
 			return err
@@ -93,7 +96,9 @@ func (h *modelHolder) watch(ctx context.Context, every time.Duration) {
 			return
 		case <-hup:
 		case <-t.C:
-			if v, err := h.store.Latest(); err == nil && v == h.version {
+			// Reload only when latest moves: to a version other than the one
+			// in use and other than the one last refused.
+			if v, err := h.store.Latest(); err == nil && (v == h.version || v == h.refused) {
 				continue
 			}
 		}

@@ -232,6 +232,14 @@ func (s *Store) link(version string) error {
 		_ = os.Remove(tmp)
 		return fmt.Errorf("modelstore: move latest link: %w", err)
 	}
+	// Make the rename durable: a crash right after a promote must not undo it.
+	if d, err := os.Open(s.dir); err == nil {
+		err = d.Sync()
+		d.Close()
+		if err != nil {
+			return fmt.Errorf("modelstore: sync %s: %w", s.dir, err)
+		}
+	}
 	return nil
 }
 
