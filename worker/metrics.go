@@ -16,6 +16,7 @@ type Metrics struct {
 	PredictionLatency *prometheus.HistogramVec // model_prediction_latency_seconds{model_version}
 	FraudPredictions  *prometheus.CounterVec   // fraud_predictions_total{model_version}
 	ModelLoadTime     prometheus.Gauge         // model_load_timestamp
+	ModelCreatedTime  prometheus.Gauge         // fraudscore_model_created_timestamp
 
 	Received         prometheus.Counter
 	Acked            prometheus.Counter
@@ -57,6 +58,9 @@ func NewMetrics(reg prometheus.Registerer, version, commit string) *Metrics {
 		}, []string{"model_version"}),
 		ModelLoadTime: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "model_load_timestamp", Help: "Unix time at which the model in use was loaded.",
+		}),
+		ModelCreatedTime: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "fraudscore_model_created_timestamp", Help: "Unix time at which the model in use was trained (its metadata created_at).",
 		}),
 		Received: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "fraudscore_messages_received_total", Help: "Transaction messages delivered to this worker (redeliveries included).",
@@ -115,7 +119,7 @@ func NewMetrics(reg prometheus.Registerer, version, commit string) *Metrics {
 		ConstLabels: prometheus.Labels{"version": version, "commit": commit, "goversion": runtime.Version()},
 	})
 	build.Set(1)
-	reg.MustRegister(m.Predictions, m.PredictionLatency, m.FraudPredictions, m.ModelLoadTime,
+	reg.MustRegister(m.Predictions, m.PredictionLatency, m.FraudPredictions, m.ModelLoadTime, m.ModelCreatedTime,
 		m.Received, m.Acked, m.Naked, m.DeadLetters, m.Verdicts, m.EndToEnd, m.InFlight,
 		m.NumPending, m.NumAckPending, m.NumRedelivered, m.ConsumerErrors, m.Requests, m.RequestLatency,
 		m.Ready, m.ModelInfo, m.ModelLoadFailure, m.Reconnects, build,

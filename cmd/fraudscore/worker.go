@@ -74,6 +74,7 @@ func (h *modelHolder) load() error {
 	h.version = l.Version
 	h.m.ModelInfo.WithLabelValues(l.Version).Set(1)
 	h.m.ModelLoadTime.Set(float64(l.LoadedAt.Unix()))
+	h.m.ModelCreatedTime.Set(float64(l.Meta.CreatedAt.Unix()))
 	h.lastErr.Store(nil)
 	pol := h.sc.Load().Policy()
 	h.log.Info("model loaded", "model_version", l.Version, "trees", l.Model.NumTrees(), "features", l.Extractor.Len(),
