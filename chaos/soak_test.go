@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"fmt"
+	"math"
 
 	"os"
 	"os/exec"
@@ -29,7 +30,14 @@ type trend struct {
 	first, last, slopePerMin float64
 }
 
-func trendOf(ts []time.Duration, ys []float64) trend {
+func trendOf(allTs []time.Duration, allYs []float64) trend {
+	var ts []time.Duration
+	var ys []float64
+	for i, y := range allYs {
+		if !math.IsNaN(y) {
+			ts, ys = append(ts, allTs[i]), append(ys, y)
+		}
+	}
 	n := len(ys)
 	if n < 3 {
 		return trend{}
@@ -102,8 +110,13 @@ func TestSoak(t *testing.T) {
 	take := func() {
 		sm := sample{at: time.Since(start).Round(time.Second), verdicts: tr.acked.Load()}
 		for _, w := range s.workers {
-			rss, _ := w.metric("process_resident_memory_bytes")
-			g, _ := w.metric("go_goroutines")
+			// A scrape that fails (a busy machine, the 2 s client timeout)
+			// is recorded as missing (NaN) and left out of the trends.
+			rss, ok1 := w.metric("process_resident_memory_bytes")
+			g, ok2 := w.metric("go_goroutines")
+			if !ok1 || !ok2 {
+				rss, g = math.NaN(), math.NaN()
+			}
 			sm.rss = append(sm.rss, rss)
 			sm.goroutines = append(sm.goroutines, g)
 		}
@@ -177,6 +190,9 @@ sampling:
 		t.Errorf("resident memory or goroutines not flat (see the trend lines above)")
 	}
 	if dir := os.Getenv("FRAUDSCORE_SOAK_REPORT"); dir != "" {
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(repoRoot(), dir) // relative to the repository, not to chaos/
+		}
 		path, err := writeSoakReport(dir, dur, rate, every, warm, samples, trends, flat, c, t.Failed())
 		if err != nil {
 			t.Errorf("report: %v", err)
