@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,7 +38,7 @@ func TestServerMaxPayload(t *testing.T) {
 	assert.GreaterOrEqual(t, maxPayload, cfg.MaxPayload+4096, "a dead letter is the input plus headers")
 	assert.LessOrEqual(t, maxPayload, 4*cfg.MaxPayload, "headroom, not a different limit")
 
-	cm, err := os.ReadFile(filepath.Join(repoRoot(), "deploy", "nats", "configmap.yaml"))
+	cm, err := os.ReadFile(filepath.Join(repoRoot(), "deploy", "nats", "nats.conf"))
 	require.NoError(t, err)
 	assert.Regexp(t, `(?m)^\s*max_payload: 128KB\s*$`, string(cm), "deploy/nats and deploy/security agree on max_payload")
 
@@ -147,6 +148,11 @@ func TestPermissionStructure(t *testing.T) {
 		assert.Contains(t, m.Publish.Allow, s)
 	}
 	assert.Contains(t, m.Subscribe.Allow, cfg.ScoreSubject+" "+cfg.QueueGroup)
+	// Replies only on the worker's own inbox prefix (FRAUDSCORE_NATS_INBOX_PREFIX).
+	assert.Contains(t, m.Subscribe.Allow, workerInbox+".>")
+	for _, s := range m.Subscribe.Allow {
+		assert.False(t, strings.HasPrefix(s, "_INBOX.") || s == "_INBOX.>", "worker: default inbox %q is too broad", s)
+	}
 	assert.NotContains(t, m.Subscribe.Allow, cfg.ScoreSubject)
 	for _, verb := range []string{"PING", "INFO", "STATS"} {
 		assert.Contains(t, m.Subscribe.Allow, "$SRV."+verb+"."+cfg.ServiceName)
@@ -176,4 +182,54 @@ func keys[V any](m map[string]V) []string {
 		out = append(out, k)
 	}
 	return out
+}
+
+// TestClusterConfig loads deploy/nats/nats.conf (the 3-node cluster's
+// configuration) the way its pods do: with deploy/security's accounts.conf
+// and tls.conf and users/<user>.conf next to it (the projected volume of
+// deploy/nats/statefulset.yaml), TLS files at test paths. It must give the
+// same users, permissions, limits and TLS as nats-server.conf, plus the
+// cluster routes.
+func TestClusterConfig(t *testing.T) {
+	e := render(t, tlsServer)
+	single, err := server.ProcessConfigFile(e.conf)
+	require.NoError(t, err)
+
+	conf := readRepo(t, "deploy/nats/nats.conf")
+	for _, inc := range []string{"include ./accounts.conf", "include ./tls.conf"} {
+		require.Contains(t, conf, inc, "relative includes, as mounted by the StatefulSet")
+	}
+	clusterConf := filepath.Join(e.dir, "nats.conf") // next to accounts.conf, tls.conf, users/
+	writeFile(t, clusterConf, conf)
+	t.Setenv("POD_NAME", "nats-0")
+	opts, err := server.ProcessConfigFile(clusterConf)
+	require.NoError(t, err, "deploy/nats/nats.conf with deploy/security's files must load")
+
+	assert.Equal(t, "nats-0", opts.ServerName)
+	assert.Equal(t, "fraudscore", opts.Cluster.Name)
+	assert.Len(t, opts.Routes, 3)
+	assert.True(t, opts.JetStream)
+	assert.NotNil(t, opts.TLSConfig, "client TLS from tls.conf")
+	assert.Equal(t, single.MaxPayload, opts.MaxPayload)
+	assert.Equal(t, single.MaxConn, opts.MaxConn)
+	assert.Equal(t, single.MaxControlLine, opts.MaxControlLine)
+	assert.Equal(t, single.AuthTimeout, opts.AuthTimeout)
+	assert.Equal(t, single.JetStreamMaxStore, opts.JetStreamMaxStore)
+	assert.Equal(t, single.JetStreamMaxMemory, opts.JetStreamMaxMemory)
+	assert.False(t, opts.NoAuthUser != "", "no anonymous user")
+
+	byName := func(o *server.Options) map[string]*server.User {
+		m := map[string]*server.User{}
+		for _, u := range o.Users {
+			m[u.Username] = u
+		}
+		return m
+	}
+	want, got := byName(single), byName(opts)
+	require.ElementsMatch(t, keys(want), keys(got), "the cluster has exactly the users of accounts.conf")
+	for name, u := range want {
+		assert.Equal(t, u.Permissions, got[name].Permissions, "%s: permissions", name)
+		assert.Equal(t, "FRAUD", got[name].Account.Name, name)
+	}
+	assert.Contains(t, got["worker"].Permissions.Subscribe.Allow, workerInbox+".>")
 }

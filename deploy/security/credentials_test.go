@@ -25,6 +25,7 @@ func TestPasswordFileMissingOrEmpty(t *testing.T) {
 			"FRAUDSCORE_NATS_URL=" + s.url,
 			"FRAUDSCORE_NATS_USER=worker",
 			"FRAUDSCORE_NATS_PASSWORD_FILE=" + pwFile,
+			"FRAUDSCORE_NATS_INBOX_PREFIX=" + workerInbox,
 			"FRAUDSCORE_MODEL_DIR=" + filepath.Join(repoRoot(), "models"),
 		}
 	}
@@ -81,7 +82,9 @@ var secretPatterns = []*regexp.Regexp{
 
 // passwordLiteral finds password/token/secret keys with a literal value in
 // configuration; placeholders ($VAR, ${VAR}, <...>, "", *_FILE paths) pass.
-var passwordLiteral = regexp.MustCompile(`(?i)\b(password|passwd|pass|token|secret)\b["']?\s*[:=]\s*("?)([^\s"',}\]#]+)`)
+// The value must be on the key's line: "secret:" opening a YAML block
+// (a Secret volume source) is not a literal.
+var passwordLiteral = regexp.MustCompile(`(?i)\b(password|passwd|pass|token|secret)\b["']?[ \t]*[:=][ \t]*("?)([^\s"',}\]#]+)`)
 
 func placeholder(v string) bool {
 	return v == "" || strings.HasPrefix(v, "$") || strings.HasPrefix(v, "<") || strings.HasPrefix(v, "/") ||
@@ -143,7 +146,8 @@ func TestNoCommittedSecrets(t *testing.T) {
 	for name, content := range planted {
 		assert.NotEmpty(t, scanFile(name, []byte(content)), "scanner misses %s", name)
 	}
-	for _, ok := range []string{"password: $FRAUDSCORE_OPS_PASSWORD\n", "password: \"<bcrypt>\"\n", "allow_responses: true\n"} {
+	for _, ok := range []string{"password: $FRAUDSCORE_OPS_PASSWORD\n", "password: \"<bcrypt>\"\n", "allow_responses: true\n",
+		"- secret:\n    name: fraudscore-nats-users\n"} {
 		assert.Empty(t, scanFile("deploy/ok.conf", []byte(ok)), ok)
 	}
 

@@ -69,11 +69,18 @@ var userVars = map[string]bool{
 	"worker": true, "worker-managed-topology": true, "publisher": true, "dashboard": true, "ops": true,
 }
 
-// Inbox prefixes the publisher and dashboard clients must use.
+// Inbox prefixes the clients must use: the worker process runs with
+// FRAUDSCORE_NATS_INBOX_PREFIX=workerInbox (as kustomize/base configures it).
 var inboxPrefix = map[string]string{
-	"publisher": "_INBOX_publisher",
-	"dashboard": "_INBOX_dashboard",
+	"publisher":               "_INBOX_publisher",
+	"dashboard":               "_INBOX_dashboard",
+	"worker":                  workerInbox,
+	"worker-managed-topology": workerInbox,
 }
+
+// workerInbox is the worker's inbox prefix: accounts.conf lets the worker
+// users subscribe to workerInbox.> only.
+const workerInbox = "_INBOX_fraudscore"
 
 type tlsMode int
 
@@ -380,6 +387,7 @@ func (e *env) workerEnv(t *testing.T, url, user string, extra ...string) []strin
 		"FRAUDSCORE_BACKLOG_POLL=500ms",
 		"FRAUDSCORE_DRAIN_TIMEOUT=10s",
 		"FRAUDSCORE_WORKER_ID=security-test",
+		"FRAUDSCORE_NATS_INBOX_PREFIX=" + workerInbox,
 	}
 	if e.pki != nil {
 		vars = append(vars, "FRAUDSCORE_NATS_CA_FILE="+e.pki.caFile)

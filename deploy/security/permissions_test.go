@@ -254,6 +254,9 @@ func TestLeastPrivilege(t *testing.T) {
 		// Only in the queue group: a plain subscriber would see every request.
 		wk.denySubscribe(t, contracts.SubjectScore, "")
 		wk.denySubscribe(t, contracts.SubjectScore, "thief")
+		// Replies: its own inbox prefix only, not the default one or others'.
+		wk.denySubscribe(t, "_INBOX.>", "")
+		wk.denySubscribe(t, "_INBOX_publisher.>", "")
 		denyJS(t, wk, "$JS.API.STREAM.DELETE.TRANSACTIONS", func(ctx context.Context) error {
 			return wk.js.DeleteStream(ctx, "TRANSACTIONS")
 		})

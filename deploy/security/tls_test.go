@@ -99,7 +99,8 @@ func TestMutualTLS(t *testing.T) {
 	_, err = e.connect(t, s.url, "publisher", nats.ClientCert(rogue.clientCert, rogue.clientKey))
 	require.Error(t, err, "a certificate from another CA must be refused")
 
-	_, err = nats.Connect(s.url, nats.RootCAs(e.pki.caFile), cert, nats.UserInfo("publisher", "wrong"), nats.MaxReconnects(0))
+	_, err = nats.Connect(s.url, nats.RootCAs(e.pki.caFile), cert, nats.UserInfo("publisher", "wrong"), nats.MaxReconnects(0),
+		nats.Timeout(10*time.Second)) // a TLS handshake on a loaded 2-core CI machine can exceed the 2 s default
 	require.ErrorIs(t, err, nats.ErrAuthorization, "the certificate does not replace the password")
 
 	// A worker without a client certificate cannot connect.
@@ -140,6 +141,7 @@ func TestWorkerNKeyAuth(t *testing.T) {
 	w := startWorker(t, []string{
 		"FRAUDSCORE_NATS_URL=" + s.url,
 		"FRAUDSCORE_NATS_NKEY_FILE=" + seedFile,
+		"FRAUDSCORE_NATS_INBOX_PREFIX=" + workerInbox,
 		"FRAUDSCORE_MODEL_DIR=" + filepath.Join(repoRoot(), "models"),
 		"FRAUDSCORE_PULL_EXPIRY=1s",
 		"FRAUDSCORE_LOG_LEVEL=debug",
@@ -155,7 +157,7 @@ func TestWorkerNKeyAuth(t *testing.T) {
 	// The nkey user has the worker's permissions: it may not publish
 	// transactions.
 	c := &client{errs: make(chan error, 16)}
-	nc, err := nats.Connect(s.url, nats.Nkey(pubKey, kp.Sign), nats.MaxReconnects(0),
+	nc, err := nats.Connect(s.url, nats.Nkey(pubKey, kp.Sign), nats.MaxReconnects(0), nats.CustomInboxPrefix(workerInbox),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) { c.errs <- err }))
 	require.NoError(t, err)
 	defer nc.Close()

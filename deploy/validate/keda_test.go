@@ -247,8 +247,10 @@ func TestKEDAScaling(t *testing.T) {
 		}
 	}
 	lag, md := lagThreshold(t, so)
-	if md["stream"] != "TRANSACTIONS" || md["consumer"] != "fraudscore" || md["account"] != "$G" {
-		t.Errorf("trigger reads %s/%s in account %s, want TRANSACTIONS/fraudscore in $G", md["stream"], md["consumer"], md["account"])
+	// deploy/nats runs deploy/security/accounts.conf: the stream lives in
+	// account FRAUD ($G would be empty, and KEDA would see no lag at all).
+	if md["stream"] != "TRANSACTIONS" || md["consumer"] != "fraudscore" || md["account"] != "FRAUD" {
+		t.Errorf("trigger reads %s/%s in account %s, want TRANSACTIONS/fraudscore in FRAUD", md["stream"], md["consumer"], md["account"])
 	}
 	if want := "nats-headless." + ns + ".svc.cluster.local:8222"; md["natsServerMonitoringEndpoint"] != want {
 		t.Errorf("natsServerMonitoringEndpoint %q, want %q", md["natsServerMonitoringEndpoint"], want)

@@ -184,21 +184,30 @@ func TestWorkloadSecurityAndProbes(t *testing.T) {
 					}
 				}
 			}
-			// Credentials, when used, are a file from a Secret volume.
-			if p := env["FRAUDSCORE_NATS_CREDS_FILE"]; p != "" {
-				check(p == "/etc/fraudscore/nats/user.creds", "creds file path")
-				mounted := false
+			// Credentials and CA, when used, are files from Secret volumes.
+			onSecret := func(p string) bool {
 				for _, m := range c.VolumeMounts {
 					if strings.HasPrefix(p, m.MountPath+"/") {
 						for _, vol := range ps.Volumes {
 							if vol.Name == m.Name && vol.Secret != nil && m.ReadOnly {
-								mounted = true
+								return true
 							}
 						}
 					}
 				}
-				check(mounted, "FRAUDSCORE_NATS_CREDS_FILE must be on a read-only Secret volume")
+				return false
 			}
+			for _, k := range []string{"FRAUDSCORE_NATS_CREDS_FILE", "FRAUDSCORE_NATS_PASSWORD_FILE", "FRAUDSCORE_NATS_NKEY_FILE",
+				"FRAUDSCORE_NATS_TOKEN_FILE", "FRAUDSCORE_NATS_CA_FILE", "FRAUDSCORE_NATS_KEY_FILE"} {
+				if p := env[k]; p != "" {
+					check(onSecret(p), k+" must be on a read-only Secret volume")
+				}
+			}
+			if p := env["FRAUDSCORE_NATS_CREDS_FILE"]; p != "" {
+				check(p == "/etc/fraudscore/nats/user.creds", "creds file path")
+			}
+			// The worker's inbox prefix is the one accounts.conf allows.
+			check(env["FRAUDSCORE_NATS_INBOX_PREFIX"] == "_INBOX_fraudscore", "FRAUDSCORE_NATS_INBOX_PREFIX=_INBOX_fraudscore")
 			for _, e := range c.Env {
 				check(e.ValueFrom == nil || e.ValueFrom.SecretKeyRef == nil, "secrets as files, not env: "+e.Name)
 			}
@@ -248,6 +257,11 @@ func TestWorkloadSecurityAndProbes(t *testing.T) {
 				check(ss.Spec.Replicas != nil && *ss.Spec.Replicas == 3, "prod: 3 NATS servers")
 				check(len(ss.Spec.VolumeClaimTemplates) == 1, "prod: JetStream on a PVC")
 				check(len(decoded["ScaledObject"]) == 1, "prod: KEDA ScaledObject")
+				// prod authenticates as the least-privilege user worker over TLS.
+				check(env["FRAUDSCORE_NATS_USER"] == "worker", "prod: FRAUDSCORE_NATS_USER=worker")
+				check(env["FRAUDSCORE_NATS_PASSWORD_FILE"] != "", "prod: FRAUDSCORE_NATS_PASSWORD_FILE")
+				check(env["FRAUDSCORE_NATS_CA_FILE"] != "", "prod: FRAUDSCORE_NATS_CA_FILE (deploy/nats serves TLS)")
+				checkNATSMounts(t, decoded, ss)
 			}
 		})
 	}
@@ -320,4 +334,95 @@ func autoscalerConflict(objs []object) string {
 		}
 	}
 	return ""
+}
+
+// checkNATSMounts: the NATS StatefulSet mounts its configuration the way
+// nats.conf includes it (relative to /etc/nats/config): nats.conf, then
+// accounts.conf and tls.conf from deploy/security's ConfigMap, and
+// users/<user>.conf from the Secret for every user accounts.conf includes;
+// TLS material in /etc/nats/tls. Every referenced ConfigMap is rendered.
+func checkNATSMounts(t *testing.T, decoded map[string][]any, ss *appsv1.StatefulSet) {
+	t.Helper()
+	root := repoRoot(t)
+	natsConf, err := os.ReadFile(filepath.Join(root, "deploy", "nats", "nats.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	accounts, err := os.ReadFile(filepath.Join(root, "deploy", "security", "accounts.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"nats.conf": true}
+	for _, m := range regexp.MustCompile(`(?m)^\s*include\s+\./(\S+)`).FindAllStringSubmatch(string(natsConf)+"\n"+string(accounts), -1) {
+		want[m[1]] = true
+	}
+	if !want["accounts.conf"] || !want["tls.conf"] || !want["users/worker.conf"] {
+		t.Fatalf("nats.conf/accounts.conf includes %v: want accounts.conf, tls.conf and users/<user>.conf", sortedKeys(want))
+	}
+	c := ss.Spec.Template.Spec.Containers[0]
+	if strings.Join(c.Args, " ") != "--config /etc/nats/config/nats.conf" {
+		t.Errorf("nats args %v, want --config /etc/nats/config/nats.conf", c.Args)
+	}
+	mounts := map[string]string{}
+	for _, m := range c.VolumeMounts {
+		mounts[m.Name] = m.MountPath
+	}
+	configMaps := map[string]*corev1.ConfigMap{}
+	for _, v := range decoded["ConfigMap"] {
+		cm := v.(*corev1.ConfigMap)
+		configMaps[cm.Name] = cm
+	}
+	got := map[string]bool{}
+	for _, vol := range ss.Spec.Template.Spec.Volumes {
+		switch {
+		case vol.Name == "config":
+			if mounts["config"] != "/etc/nats/config" || vol.Projected == nil {
+				t.Errorf("volume config: a projected volume at /etc/nats/config")
+				continue
+			}
+			for _, src := range vol.Projected.Sources {
+				switch {
+				case src.ConfigMap != nil:
+					cm := configMaps[src.ConfigMap.Name]
+					if cm == nil {
+						t.Errorf("projected ConfigMap %s is not rendered", src.ConfigMap.Name)
+						continue
+					}
+					for _, it := range src.ConfigMap.Items {
+						if _, ok := cm.Data[it.Key]; !ok {
+							t.Errorf("ConfigMap %s has no key %s", cm.Name, it.Key)
+						}
+						got[it.Path] = true
+					}
+				case src.Secret != nil:
+					if src.Secret.Name != "fraudscore-nats-users" {
+						t.Errorf("projected Secret %s, want fraudscore-nats-users", src.Secret.Name)
+					}
+					if src.Secret.Optional != nil && *src.Secret.Optional {
+						t.Error("the users Secret must not be optional (fail closed)")
+					}
+					for _, it := range src.Secret.Items {
+						if it.Path != "users/"+it.Key {
+							t.Errorf("users Secret key %s projected to %s, want users/%s", it.Key, it.Path, it.Key)
+						}
+						got[it.Path] = true
+					}
+				}
+			}
+		case vol.Name == "tls":
+			if mounts["tls"] != "/etc/nats/tls" || vol.Secret == nil {
+				t.Error("volume tls: the certificate Secret at /etc/nats/tls (tls.conf's paths)")
+			}
+		}
+	}
+	for f := range want {
+		if !got[f] {
+			t.Errorf("nats.conf includes ./%s, but the StatefulSet does not mount it in /etc/nats/config", f)
+		}
+	}
+	for f := range got {
+		if !want[f] {
+			t.Errorf("/etc/nats/config/%s is mounted but never included", f)
+		}
+	}
 }
