@@ -56,20 +56,39 @@ func (w *Worker) deadLetter(msg jetstream.Msg, meta *jetstream.MsgMetadata, reas
 	if txID != "" {
 		out.Header.Set(contracts.HeaderDLQTransactionID, sanitizeHeader(txID))
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if _, err := w.js.PublishMsg(ctx, out); err != nil {
+	// Asynchronous like verdicts: a dead-letter stream that is slow or down
+	// must not hold a scoring goroutine (and the valid messages behind it).
+	f, err := w.js.PublishMsgAsync(out, jetstream.WithRetryAttempts(0))
+	if err != nil {
 		w.m.ConsumerErrors.WithLabelValues("dlq_publish").Inc()
 		w.log.Warn("dead letter not stored; NAK with delay", "stream_seq", meta.Sequence.Stream, "reason", reason, "err", err)
 		w.nak(msg, meta, "dlq_error")
 		return
 	}
-	if err := msg.TermWithReason(reason); err != nil {
-		w.log.Warn("term failed; the message will be redelivered and dead-lettered again (de-duplicated)", "stream_seq", meta.Sequence.Stream, "err", err)
+	w.acks <- pending{msg: msg, future: f, txID: txID, delivery: meta.NumDelivered,
+		dlq: &deadLetterInfo{reason: reason, detail: detail, seq: meta.Sequence.Stream}}
+}
+
+// finishDeadLetter terminates the input once its dead letter is stored (on
+// a work-queue stream Term deletes it, so the order matters), or NAKs it
+// with a delay when the dead letter could not be stored.
+func (w *Worker) finishDeadLetter(p pending) {
+	d := p.dlq
+	select {
+	case <-p.future.Ok():
+	case err := <-p.future.Err():
+		w.m.ConsumerErrors.WithLabelValues("dlq_publish").Inc()
+		w.log.Warn("dead letter not stored; NAK with delay", "stream_seq", d.seq, "reason", d.reason, "err", err)
+		meta, _ := p.msg.Metadata()
+		w.nak(p.msg, meta, "dlq_error")
+		return
 	}
-	w.m.DeadLetters.WithLabelValues(reason).Inc()
-	w.log.Info("dead-lettered", "transaction_id", txID, "reason", reason, "stream_seq", meta.Sequence.Stream,
-		"deliveries", meta.NumDelivered, "detail", sanitizeHeader(detail))
+	if err := p.msg.TermWithReason(d.reason); err != nil {
+		w.log.Warn("term failed; the message will be redelivered and dead-lettered again (de-duplicated)", "stream_seq", d.seq, "err", err)
+	}
+	w.m.DeadLetters.WithLabelValues(d.reason).Inc()
+	w.log.Info("dead-lettered", "transaction_id", p.txID, "reason", d.reason, "stream_seq", d.seq,
+		"deliveries", p.delivery, "detail", sanitizeHeader(d.detail))
 	w.done()
 }
 

@@ -88,6 +88,13 @@ type pending struct {
 	stamp    time.Time // JetStream timestamp of the input
 	txID     string
 	delivery uint64
+	dlq      *deadLetterInfo // set when the publish is a dead letter, not a verdict
+}
+
+// deadLetterInfo is what the ack loop needs to finish a dead letter.
+type deadLetterInfo struct {
+	reason, detail string
+	seq            uint64
 }
 
 // New returns a worker; nothing is connected or created until Run.
@@ -470,6 +477,10 @@ func (w *Worker) passThrough(msg jetstream.Msg, meta *jetstream.MsgMetadata, rec
 func (w *Worker) ackLoop(ch <-chan pending) {
 	debug := w.log.Enabled(context.Background(), slog.LevelDebug)
 	for p := range ch {
+		if p.dlq != nil {
+			w.finishDeadLetter(p)
+			continue
+		}
 		select {
 		case ack := <-p.future.Ok():
 			now := time.Now()

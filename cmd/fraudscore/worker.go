@@ -47,27 +47,29 @@ type modelHolder struct {
 }
 
 func (h *modelHolder) load() error {
-	l, err := h.store.LoadLatest()
-	if err != nil {
+	refuse := func(err error) error {
 		h.m.ModelLoadFailure.Inc()
 		msg := err.Error()
 		h.lastErr.Store(&msg)
 		h.refused, _ = h.store.Latest()
 		return err
 	}
-	h.refused = ""
+	l, err := h.store.LoadLatest()
+	if err != nil {
+		return refuse(err)
+	}
 	if cur := h.sc.Load(); cur != nil {
 		if err := cur.Swap(l); err != nil {
-			return err
+			return refuse(err)
 		}
 	} else {
 		sc, err := scorer.New(l, h.opts)
 		if err != nil {
-			h.m.ModelLoadFailure.Inc()
-			return err
+			return refuse(err)
 		}
 		h.sc.Store(sc)
 	}
+	h.refused = ""
 	if h.version != "" {
 		h.m.ModelInfo.DeleteLabelValues(h.version)
 	}
