@@ -259,7 +259,7 @@ func (e *env) connect(t *testing.T, url, user string, extra ...nats.Option) (*cl
 	opts := []nats.Option{
 		nats.Name("security-test-" + user),
 		nats.UserInfo(user, e.passwords[user]),
-		nats.Timeout(3 * time.Second),
+		nats.Timeout(10 * time.Second),
 		nats.MaxReconnects(0),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			select {
@@ -275,7 +275,7 @@ func (e *env) connect(t *testing.T, url, user string, extra ...nats.Option) (*cl
 		opts = append(opts, nats.RootCAs(e.pki.caFile))
 	}
 	opts = append(opts, extra...)
-	nc, err := nats.Connect(url, opts...)
+	nc, err := connectRetry(url, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -285,6 +285,29 @@ func (e *env) connect(t *testing.T, url, user string, extra ...nats.Option) (*cl
 	require.NoError(t, err)
 	c.js = js
 	return c, nil
+}
+
+// connectRetry is nats.Connect, retried when the handshake itself timed out
+// (a 2-core CI machine under load can take longer than the server's 2 s
+// first PING, or the client's read deadline); any answer from the server,
+// including a refusal, is returned as is.
+func connectRetry(url string, opts ...nats.Option) (*nats.Conn, error) {
+	var err error
+	for attempt := 0; attempt < 4; attempt++ {
+		var nc *nats.Conn
+		nc, err = nats.Connect(url, append([]nats.Option{nats.Timeout(10 * time.Second)}, opts...)...)
+		if err == nil || !slowHandshake(err) {
+			return nc, err
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return nil, err
+}
+
+func slowHandshake(err error) bool {
+	var ne net.Error
+	return (errors.As(err, &ne) && ne.Timeout()) || errors.Is(err, nats.ErrTimeout) ||
+		strings.Contains(err.Error(), "expected 'PONG', got 'PING'")
 }
 
 func (e *env) mustConnect(t *testing.T, url, user string, extra ...nats.Option) *client {

@@ -79,9 +79,9 @@ func TestLeastPrivilege(t *testing.T) {
 	s := e.start(t)
 
 	// Fail closed: no anonymous access, no wrong password.
-	_, err := nats.Connect(s.url, nats.MaxReconnects(0))
+	_, err := connectRetry(s.url, nats.MaxReconnects(0))
 	require.ErrorIs(t, err, nats.ErrAuthorization, "anonymous connection")
-	_, err = nats.Connect(s.url, nats.UserInfo("publisher", "wrong-"+e.passwords["publisher"]), nats.MaxReconnects(0))
+	_, err = connectRetry(s.url, nats.UserInfo("publisher", "wrong-"+e.passwords["publisher"]), nats.MaxReconnects(0))
 	require.ErrorIs(t, err, nats.ErrAuthorization, "wrong password")
 
 	w := startWorker(t, e.workerEnv(t, s.url, "worker", "FRAUDSCORE_LOG_LEVEL=debug"))

@@ -11,6 +11,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	networkingv1 "k8s.io/api/networking/v1"
 )
 
@@ -130,7 +131,20 @@ func TestWorkloadSecurityAndProbes(t *testing.T) {
 				}
 			}
 			check(fromLimits["GOMAXPROCS"] == "limits.cpu", "GOMAXPROCS from limits.cpu")
-			check(fromLimits["GOMEMLIMIT"] == "limits.memory", "GOMEMLIMIT from limits.memory")
+			// GOMEMLIMIT from limits.memory, or a literal between 50% and 95%
+			// of it (prod: 90%, which the Downward API cannot express).
+			if fromLimits["GOMEMLIMIT"] != "limits.memory" {
+				lit := ""
+				for _, e := range c.Env {
+					if e.Name == "GOMEMLIMIT" && e.ValueFrom == nil {
+						lit = e.Value
+					}
+				}
+				q, err := resource.ParseQuantity(strings.TrimSuffix(lit, "B")) // Go's 230MiB is Kubernetes' 230Mi
+				lim := c.Resources.Limits[corev1.ResourceMemory]
+				check(err == nil && q.Value() >= lim.Value()/2 && q.Value() <= lim.Value()*95/100,
+					"GOMEMLIMIT "+lit+" must come from limits.memory or be 50-95% of it")
+			}
 
 			// Probes on the side port.
 			probe := func(p *corev1.Probe, path, what string) {
