@@ -58,7 +58,7 @@ func (w *Worker) deadLetter(msg jetstream.Msg, meta *jetstream.MsgMetadata, reas
 	}
 	// Asynchronous like verdicts: a dead-letter stream that is slow or down
 	// must not hold a scoring goroutine (and the valid messages behind it).
-	f, err := w.js.PublishMsgAsync(out, jetstream.WithRetryAttempts(0))
+	f, err := w.js.PublishMsgAsync(out, w.dlqPubOpts...)
 	if err != nil {
 		w.m.ConsumerErrors.WithLabelValues("dlq_publish").Inc()
 		w.log.Warn("dead letter not stored; NAK with delay", "stream_seq", meta.Sequence.Stream, "reason", reason, "err", err)

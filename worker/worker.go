@@ -75,7 +75,17 @@ type Worker struct {
 	wedged    atomic.Pointer[string]
 
 	input jetstream.Stream
+
+	// Publish options built once (an option is a closure; building it per
+	// message would allocate). A full publish window blocks the scoring
+	// goroutine for up to stallWait (back-pressure) before the message is
+	// NAKed with delay.
+	verdictPubOpts []jetstream.PublishOpt
+	dlqPubOpts     []jetstream.PublishOpt
 }
+
+// stallWait bounds how long a publish waits for room in the async window.
+const stallWait = 2 * time.Second
 
 // pending is a verdict publish awaiting its PubAck; msg is nil for verdicts
 // of request-reply (audit copies).
@@ -129,6 +139,8 @@ func New(o Options) (*Worker, error) {
 		return nil, fmt.Errorf("worker: jetstream: %w", err)
 	}
 	w.js = js
+	w.verdictPubOpts = []jetstream.PublishOpt{jetstream.WithStallWait(stallWait)}
+	w.dlqPubOpts = []jetstream.PublishOpt{jetstream.WithStallWait(stallWait), jetstream.WithRetryAttempts(0)}
 	w.progress.Store(time.Now().UnixNano())
 	return w, nil
 }
@@ -225,7 +237,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	go func() { defer close(auditDone); w.auditLoop(bgCtx) }()
 	bgWG.Add(2)
 	go func() { defer bgWG.Done(); w.pollBacklog(bgCtx, cons) }()
-	go func() { defer bgWG.Done(); w.watchdog(bgCtx, cons, &cc) }()
+	go func() { defer bgWG.Done(); w.watchdog(bgCtx, &cc) }()
 
 	w.log.Info("worker running", "worker_id", w.id, "stream", w.cfg.Stream, "consumer", w.cfg.Consumer,
 		"concurrency", workers, "batch", w.cfg.BatchSize, "score_subject", w.cfg.ScoreSubject, "pass_through", w.cfg.PassThrough)
@@ -376,7 +388,7 @@ func (w *Worker) process(msg jetstream.Msg, s *scratch) {
 	}
 	w.observePrediction(&s.vd, took)
 	out := w.verdictMsg(&s.vd)
-	f, err := w.js.PublishMsgAsync(out)
+	f, err := w.js.PublishMsgAsync(out, w.verdictPubOpts...)
 	if err != nil {
 		w.m.ConsumerErrors.WithLabelValues("publish").Inc()
 		w.log.Warn("verdict publish failed", "transaction_id", s.vd.TransactionID, "err", err)
@@ -463,7 +475,7 @@ func (w *Worker) passThrough(msg jetstream.Msg, meta *jetstream.MsgMetadata, rec
 		Data:    []byte(`{"schema_version":"verdict.v1","decision":"approve","pass_through":true}`),
 		Header:  nats.Header{contracts.HeaderMsgID: []string{id}},
 	}
-	f, err := w.js.PublishMsgAsync(out)
+	f, err := w.js.PublishMsgAsync(out, w.verdictPubOpts...)
 	if err != nil {
 		w.nak(msg, meta, "publish_error")
 		return
@@ -577,7 +589,7 @@ func (w *Worker) pollBacklog(ctx context.Context, cons jetstream.Consumer) {
 // watchdog restarts the consume loop if it closed on its own (for example
 // the consumer was deleted and recreated by an operator) and marks the
 // worker wedged when it cannot.
-func (w *Worker) watchdog(ctx context.Context, cons jetstream.Consumer, cc *jetstream.ConsumeContext) {
+func (w *Worker) watchdog(ctx context.Context, cc *jetstream.ConsumeContext) {
 	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	failures := 0
@@ -599,7 +611,10 @@ func (w *Worker) watchdog(ctx context.Context, cons jetstream.Consumer, cc *jets
 		w.m.Ready.Set(0)
 		w.log.Warn("consume loop closed; restarting")
 		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		var err error
+		var (
+			cons jetstream.Consumer
+			err  error
+		)
 		if w.cfg.EnsureTopology {
 			cons, err = w.js.CreateOrUpdateConsumer(qctx, w.cfg.Stream, ConsumerConfig(w.cfg))
 		} else {

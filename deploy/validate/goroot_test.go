@@ -1,5 +1,18 @@
 package validate
 
-import "runtime"
+import (
+	"os/exec"
+	"runtime"
+	"strings"
+)
 
-func runtimeGOROOT() string { return runtime.GOROOT() }
+// runtimeGOROOT is the GOROOT of the go command on PATH (runtime.GOROOT is
+// deprecated), falling back to the runtime's own when go is not on PATH.
+func runtimeGOROOT() string {
+	if out, err := exec.Command("go", "env", "GOROOT").Output(); err == nil {
+		if root := strings.TrimSpace(string(out)); root != "" {
+			return root
+		}
+	}
+	return runtime.GOROOT() //lint:ignore SA1019 fallback when go is not on PATH
+}
