@@ -111,27 +111,55 @@ var errNilDestination = errors.New("contracts: decode into a nil pointer")
 // bad JSON or wrong JSON types; invalid for contract violations) and ev must
 // not be used. DecodeEvent never panics.
 //
-// The fast path is encoding/json into the struct; only when that reports a
-// type error is the payload decoded a second, slower way to enumerate every
+// DecodeEvent may reuse the Aggregates that ev pointed to before the call,
+// and the values its fields pointed to, for the new event's aggregates: a
+// caller must not keep those pointers (or a copy of ev that shares them)
+// across calls. Decoded strings never alias data.
+//
+// Canonical payloads are parsed by a hand-written single pass
+// (decode_fast.go) that produces exactly what encoding/json would; any other
+// payload is decoded with encoding/json into the struct, and only when that
+// reports a type error is it decoded a second, slower way to enumerate every
 // problem with its path.
 func (v *Validator) DecodeEvent(data []byte, ev *TransactionEvent) error {
+	_, err := v.decodeEvent(data, ev, true)
+	return err
+}
+
+// decodeEventReference is DecodeEvent without the hand-written fast path:
+// encoding/json only. Tests compare the two.
+func (v *Validator) decodeEventReference(data []byte, ev *TransactionEvent) error {
+	_, err := v.decodeEvent(data, ev, false)
+	return err
+}
+
+// decodeEvent implements DecodeEvent; fast reports whether the hand-written
+// parser decoded the payload (tryFast enables it).
+func (v *Validator) decodeEvent(data []byte, ev *TransactionEvent, tryFast bool) (fast bool, err error) {
 	if ev == nil {
-		return errNilDestination
+		return false, errNilDestination
 	}
+	prev := ev.Aggregates
 	*ev = TransactionEvent{}
 	if max := v.maxBytes(); len(data) > max {
-		return singleProblem(KindTooLarge, "", "payload is "+strconv.Itoa(len(data))+" bytes; the limit is "+strconv.Itoa(max))
+		return false, singleProblem(KindTooLarge, "", "payload is "+strconv.Itoa(len(data))+" bytes; the limit is "+strconv.Itoa(max))
 	}
 	if !startsObject(data) {
-		return malformedJSON(data)
+		return false, malformedJSON(data)
 	}
 	ev.AccountAgeDays = missingInt32
-	if err := json.Unmarshal(data, ev); err != nil {
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return syntaxProblem(se.Offset)
+	fast = tryFast && fastDecodeEvent(data, ev, prev)
+	if !fast {
+		if tryFast {
+			*ev = TransactionEvent{AccountAgeDays: missingInt32}
 		}
-		return v.slowDecodeEvent(data, ev)
+		if err := json.Unmarshal(data, ev); err != nil {
+			var se *json.SyntaxError
+			if errors.As(err, &se) {
+				return false, syntaxProblem(se.Offset)
+			}
+			return false, v.slowDecodeEvent(data, ev)
+		}
 	}
 	var missing fieldSet
 	if ev.AccountAgeDays == missingInt32 {
@@ -140,7 +168,7 @@ func (v *Validator) DecodeEvent(data []byte, ev *TransactionEvent) error {
 	}
 	var ps problems
 	v.checkEvent(ev, 0, missing, &ps)
-	return ps.err()
+	return fast, ps.err()
 }
 
 // ValidateEvent validates an event built in Go. It applies the same rules as
