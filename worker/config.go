@@ -50,7 +50,7 @@ type Config struct {
 	AdvisoryConsumr string        `envconfig:"ADVISORY_CONSUMER" default:"fraudscore-advisories" desc:"durable consumer of the advisory stream"`
 
 	AckWait       time.Duration   `envconfig:"ACK_WAIT" default:"5s" desc:"consumer AckWait: time to process a delivered message before redelivery"`
-	MaxDeliver    int             `envconfig:"MAX_DELIVER" default:"5" desc:"deliveries before a message is dead-lettered"`
+	MaxDeliver    int             `envconfig:"MAX_DELIVER" default:"8" desc:"deliveries before a message is dead-lettered"`
 	BackOff       []time.Duration `envconfig:"BACKOFF" default:"5s,15s,30s,60s" desc:"consumer redelivery backoff after AckWait expiries (first value replaces AckWait)"`
 	NakDelay      time.Duration   `envconfig:"NAK_DELAY" default:"1s" desc:"first delay of a NAK after a transient failure; doubles per delivery"`
 	NakDelayMax   time.Duration   `envconfig:"NAK_DELAY_MAX" default:"30s" desc:"largest NAK delay"`
