@@ -165,6 +165,10 @@ func (c *Config) Validate() error {
 			add("FRAUDSCORE_BACKOFF value %s must be at least 1s", d)
 		}
 	}
+	if len(c.BackOff) > 0 && c.BackOff[0] != c.AckWait {
+		// The server replaces AckWait with the first BackOff value.
+		add("FRAUDSCORE_ACK_WAIT=%s must equal the first FRAUDSCORE_BACKOFF value %s (the server uses BackOff[0] as the AckWait)", c.AckWait, c.BackOff[0])
+	}
 	if span := c.RedeliverySpan(); c.VerdictDupWindow <= span {
 		add("FRAUDSCORE_VERDICT_DUPLICATE_WINDOW=%s must exceed the longest redelivery span %s (AckWait/BackOff over MaxDeliver deliveries), or a redelivered transaction could get a second verdict", c.VerdictDupWindow, span)
 	}
@@ -220,9 +224,11 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// RedeliverySpan is the longest time between a message's first delivery and
-// its last: the waits of MaxDeliver-1 redeliveries, each the larger of the
-// consumer's AckWait/BackOff and the worker's longest NAK delay.
+// RedeliverySpan bounds the time between a verdict's first publish and the
+// last redelivery that could publish it again: for each of MaxDeliver
+// deliveries, the larger of the consumer's AckWait/BackOff and the worker's
+// longest NAK delay, plus the longest a delivery can wait for room in the
+// publish window and for its PubAck before it is NAKed.
 func (c *Config) RedeliverySpan() time.Duration {
 	var span time.Duration
 	for i := 0; i < c.MaxDeliver; i++ {
@@ -230,9 +236,16 @@ func (c *Config) RedeliverySpan() time.Duration {
 		if len(c.BackOff) > 0 {
 			wait = c.BackOff[min(i, len(c.BackOff)-1)]
 		}
-		span += max(wait, c.NakDelayMax)
+		span += max(wait, c.NakDelayMax) + stallWait + c.PublishAckTimeout()
 	}
 	return span
+}
+
+// PublishAckTimeout is how long a verdict or dead letter waits for its
+// PubAck: below AckWait, so a lost PubAck is NAKed (and the message
+// redelivered with delay) before the server's own redelivery would race it.
+func (c *Config) PublishAckTimeout() time.Duration {
+	return min(10*time.Second, max(time.Second, c.AckWait-time.Second))
 }
 
 // workerID returns the configured id or the host name.

@@ -30,9 +30,11 @@ func sanitizeHeader(s string) string {
 	return s
 }
 
-// dlqMsgID de-duplicates dead letters of one input message.
-func dlqMsgID(stream string, seq uint64) string {
-	return "dlq-" + stream + "-" + strconv.FormatUint(seq, 10)
+// dlqMsgID de-duplicates dead letters of one stored input message. The
+// store time is part of it: sequences restart when a stream is recreated,
+// and a new message must not be taken for an old one's duplicate.
+func dlqMsgID(stream string, seq uint64, stored time.Time) string {
+	return "dlq-" + stream + "-" + strconv.FormatUint(seq, 10) + "-" + strconv.FormatInt(stored.UnixNano(), 10)
 }
 
 // deadLetter stores the input in the dead-letter stream with its reason and
@@ -44,7 +46,7 @@ func (w *Worker) deadLetter(msg jetstream.Msg, meta *jetstream.MsgMetadata, reas
 		Subject: w.cfg.DLQPrefix + reason,
 		Data:    msg.Data(),
 		Header: nats.Header{
-			contracts.HeaderMsgID:         []string{dlqMsgID(meta.Stream, meta.Sequence.Stream)},
+			contracts.HeaderMsgID:         []string{dlqMsgID(meta.Stream, meta.Sequence.Stream, meta.Timestamp)},
 			contracts.HeaderDLQReason:     []string{reason},
 			contracts.HeaderDLQDetail:     []string{sanitizeHeader(detail)},
 			contracts.HeaderDLQSubject:    []string{msg.Subject()},
@@ -129,7 +131,7 @@ func (w *Worker) handleAdvisory(amsg jetstream.Msg) {
 		Subject: w.cfg.DLQPrefix + contracts.ReasonMaxDeliveries,
 		Data:    raw.Data,
 		Header: nats.Header{
-			contracts.HeaderMsgID:         []string{dlqMsgID(adv.Stream, adv.StreamSeq)},
+			contracts.HeaderMsgID:         []string{dlqMsgID(adv.Stream, adv.StreamSeq, raw.Time)},
 			contracts.HeaderDLQReason:     []string{contracts.ReasonMaxDeliveries},
 			contracts.HeaderDLQDetail:     []string{"delivered " + strconv.FormatUint(adv.Deliveries, 10) + " times without a stored verdict"},
 			contracts.HeaderDLQSubject:    []string{raw.Subject},

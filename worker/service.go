@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"time"
@@ -85,9 +86,10 @@ func (w *Worker) handleRequest(req micro.Request, s *scratch) {
 		return
 	}
 	t0 := time.Now()
+	s.vd.ModelVersion = ""
 	err := w.scorer.Score(&s.ev, &s.vd)
 	if err != nil {
-		w.m.Predictions.WithLabelValues(s.vd.ModelVersion, "error").Inc()
+		w.m.Predictions.WithLabelValues(cmp.Or(s.vd.ModelVersion, "unknown"), "error").Inc()
 		w.log.Error("score failed", "transaction_id", s.ev.TransactionID, "err", err)
 		fail(CodeInternal, "scoring failed")
 		return

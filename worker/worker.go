@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -55,9 +56,14 @@ type Worker struct {
 	id      string
 	version string
 
-	work   chan jetstream.Msg
-	acks   chan pending // stream verdicts awaiting PubAck
-	audits chan pending // request-reply audit copies awaiting PubAck
+	work     chan jetstream.Msg
+	poolStop chan struct{} // closed at drain: the pool finishes what is buffered and exits
+	// consumerGone is set when the backlog poll finds the consumer missing:
+	// the pull loop may not notice by itself (no 409 arrives when the
+	// consumer vanished between pulls), so the watchdog restarts it.
+	consumerGone atomic.Bool
+	acks         chan pending // stream verdicts awaiting PubAck
+	audits       chan pending // request-reply audit copies awaiting PubAck
 
 	hot atomic.Pointer[hotPath] // per-model metric children and header values
 	// static per-decision values, indexed like contracts.Decisions
@@ -133,7 +139,7 @@ func New(o Options) (*Worker, error) {
 	}
 	js, err := jetstream.New(o.Conn,
 		jetstream.WithPublishAsyncMaxPending(o.Config.PublishWindow),
-		jetstream.WithPublishAsyncTimeout(10*time.Second),
+		jetstream.WithPublishAsyncTimeout(o.Config.PublishAckTimeout()),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("worker: jetstream: %w", err)
@@ -198,6 +204,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	w.work = make(chan jetstream.Msg, workers)
+	w.poolStop = make(chan struct{})
 	w.acks = make(chan pending, w.cfg.PublishWindow)
 	w.audits = make(chan pending, w.cfg.PublishWindow)
 
@@ -274,9 +281,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	poolDone := make(chan struct{})
 	go func() {
-		if !timedOut {
-			close(w.work)
-		}
+		close(w.poolStop)
 		poolWG.Wait()
 		close(poolDone)
 	}()
@@ -309,7 +314,12 @@ func (w *Worker) consume(cons jetstream.Consumer) (jetstream.ConsumeContext, err
 	cc, err := cons.Consume(func(msg jetstream.Msg) {
 		w.m.Received.Inc()
 		w.m.InFlight.Set(float64(w.inflight.Add(1)))
-		w.work <- msg
+		select {
+		case w.work <- msg:
+		case <-w.poolStop:
+			// Shutting down: left unacked, redelivered after AckWait.
+			w.done()
+		}
 	},
 		jetstream.PullMaxMessages(w.cfg.BatchSize),
 		jetstream.PullExpiry(w.cfg.PullExpiry),
@@ -328,7 +338,10 @@ func (w *Worker) consume(cons jetstream.Consumer) (jetstream.ConsumeContext, err
 		return nil, fmt.Errorf("worker: consume %s/%s: %w", w.cfg.Stream, w.cfg.Consumer, err)
 	}
 	w.consumeOK.Store(true)
-	w.m.Ready.Set(1)
+	w.consumerGone.Store(false)
+	if !w.draining.Load() {
+		w.m.Ready.Set(1)
+	}
 	return cc, nil
 }
 
@@ -340,8 +353,20 @@ type scratch struct {
 
 func (w *Worker) processLoop() {
 	var s scratch
-	for msg := range w.work {
-		w.process(msg, &s)
+	for {
+		select {
+		case msg := <-w.work:
+			w.process(msg, &s)
+		case <-w.poolStop:
+			for {
+				select {
+				case msg := <-w.work:
+					w.process(msg, &s)
+				default:
+					return
+				}
+			}
+		}
 	}
 }
 
@@ -378,10 +403,11 @@ func (w *Worker) process(msg jetstream.Msg, s *scratch) {
 		return
 	}
 	start := time.Now()
+	s.vd.ModelVersion = ""
 	err = w.scorer.Score(&s.ev, &s.vd)
 	took := time.Since(start)
 	if err != nil {
-		w.m.Predictions.WithLabelValues(s.vd.ModelVersion, "error").Inc()
+		w.m.Predictions.WithLabelValues(cmp.Or(s.vd.ModelVersion, "unknown"), "error").Inc()
 		w.log.Error("score failed", "transaction_id", s.ev.TransactionID, "err", err)
 		w.nak(msg, meta, "score_error")
 		return
@@ -571,6 +597,11 @@ func (w *Worker) pollBacklog(ctx context.Context, cons jetstream.Consumer) {
 		qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		info, err := cons.Info(qctx)
 		cancel()
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			w.consumerGone.Store(true)
+			w.m.ConsumerErrors.WithLabelValues("consumer_gone").Inc()
+			w.log.Warn("consumer not found; the watchdog will recreate or rebind it", "consumer", w.cfg.Consumer)
+		}
 		if err == nil {
 			w.m.NumPending.Set(float64(info.NumPending))
 			w.m.NumAckPending.Set(float64(info.NumAckPending))
@@ -602,7 +633,10 @@ func (w *Worker) watchdog(ctx context.Context, cc *jetstream.ConsumeContext) {
 		select {
 		case <-(*cc).Closed():
 		default:
-			continue
+			if !w.consumerGone.Load() {
+				continue
+			}
+			(*cc).Stop()
 		}
 		if w.draining.Load() {
 			return

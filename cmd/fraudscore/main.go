@@ -44,6 +44,9 @@ func main() {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	// After the first signal the default handling returns: a second Ctrl-C
+	// or SIGTERM ends the process at once instead of waiting for the drain.
+	go func() { <-ctx.Done(); stop() }()
 	cmd := "worker"
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]

@@ -87,10 +87,7 @@ func (h *modelHolder) load() error {
 // watch reloads when the latest link changes or on SIGHUP. A version that
 // fails its checks is refused: the worker keeps the model it has (or stays
 // not ready if it has none).
-func (h *modelHolder) watch(ctx context.Context, every time.Duration) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
+func (h *modelHolder) watch(ctx context.Context, hup <-chan os.Signal, every time.Duration) {
 	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
@@ -143,6 +140,11 @@ const (
 
 func runWorker(ctx context.Context, cfg *worker.Config, stderr io.Writer) error {
 	log := newLogger(stderr, cfg.LogLevel)
+	// SIGHUP reloads the model; registered first, so it never terminates
+	// the process (Go's default) while the model is still loading.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGOGC)
 	}
@@ -208,6 +210,7 @@ func runWorker(ctx context.Context, cfg *worker.Config, stderr io.Writer) error 
 			select {
 			case <-ctx.Done():
 				return nil
+			case <-hup:
 			case <-time.After(10 * time.Second):
 			}
 		}
@@ -217,7 +220,7 @@ func runWorker(ctx context.Context, cfg *worker.Config, stderr io.Writer) error 
 	defer func() { cancelBG(); bgWG.Wait() }()
 	if !cfg.PassThrough {
 		bgWG.Add(1)
-		go func() { defer bgWG.Done(); holder.watch(bg, 10*time.Second) }()
+		go func() { defer bgWG.Done(); holder.watch(bg, hup, 10*time.Second) }()
 	}
 
 	nc, err := worker.Connect(cfg, "fraudscore-worker", log, m)
