@@ -22,7 +22,7 @@ import (
 
 // binaries are built once per test binary run, into a temporary directory.
 type binaries struct {
-	natsserver, chaosnats, fraudscore string
+	natsserver, fraudscore string
 }
 
 var (
@@ -41,7 +41,7 @@ func repoRoot() string {
 	return abs
 }
 
-// bins builds ./cmd/natsserver, ./chaos/cmd/chaosnats and ./cmd/fraudscore
+// bins builds ./cmd/natsserver and ./cmd/fraudscore
 // (without the race detector: they are the system under test, not the test).
 func bins(t testing.TB) binaries {
 	t.Helper()
@@ -55,7 +55,6 @@ func bins(t testing.TB) binaries {
 			pkg string
 		}{
 			{&built.natsserver, "./cmd/natsserver"},
-			{&built.chaosnats, "./chaos/cmd/chaosnats"},
 			{&built.fraudscore, "./cmd/fraudscore"},
 		} {
 			*b.out = filepath.Join(buildDir, filepath.Base(b.pkg))
@@ -188,7 +187,7 @@ func listening(port int) bool {
 }
 
 // natsNode is one nats-server process: a single node (cmd/natsserver) or a
-// cluster member (chaos/cmd/chaosnats).
+// cluster member (cmd/natsserver with -cluster-port and -routes).
 type natsNode struct {
 	name        string
 	bin         string
@@ -223,7 +222,7 @@ func startSingle(t testing.TB, logDir string) *natsNode {
 	return n
 }
 
-// startCluster starts three chaosnats nodes with routes to each other.
+// startCluster starts three cmd/natsserver nodes with routes to each other.
 func startCluster(t testing.TB, logDir string) []*natsNode {
 	t.Helper()
 	b := bins(t)
@@ -235,10 +234,11 @@ func startCluster(t testing.TB, logDir string) []*natsNode {
 		routes = append(routes, "nats://127.0.0.1:"+strconv.Itoa(cports[i]))
 	}
 	for i := range 3 {
-		n := &natsNode{name: fmt.Sprintf("n%d", i+1), bin: b.chaosnats, dir: filepath.Join(t.TempDir(), "js"),
+		n := &natsNode{name: fmt.Sprintf("n%d", i+1), bin: b.natsserver, dir: filepath.Join(t.TempDir(), "js"),
 			port: freePort(t), t: t, logDir: logDir, clusterNode: true}
 		n.args = []string{"-name", n.name, "-port", strconv.Itoa(n.port), "-store", n.dir,
-			"-cluster-port", strconv.Itoa(cports[i]), "-routes", strings.Join(routes, ",")}
+			"-cluster", "chaos", "-cluster-port", strconv.Itoa(cports[i]), "-routes", strings.Join(routes, ","),
+			"-max-store", strconv.Itoa(2 << 30), "-max-mem", strconv.Itoa(256 << 20)}
 		nodes = append(nodes, n)
 	}
 	for _, n := range nodes {

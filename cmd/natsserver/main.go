@@ -33,7 +33,10 @@ func run(args []string, stderr io.Writer) int {
 	maxPayload := fs.Int("max-payload", 1<<20, "largest message in bytes")
 	maxMem := fs.Int64("max-mem", 0, "JetStream memory storage limit in bytes (0: server default)")
 	maxStore := fs.Int64("max-store", 0, "JetStream file storage limit in bytes (0: server default, from the free disk)")
-	name := fs.String("name", "fraudscore-bench", "server name")
+	name := fs.String("name", "fraudscore-bench", "server name (unique in a cluster)")
+	cluster := fs.String("cluster", "fraudscore", "cluster name (with -cluster-port)")
+	clusterPort := fs.Int("cluster-port", 0, "route port on -host; 0 runs a single node")
+	routes := fs.String("routes", "", "comma-separated route URLs of every cluster node (nats://127.0.0.1:6222,...)")
 	verbose := fs.Bool("log", false, "log server events to stderr")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
@@ -67,6 +70,10 @@ func run(args []string, stderr io.Writer) int {
 	if *httpPort == 0 {
 		opts.HTTPPort = 0
 		opts.HTTPHost = ""
+	}
+	if *clusterPort > 0 {
+		opts.Cluster = server.ClusterOpts{Name: *cluster, Host: *host, Port: *clusterPort}
+		opts.Routes = server.RoutesFromStr(*routes)
 	}
 	s, err := server.NewServer(opts)
 	if err != nil {
