@@ -116,6 +116,10 @@ func (w *Worker) handleAdvisory(amsg jetstream.Msg) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
+	// Three round trips follow, each up to 10 s against a slow or recovering
+	// server: tell the server the advisory is being worked on, so it is not
+	// redelivered to another worker meanwhile.
+	_ = amsg.InProgress()
 	raw, err := w.input.GetMsg(ctx, adv.StreamSeq)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		// Already moved, or acked at the last moment.
@@ -140,6 +144,7 @@ func (w *Worker) handleAdvisory(amsg jetstream.Msg) {
 			contracts.HeaderDLQWorker:     []string{w.id},
 		},
 	}
+	_ = amsg.InProgress()
 	if _, err := w.js.PublishMsg(ctx, out); err != nil {
 		w.log.Warn("max-deliveries: store dead letter", "stream_seq", adv.StreamSeq, "err", err)
 		_ = amsg.NakWithDelay(5 * time.Second)
