@@ -47,14 +47,20 @@ type modelHolder struct {
 }
 
 func (h *modelHolder) load() error {
+	// Read the link once: the version refused is the version tried, even if
+	// latest moves while the checks run.
+	v, err := h.store.Latest()
 	refuse := func(err error) error {
 		h.m.ModelLoadFailure.Inc()
 		msg := err.Error()
 		h.lastErr.Store(&msg)
-		h.refused, _ = h.store.Latest()
+		h.refused = v
 		return err
 	}
-	l, err := h.store.LoadLatest()
+	if err != nil {
+		return refuse(err)
+	}
+	l, err := h.store.Load(v)
 	if err != nil {
 		return refuse(err)
 	}

@@ -43,8 +43,10 @@ var (
 
 // Limits applied before allocating anything proportional to declared sizes.
 const (
-	// MaxModelBytes is the largest model file accepted.
-	MaxModelBytes = 256 << 20
+	// MaxModelBytes is the largest model file accepted. Parsing holds up to
+	// ~25x the file size at its peak (line and number slices), so 64 MiB
+	// keeps a load under ~1.6 GiB; fraudscore's models are a few hundred KiB.
+	MaxModelBytes = 64 << 20
 	// MaxTrees is the largest number of trees accepted.
 	MaxTrees = 1 << 20
 	// MaxLeavesPerTree is the largest number of leaves accepted in one tree.
@@ -122,7 +124,9 @@ func (e *ensemble) build(f Format) (*Model, error) {
 		// Should not happen: the text was generated from validated trees.
 		return nil, fmt.Errorf("leaves rejected the converted model: %v: %w", err, ErrCorrupt)
 	}
-	if ens.NEstimators() != len(e.trees) || ens.NFeatures() != e.numFeatures || ens.NOutputGroups() != 1 {
+	// leaves reports max_feature_idx as the feature count, which is 0 for a
+	// one-feature model: compare with at least 1.
+	if ens.NEstimators() != len(e.trees) || max(ens.NFeatures(), 1) != e.numFeatures || ens.NOutputGroups() != 1 {
 		return nil, fmt.Errorf("leaves loaded %d trees/%d features, want %d/%d: %w",
 			ens.NEstimators(), ens.NFeatures(), len(e.trees), e.numFeatures, ErrCorrupt)
 	}

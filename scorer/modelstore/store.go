@@ -18,16 +18,57 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/fraudscore/fraudscore/scorer/features"
 	"github.com/fraudscore/fraudscore/scorer/model"
 )
+
+// maxMetadataBytes bounds metadata.json (golden rows and histograms are a
+// few hundred KiB).
+const maxMetadataBytes = 16 << 20
+
+// ErrTooLarge is returned (wrapped) for a model or metadata file above its
+// size limit; nothing beyond the limit is read.
+var ErrTooLarge = errors.New("file too large")
+
+// ErrNotRegular is returned (wrapped) when a model or metadata path is a
+// directory, FIFO or device rather than a regular file.
+var ErrNotRegular = errors.New("not a regular file")
+
+// readLimited reads a regular file of at most limit bytes. A FIFO, a device
+// or an oversized file is refused without reading it whole.
+func readLimited(path string, limit int64) ([]byte, error) {
+	// O_NONBLOCK: opening a FIFO for reading would otherwise block until a
+	// writer appears; it changes nothing for regular files.
+	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: ErrNotRegular}
+	}
+	raw, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(raw)) > limit {
+		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("more than %d bytes: %w", limit, ErrTooLarge)}
+	}
+	return raw, nil
+}
 
 // LatestLink is the name of the symlink to the version in use.
 const LatestLink = "latest"
@@ -120,7 +161,7 @@ func (s *Store) ReadMetadata(version string) (Metadata, error) {
 	if st, err := os.Stat(dir); err != nil || !st.IsDir() {
 		return m, fmt.Errorf("modelstore: %s: %w", dir, ErrBadVersion)
 	}
-	raw, err := os.ReadFile(filepath.Join(dir, MetadataFile))
+	raw, err := readLimited(filepath.Join(dir, MetadataFile), maxMetadataBytes)
 	if err != nil {
 		return m, fmt.Errorf("modelstore: %s: %w: %w", version, ErrNoMetadata, err)
 	}
@@ -151,7 +192,7 @@ func (s *Store) Load(version string) (*Loaded, error) {
 		return nil, err
 	}
 	dir := filepath.Join(s.dir, version)
-	raw, err := os.ReadFile(filepath.Join(dir, meta.ModelFile))
+	raw, err := readLimited(filepath.Join(dir, meta.ModelFile), model.MaxModelBytes)
 	if err != nil {
 		return nil, fmt.Errorf("modelstore: %s: read model: %w", version, err)
 	}
@@ -190,15 +231,42 @@ func (s *Store) LoadLatest() (*Loaded, error) {
 
 // Promote checks version and, if it passes, points latest at it atomically.
 func (s *Store) Promote(version string) error {
+	unlock, err := s.lock()
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if _, err := s.Load(version); err != nil {
 		return fmt.Errorf("modelstore: refusing to promote: %w", err)
 	}
 	return s.link(version)
 }
 
+// lock takes an exclusive lock on the store, so a promote and a rollback
+// that overlap (each spends seconds in the checks) cannot undo each other.
+func (s *Store) lock() (func(), error) {
+	f, err := os.OpenFile(filepath.Join(s.dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("modelstore: lock: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("modelstore: lock: %w", err)
+	}
+	return func() {
+		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
+		f.Close()
+	}, nil
+}
+
 // Rollback points latest at the newest version older than the current one
 // that passes every check, and returns it. Versions that fail are skipped.
 func (s *Store) Rollback() (string, error) {
+	unlock, err := s.lock()
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
 	cur, err := s.Latest()
 	if err != nil {
 		return "", err
@@ -233,14 +301,7 @@ func (s *Store) link(version string) error {
 		return fmt.Errorf("modelstore: move latest link: %w", err)
 	}
 	// Make the rename durable: a crash right after a promote must not undo it.
-	if d, err := os.Open(s.dir); err == nil {
-		err = d.Sync()
-		d.Close()
-		if err != nil {
-			return fmt.Errorf("modelstore: sync %s: %w", s.dir, err)
-		}
-	}
-	return nil
+	return syncDir(s.dir)
 }
 
 // Write creates a new version directory holding the model file and its
@@ -260,15 +321,48 @@ func (s *Store) Write(meta Metadata, modelFile string, modelData []byte) (string
 	sum := sha256.Sum256(modelData)
 	meta.ModelFile = modelFile
 	meta.ModelSHA256 = hex.EncodeToString(sum[:])
-	if err := os.WriteFile(filepath.Join(dir, modelFile), modelData, 0o644); err != nil {
+	if err := writeSynced(filepath.Join(dir, modelFile), modelData); err != nil {
 		return "", fmt.Errorf("modelstore: write model: %w", err)
 	}
 	raw, err := json.MarshalIndent(meta, "", "  ")
 	if err != nil {
 		return "", fmt.Errorf("modelstore: encode metadata: %w", err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, MetadataFile), append(raw, '\n'), 0o644); err != nil {
+	if err := writeSynced(filepath.Join(dir, MetadataFile), append(raw, '\n')); err != nil {
 		return "", fmt.Errorf("modelstore: write metadata: %w", err)
 	}
-	return dir, nil
+	// The files and the directory entry are durable before a promote can
+	// point latest at them.
+	if err := syncDir(dir); err != nil {
+		return "", err
+	}
+	return dir, syncDir(s.dir)
+}
+
+func writeSynced(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("modelstore: sync %s: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("modelstore: sync %s: %w", dir, err)
+	}
+	return nil
 }
