@@ -207,21 +207,28 @@ const (
 	fAggNewDevice
 )
 
+// checkSchemaVersion reports a missing or unknown schema_version. It returns
+// false for an unknown version: other versions have other rules, so the
+// version is then the only problem reported and checking stops.
+func checkSchemaVersion(ps *problems, got, want string) bool {
+	switch got {
+	case want:
+	case "":
+		ps.add("schema_version", msgRequired)
+	default:
+		ps.list = append(ps.list[:0], Problem{Path: "schema_version", Message: msgSchemaVersion})
+		ps.malformed = false
+		return false
+	}
+	return true
+}
+
 // checkEvent appends the contract violations of ev to ps. Fields in done were
 // already reported (wrong type or out of range) and are skipped; fields in
 // missing were absent from the payload although their Go zero value is valid.
 func (v *Validator) checkEvent(ev *TransactionEvent, done, missing fieldSet, ps *problems) {
-	if done&fSchemaVersion == 0 {
-		switch ev.SchemaVersion {
-		case TransactionEventSchemaV1:
-		case "":
-			ps.add("schema_version", msgRequired)
-		default:
-			// Other versions have other rules: report only the version.
-			ps.list = append(ps.list[:0], Problem{Path: "schema_version", Message: msgSchemaVersion})
-			ps.malformed = false
-			return
-		}
+	if done&fSchemaVersion == 0 && !checkSchemaVersion(ps, ev.SchemaVersion, TransactionEventSchemaV1) {
+		return
 	}
 	if done&fTransactionID == 0 {
 		checkTransactionID(ps, "transaction_id", ev.TransactionID)

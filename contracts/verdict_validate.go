@@ -36,16 +36,8 @@ const (
 )
 
 func checkVerdict(vd *Verdict, done fieldSet, ps *problems) {
-	if done&vSchemaVersion == 0 {
-		switch vd.SchemaVersion {
-		case VerdictSchemaV1:
-		case "":
-			ps.add("schema_version", msgRequired)
-		default:
-			ps.list = append(ps.list[:0], Problem{Path: "schema_version", Message: msgSchemaVersion})
-			ps.malformed = false
-			return
-		}
+	if done&vSchemaVersion == 0 && !checkSchemaVersion(ps, vd.SchemaVersion, VerdictSchemaV1) {
+		return
 	}
 	if done&vTransactionID == 0 {
 		checkTransactionID(ps, "transaction_id", vd.TransactionID)

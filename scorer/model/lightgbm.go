@@ -199,26 +199,16 @@ func lightGBMTree(kv map[string]string) (tree, error) {
 }
 
 func intList(kv map[string]string, key string, required bool) ([]int64, error) {
-	v, ok := kv[key]
-	if !ok {
-		if required {
-			return nil, fmt.Errorf("missing %s: %w", key, ErrCorrupt)
-		}
-		return nil, nil
-	}
-	fields := strings.Fields(v)
-	out := make([]int64, len(fields))
-	for i, f := range fields {
-		n, err := strconv.ParseInt(f, 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("%s[%d]=%.40q is not an integer: %w", key, i, f, ErrCorrupt)
-		}
-		out[i] = n
-	}
-	return out, nil
+	return parseList(kv, key, required, "an integer", func(f string) (int64, error) { return strconv.ParseInt(f, 10, 64) })
 }
 
 func floatList(kv map[string]string, key string, required bool) ([]float64, error) {
+	return parseList(kv, key, required, "a number", func(f string) (float64, error) { return strconv.ParseFloat(f, 64) })
+}
+
+// parseList parses the space-separated values of kv[key]; a missing key is
+// an error only when required.
+func parseList[T any](kv map[string]string, key string, required bool, what string, parse func(string) (T, error)) ([]T, error) {
 	v, ok := kv[key]
 	if !ok {
 		if required {
@@ -227,11 +217,11 @@ func floatList(kv map[string]string, key string, required bool) ([]float64, erro
 		return nil, nil
 	}
 	fields := strings.Fields(v)
-	out := make([]float64, len(fields))
+	out := make([]T, len(fields))
 	for i, f := range fields {
-		x, err := strconv.ParseFloat(f, 64)
+		x, err := parse(f)
 		if err != nil {
-			return nil, fmt.Errorf("%s[%d]=%.40q is not a number: %w", key, i, f, ErrCorrupt)
+			return nil, fmt.Errorf("%s[%d]=%.40q is not %s: %w", key, i, f, what, ErrCorrupt)
 		}
 		out[i] = x
 	}
