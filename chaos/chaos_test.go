@@ -101,15 +101,7 @@ func newSystem(t *testing.T, cluster bool, n int, extraEnv ...string) *system {
 // JetStream API requests.
 func waitJetStream(t *testing.T, url string) {
 	t.Helper()
-	nc, err := connect(url, "chaos-wait")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := connectJS(t, url, "chaos-wait")
 	if !waitUntil(60*time.Second, func() bool {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
@@ -180,15 +172,7 @@ func (s *system) run(name string, sz size, garbage int, fault func(tr *traffic))
 	if err := <-pubDone; err != nil {
 		t.Errorf("%s: publish: %v", name, err)
 	}
-	vc, err := connect(s.url, "chaos-verify")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vc.Close()
-	js, err := jetstream.New(vc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	vc, js := connectJS(t, s.url, "chaos-verify")
 	if err := quiesce(ctx, js, 3*time.Minute); err != nil {
 		t.Errorf("%s: %v", name, err)
 	}
@@ -456,15 +440,7 @@ func TestChaos(t *testing.T) {
 // leader or its server is gone), then restores it.
 func outage(t *testing.T, url, stream string, d time.Duration) {
 	t.Helper()
-	nc, err := connect(url, "chaos-outage")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, js := connectJS(t, url, "chaos-outage")
 	ctx, cancel := context.WithTimeout(context.Background(), d+30*time.Second)
 	defer cancel()
 	st, err := js.Stream(ctx, stream)

@@ -12,8 +12,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // sample is one reading of a worker's /metrics.
@@ -138,15 +136,7 @@ sampling:
 	if pubErr != nil {
 		t.Errorf("publish: %v", pubErr)
 	}
-	vc, err := connect(s.url, "soak-verify")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer vc.Close()
-	js, err := jetstream.New(vc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	vc, js := connectJS(t, s.url, "soak-verify")
 	if err := quiesce(ctx, js, 3*time.Minute); err != nil {
 		t.Errorf("%v", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -209,6 +210,22 @@ func (tr *traffic) unconfirmed() []int {
 }
 
 // connect opens a client connection that rides out server restarts.
+// connectJS connects for the rest of the test (closed at cleanup) and
+// returns the connection and its JetStream context; a failure ends the test.
+func connectJS(t testing.TB, url, name string) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := connect(url, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc, js
+}
+
 func connect(url, name string) (*nats.Conn, error) {
 	return nats.Connect(url, nats.Name(name), nats.Timeout(5*time.Second), nats.MaxReconnects(-1),
 		nats.ReconnectWait(250*time.Millisecond), nats.ReconnectBufSize(64<<20), nats.RetryOnFailedConnect(true))
