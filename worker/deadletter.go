@@ -37,24 +37,31 @@ func dlqMsgID(stream string, seq uint64, stored time.Time) string {
 	return "dlq-" + stream + "-" + strconv.FormatUint(seq, 10) + "-" + strconv.FormatInt(stored.UnixNano(), 10)
 }
 
+// deadLetterMsg builds a dead letter: the original payload on
+// <prefix><reason>, with the headers that say why and where it came from,
+// and a Msg-Id that makes storing it twice a no-op.
+func (w *Worker) deadLetterMsg(data []byte, reason, detail, subject, stream string, seq, deliveries uint64, stored time.Time) *nats.Msg {
+	return &nats.Msg{
+		Subject: w.cfg.DLQPrefix + reason,
+		Data:    data,
+		Header: nats.Header{
+			contracts.HeaderMsgID:         []string{dlqMsgID(stream, seq, stored)},
+			contracts.HeaderDLQReason:     []string{reason},
+			contracts.HeaderDLQDetail:     []string{sanitizeHeader(detail)},
+			contracts.HeaderDLQSubject:    []string{subject},
+			contracts.HeaderDLQStreamSeq:  []string{strconv.FormatUint(seq, 10)},
+			contracts.HeaderDLQDeliveries: []string{strconv.FormatUint(deliveries, 10)},
+			contracts.HeaderDLQWorker:     []string{w.id},
+		},
+	}
+}
+
 // deadLetter stores the input in the dead-letter stream with its reason and
 // only then terminates it (on a work-queue stream, Term deletes the message,
 // so the order matters). If the dead letter cannot be stored the input is
 // NAKed with a delay and tried again.
 func (w *Worker) deadLetter(msg jetstream.Msg, meta *jetstream.MsgMetadata, reason, detail, txID string) {
-	out := &nats.Msg{
-		Subject: w.cfg.DLQPrefix + reason,
-		Data:    msg.Data(),
-		Header: nats.Header{
-			contracts.HeaderMsgID:         []string{dlqMsgID(meta.Stream, meta.Sequence.Stream, meta.Timestamp)},
-			contracts.HeaderDLQReason:     []string{reason},
-			contracts.HeaderDLQDetail:     []string{sanitizeHeader(detail)},
-			contracts.HeaderDLQSubject:    []string{msg.Subject()},
-			contracts.HeaderDLQStreamSeq:  []string{strconv.FormatUint(meta.Sequence.Stream, 10)},
-			contracts.HeaderDLQDeliveries: []string{strconv.FormatUint(meta.NumDelivered, 10)},
-			contracts.HeaderDLQWorker:     []string{w.id},
-		},
-	}
+	out := w.deadLetterMsg(msg.Data(), reason, detail, msg.Subject(), meta.Stream, meta.Sequence.Stream, meta.NumDelivered, meta.Timestamp)
 	if txID != "" {
 		out.Header.Set(contracts.HeaderDLQTransactionID, sanitizeHeader(txID))
 	}
@@ -131,19 +138,9 @@ func (w *Worker) handleAdvisory(amsg jetstream.Msg) {
 		_ = amsg.NakWithDelay(5 * time.Second)
 		return
 	}
-	out := &nats.Msg{
-		Subject: w.cfg.DLQPrefix + contracts.ReasonMaxDeliveries,
-		Data:    raw.Data,
-		Header: nats.Header{
-			contracts.HeaderMsgID:         []string{dlqMsgID(adv.Stream, adv.StreamSeq, raw.Time)},
-			contracts.HeaderDLQReason:     []string{contracts.ReasonMaxDeliveries},
-			contracts.HeaderDLQDetail:     []string{"delivered " + strconv.FormatUint(adv.Deliveries, 10) + " times without a stored verdict"},
-			contracts.HeaderDLQSubject:    []string{raw.Subject},
-			contracts.HeaderDLQStreamSeq:  []string{strconv.FormatUint(adv.StreamSeq, 10)},
-			contracts.HeaderDLQDeliveries: []string{strconv.FormatUint(adv.Deliveries, 10)},
-			contracts.HeaderDLQWorker:     []string{w.id},
-		},
-	}
+	out := w.deadLetterMsg(raw.Data, contracts.ReasonMaxDeliveries,
+		"delivered "+strconv.FormatUint(adv.Deliveries, 10)+" times without a stored verdict",
+		raw.Subject, adv.Stream, adv.StreamSeq, adv.Deliveries, raw.Time)
 	_ = amsg.InProgress()
 	if _, err := w.js.PublishMsg(ctx, out); err != nil {
 		w.log.Warn("max-deliveries: store dead letter", "stream_seq", adv.StreamSeq, "err", err)

@@ -96,11 +96,13 @@ func (w *Worker) handleRequest(req micro.Request, s *scratch) {
 	}
 	w.observePrediction(&s.vd, time.Since(t0))
 	out := w.verdictMsg(&s.vd)
+	// The reply carries the verdict's headers but not its Msg-Id (a reply is
+	// not stored); the values are the cached ones of verdictMsg.
 	hdr := micro.Headers{
-		contracts.HeaderModelVersion:  []string{s.vd.ModelVersion},
-		contracts.HeaderPolicyVersion: []string{s.vd.PolicyVersion},
-		contracts.HeaderDecision:      []string{string(s.vd.Decision)},
-		contracts.HeaderSchema:        []string{contracts.VerdictSchemaV1},
+		contracts.HeaderModelVersion:  out.Header[contracts.HeaderModelVersion],
+		contracts.HeaderPolicyVersion: out.Header[contracts.HeaderPolicyVersion],
+		contracts.HeaderDecision:      out.Header[contracts.HeaderDecision],
+		contracts.HeaderSchema:        out.Header[contracts.HeaderSchema],
 	}
 	if err := req.Respond(out.Data, micro.WithHeaders(hdr)); err != nil {
 		w.log.Warn("respond", "transaction_id", s.vd.TransactionID, "err", err)
