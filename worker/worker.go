@@ -73,6 +73,7 @@ type Worker struct {
 
 	verdictSubjects [len(contracts.Decisions)]string
 
+	serving   atomic.Bool // the score endpoint is registered with the server
 	bound     atomic.Bool
 	draining  atomic.Bool
 	consumeOK atomic.Bool
@@ -163,6 +164,8 @@ func (w *Worker) Ready() error {
 		return errors.New("consumer not bound")
 	case !w.consumeOK.Load():
 		return errors.New("not consuming")
+	case !w.serving.Load():
+		return errors.New("score endpoint not registered")
 	}
 	return nil
 }
@@ -238,6 +241,13 @@ func (w *Worker) Run(ctx context.Context) error {
 		advCC.Stop()
 		return err
 	}
+	// The endpoint's subscription reaches the server with this flush; only
+	// then can a request find it, so only then is the worker ready.
+	if err := w.nc.Flush(); err != nil {
+		w.log.Warn("flush after registering the service", "err", err)
+	}
+	w.serving.Store(true)
+	w.m.Ready.Set(1)
 
 	bgCtx, bgCancel := context.WithCancel(context.Background())
 	auditDone := make(chan struct{})
@@ -339,7 +349,7 @@ func (w *Worker) consume(cons jetstream.Consumer) (jetstream.ConsumeContext, err
 	}
 	w.consumeOK.Store(true)
 	w.consumerGone.Store(false)
-	if !w.draining.Load() {
+	if !w.draining.Load() && w.serving.Load() {
 		w.m.Ready.Set(1)
 	}
 	return cc, nil
