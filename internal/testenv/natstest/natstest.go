@@ -1,0 +1,32 @@
+// Package natstest starts the embedded JetStream server that fraudscore's
+// tests run against: a real nats-server in process, on 127.0.0.1, with its
+// store in the test's temporary directory.
+package natstest
+
+import (
+	"testing"
+
+	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/fraudscore/fraudscore/worker/embedded"
+)
+
+// Start runs a JetStream server on a free 127.0.0.1 port with its store in a
+// new temporary directory, and shuts it down when the test ends.
+func Start(t testing.TB) *server.Server {
+	t.Helper()
+	return StartAt(t, t.TempDir(), "127.0.0.1:-1")
+}
+
+// StartAt runs a JetStream server with its store in dir, listening on listen
+// (host:port; port -1 picks a free one). Restarting on the same dir and
+// address keeps the streams. The server is shut down when the test ends.
+func StartAt(t testing.TB, dir, listen string) *server.Server {
+	t.Helper()
+	s, err := embedded.Start(embedded.Options{StoreDir: dir, Listen: listen})
+	if err != nil {
+		t.Fatalf("natstest: %v", err)
+	}
+	t.Cleanup(s.Shutdown)
+	return s
+}
