@@ -50,6 +50,15 @@ func StartProc(name, bin string, args, env []string, log io.Writer) (*Proc, erro
 // Pid is the process id.
 func (p *Proc) Pid() int { return p.cmd.Process.Pid }
 
+// State is the process's wait status once it has ended (nil while it runs):
+// fault tests read from it which signal, if any, ended the process.
+func (p *Proc) State() *os.ProcessState {
+	if !p.Exited() {
+		return nil
+	}
+	return p.cmd.ProcessState
+}
+
 // Exited reports whether the process has ended.
 func (p *Proc) Exited() bool {
 	select {
