@@ -15,7 +15,9 @@ const EnvPrefix = "FRAUDSCORE"
 var ErrConfig = errors.New("invalid configuration")
 
 // Config is the worker's configuration, read from FRAUDSCORE_* environment
-// variables (see `fraudscore --help` for the list with defaults).
+// variables by LoadConfig (`fraudscore worker --help` lists them with their
+// defaults). Each field's tags declare its variable (envconfig), its default
+// and its description; DefaultConfig fills the defaults.
 type Config struct {
 	NATSURL        string        `envconfig:"NATS_URL" default:"nats://127.0.0.1:4222" desc:"NATS server URLs, comma-separated"`
 	CredsFile      string        `envconfig:"NATS_CREDS_FILE" desc:"NATS user credentials file (JWT + nkey seed)"`
@@ -71,12 +73,13 @@ type Config struct {
 	ReviewThreshold  float64 `envconfig:"REVIEW_THRESHOLD" default:"0" desc:"override the model's review threshold (with DECLINE_THRESHOLD)"`
 	DeclineThreshold float64 `envconfig:"DECLINE_THRESHOLD" default:"0" desc:"override the model's decline threshold (with REVIEW_THRESHOLD)"`
 
-	HTTPAddr     string        `envconfig:"HTTP_ADDR" default:":8090" desc:"side port: /metrics, /healthz, /readyz"`
-	LogLevel     string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
-	DrainTimeout time.Duration `envconfig:"DRAIN_TIMEOUT" default:"20s" desc:"graceful shutdown deadline"`
-	BacklogPoll  time.Duration `envconfig:"BACKLOG_POLL" default:"5s" desc:"how often the consumer backlog is read for metrics"`
-	StallTimeout time.Duration `envconfig:"STALL_TIMEOUT" default:"2m" desc:"liveness fails when messages are in flight and none completes for this long"`
-	WorkerID     string        `envconfig:"WORKER_ID" desc:"worker id in dead letters and logs (default: host name)"`
+	HTTPAddr         string        `envconfig:"HTTP_ADDR" default:":8090" desc:"side port: /metrics, /healthz, /readyz"`
+	LogLevel         string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	DrainTimeout     time.Duration `envconfig:"DRAIN_TIMEOUT" default:"20s" desc:"graceful shutdown deadline"`
+	BacklogPoll      time.Duration `envconfig:"BACKLOG_POLL" default:"5s" desc:"how often the consumer backlog is read for metrics"`
+	StallTimeout     time.Duration `envconfig:"STALL_TIMEOUT" default:"2m" desc:"liveness fails when messages are in flight and none completes for this long"`
+	WorkerID         string        `envconfig:"WORKER_ID" desc:"worker id in dead letters and logs (default: host name)"`
+	ProgressInterval time.Duration `envconfig:"PROGRESS_INTERVAL" default:"30s" desc:"log a one-line progress summary (rate, decisions, dead letters, backlog) this often; 0 = never"`
 
 	Embedded         bool   `envconfig:"EMBEDDED" default:"false" desc:"start an embedded NATS JetStream server (local use only)"`
 	EmbeddedStoreDir string `envconfig:"EMBEDDED_STORE_DIR" default:".data/nats" desc:"JetStream store of the embedded server"`
@@ -85,7 +88,8 @@ type Config struct {
 	DemoRate         int    `envconfig:"DEMO_RATE" default:"0" desc:"publish this many synthetic transactions per second (demo)"`
 }
 
-// Validate checks the configuration before anything connects.
+// Validate checks the configuration before anything connects. The error, a
+// *ConfigError, lists every problem; each names the variables it concerns.
 func (c *Config) Validate() error {
 	var errs []string
 	add := func(format string, a ...any) { errs = append(errs, fmt.Sprintf(format, a...)) }
@@ -118,7 +122,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	if n > 1 {
-		add("set only one of NATS_CREDS_FILE, NATS_NKEY_FILE, NATS_USER/NATS_PASSWORD_FILE, NATS_TOKEN_FILE")
+		add("set only one of FRAUDSCORE_NATS_CREDS_FILE, FRAUDSCORE_NATS_NKEY_FILE, FRAUDSCORE_NATS_USER/FRAUDSCORE_NATS_PASSWORD_FILE, FRAUDSCORE_NATS_TOKEN_FILE")
 	}
 	if (c.User == "") != (c.PasswordFile == "") {
 		add("FRAUDSCORE_NATS_USER and FRAUDSCORE_NATS_PASSWORD_FILE go together")
@@ -170,10 +174,10 @@ func (c *Config) Validate() error {
 		add("FRAUDSCORE_ACK_WAIT=%s must equal the first FRAUDSCORE_BACKOFF value %s (the server uses BackOff[0] as the AckWait)", c.AckWait, c.BackOff[0])
 	}
 	if span := c.RedeliverySpan(); c.VerdictDupWindow <= span {
-		add("FRAUDSCORE_VERDICT_DUPLICATE_WINDOW=%s must exceed the longest redelivery span %s (AckWait/BackOff over MaxDeliver deliveries), or a redelivered transaction could get a second verdict", c.VerdictDupWindow, span)
+		add("FRAUDSCORE_VERDICT_DUPLICATE_WINDOW=%s must exceed the longest redelivery span %s (FRAUDSCORE_ACK_WAIT/FRAUDSCORE_BACKOFF over FRAUDSCORE_MAX_DELIVER deliveries), or a redelivered transaction could get a second verdict", c.VerdictDupWindow, span)
 	}
 	if c.NakDelay <= 0 || c.NakDelayMax < c.NakDelay {
-		add("FRAUDSCORE_NAK_DELAY=%s and NAK_DELAY_MAX=%s must be positive and ordered", c.NakDelay, c.NakDelayMax)
+		add("FRAUDSCORE_NAK_DELAY=%s and FRAUDSCORE_NAK_DELAY_MAX=%s must be positive and ordered", c.NakDelay, c.NakDelayMax)
 	}
 	if c.Concurrency < 0 || c.Concurrency > 1024 {
 		add("FRAUDSCORE_CONCURRENCY=%d must be 0..1024", c.Concurrency)
@@ -185,7 +189,7 @@ func (c *Config) Validate() error {
 		add("FRAUDSCORE_PULL_EXPIRY=%s must be 1s..1m", c.PullExpiry)
 	}
 	if c.MaxAckPending < c.BatchSize {
-		add("FRAUDSCORE_MAX_ACK_PENDING=%d must be at least BATCH_SIZE=%d", c.MaxAckPending, c.BatchSize)
+		add("FRAUDSCORE_MAX_ACK_PENDING=%d must be at least FRAUDSCORE_BATCH_SIZE=%d", c.MaxAckPending, c.BatchSize)
 	}
 	if c.MaxPayload < 256 || c.MaxPayload > 8<<20 {
 		add("FRAUDSCORE_MAX_PAYLOAD=%d must be 256..8388608", c.MaxPayload)
@@ -196,7 +200,7 @@ func (c *Config) Validate() error {
 	if (c.ReviewThreshold > 0) != (c.DeclineThreshold > 0) {
 		add("FRAUDSCORE_REVIEW_THRESHOLD and FRAUDSCORE_DECLINE_THRESHOLD go together")
 	} else if c.ReviewThreshold > 0 && !(c.ReviewThreshold <= c.DeclineThreshold && c.DeclineThreshold <= 1) {
-		add("thresholds review=%g decline=%g must satisfy 0 < review <= decline <= 1", c.ReviewThreshold, c.DeclineThreshold)
+		add("FRAUDSCORE_REVIEW_THRESHOLD=%g and FRAUDSCORE_DECLINE_THRESHOLD=%g must satisfy 0 < review <= decline <= 1", c.ReviewThreshold, c.DeclineThreshold)
 	}
 	switch strings.ToLower(c.LogLevel) {
 	case "debug", "info", "warn", "error":
@@ -210,16 +214,19 @@ func (c *Config) Validate() error {
 		add("FRAUDSCORE_BACKLOG_POLL=%s must be at least 100ms", c.BacklogPoll)
 	}
 	if c.StallTimeout < c.AckWait {
-		add("FRAUDSCORE_STALL_TIMEOUT=%s must be at least ACK_WAIT=%s", c.StallTimeout, c.AckWait)
+		add("FRAUDSCORE_STALL_TIMEOUT=%s must be at least FRAUDSCORE_ACK_WAIT=%s", c.StallTimeout, c.AckWait)
 	}
 	if c.DemoRate < 0 {
 		add("FRAUDSCORE_DEMO_RATE=%d must not be negative", c.DemoRate)
+	}
+	if c.ProgressInterval != 0 && c.ProgressInterval < 100*time.Millisecond {
+		add("FRAUDSCORE_PROGRESS_INTERVAL=%s must be 0 (no summary) or at least 100ms", c.ProgressInterval)
 	}
 	if c.ModelDir == "" && !c.PassThrough {
 		add("FRAUDSCORE_MODEL_DIR is empty")
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("%w:\n  %s", ErrConfig, strings.Join(errs, "\n  "))
+		return &ConfigError{Problems: errs}
 	}
 	return nil
 }
