@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fraudscore/fraudscore/worker/embedded"
 )
@@ -29,4 +31,20 @@ func StartAt(t testing.TB, dir, listen string) *server.Server {
 	}
 	t.Cleanup(s.Shutdown)
 	return s
+}
+
+// JetStream connects to url and returns the connection's JetStream context;
+// the connection is closed when the test ends.
+func JetStream(t testing.TB, url string) jetstream.JetStream {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatalf("natstest: connect %s: %v", url, err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatalf("natstest: jetstream: %v", err)
+	}
+	return js
 }
