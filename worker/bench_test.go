@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fraudscore/fraudscore/contracts"
+	"github.com/fraudscore/fraudscore/internal/testenv/natstest"
 )
 
 // BenchmarkPipeline measures the sustained throughput of one worker draining
@@ -36,7 +37,7 @@ func benchPipeline(b *testing.B, passThrough bool) {
 	}
 	cfg.AckWait = time.Minute
 	cfg.StallTimeout = 2 * time.Minute
-	s := startServer(b, b.TempDir(), "127.0.0.1:-1")
+	s := natstest.Start(b)
 	defer s.Shutdown()
 	r := startWorker(b, s.ClientURL(), cfg, nil) // creates the topology
 	require.NoError(b, r.stop(b))

@@ -7,32 +7,25 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/kelseyhightower/envconfig"
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/fraudscore/fraudscore/contracts"
+	"github.com/fraudscore/fraudscore/internal/testenv"
 	"github.com/fraudscore/fraudscore/scorer"
-	"github.com/fraudscore/fraudscore/scorer/modelstore"
 	"github.com/fraudscore/fraudscore/synthetic"
 	"github.com/fraudscore/fraudscore/worker"
-	"github.com/fraudscore/fraudscore/worker/embedded"
 )
 
-// testConfig returns the default configuration (as envconfig fills it with
-// no variables set) tuned for fast tests.
+// testConfig returns the default configuration tuned for fast tests.
 func testConfig(t testing.TB) *worker.Config {
 	t.Helper()
-	var cfg worker.Config
-	require.NoError(t, envconfig.Process("FRAUDSCORE_TEST_NO_SUCH_PREFIX", &cfg))
+	cfg := worker.DefaultConfig()
 	cfg.AckWait = 2 * time.Second
 	cfg.BackOff = nil
 	cfg.MaxDeliver = 3
@@ -42,34 +35,14 @@ func testConfig(t testing.TB) *worker.Config {
 	cfg.BacklogPoll = 200 * time.Millisecond
 	cfg.PullExpiry = time.Second
 	cfg.WorkerID = "test-worker"
-	cfg.ModelDir = filepath.Join("..", "models")
+	cfg.ModelDir = testenv.ModelDir(t)
 	require.NoError(t, cfg.Validate())
 	return &cfg
 }
 
-func startServer(t testing.TB, dir, listen string) *server.Server {
-	t.Helper()
-	s, err := embedded.Start(embedded.Options{StoreDir: dir, Listen: listen})
-	require.NoError(t, err)
-	return s
-}
-
-var (
-	modelOnce sync.Once
-	loaded    *modelstore.Loaded
-	loadErr   error
-)
-
-func bundledModel(t testing.TB) *modelstore.Loaded {
-	t.Helper()
-	modelOnce.Do(func() { loaded, loadErr = modelstore.Open(filepath.Join("..", "models")).LoadLatest() })
-	require.NoError(t, loadErr)
-	return loaded
-}
-
 func newScorer(t testing.TB) *scorer.Scorer {
 	t.Helper()
-	sc, err := scorer.New(bundledModel(t), scorer.Options{})
+	sc, err := scorer.New(testenv.BundledModel(t), scorer.Options{})
 	require.NoError(t, err)
 	return sc
 }

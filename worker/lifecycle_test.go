@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fraudscore/fraudscore/internal/testenv"
+	"github.com/fraudscore/fraudscore/internal/testenv/natstest"
 	"github.com/fraudscore/fraudscore/worker"
 )
 
@@ -30,7 +32,7 @@ func freeAddr(t *testing.T) string {
 func TestServerRestartOnSameStore(t *testing.T) {
 	cfg := testConfig(t)
 	dir, addr := t.TempDir(), freeAddr(t)
-	s := startServer(t, dir, addr)
+	s := natstest.StartAt(t, dir, addr)
 	r := startWorker(t, s.ClientURL(), cfg, nil)
 	_, js := connect(t, s.ClientURL())
 
@@ -43,7 +45,7 @@ func TestServerRestartOnSameStore(t *testing.T) {
 	assert.Contains(t, r.w.Ready().Error(), "nats")
 	assert.NoError(t, r.w.Healthy(), "a disconnect is not a reason to restart the pod")
 
-	s2 := startServer(t, dir, addr)
+	s2 := natstest.StartAt(t, dir, addr)
 	defer s2.Shutdown()
 	require.Eventually(t, func() bool { return r.w.Ready() == nil }, 20*time.Second, 20*time.Millisecond,
 		"readiness must come back after reconnect")
@@ -62,7 +64,7 @@ func TestServerRestartOnSameStore(t *testing.T) {
 // takes over, and every transaction has exactly one verdict.
 func TestGracefulDrainUnderLoadLosesNothing(t *testing.T) {
 	cfg := testConfig(t)
-	s := startServer(t, t.TempDir(), "127.0.0.1:-1")
+	s := natstest.Start(t)
 	defer s.Shutdown()
 	r := startWorker(t, s.ClientURL(), cfg, nil)
 	_, js := connect(t, s.ClientURL())
@@ -102,7 +104,7 @@ func TestGracefulDrainUnderLoadLosesNothing(t *testing.T) {
 
 func TestSidePortProbesAndMetrics(t *testing.T) {
 	cfg := testConfig(t)
-	s := startServer(t, t.TempDir(), "127.0.0.1:-1")
+	s := natstest.Start(t)
 	defer s.Shutdown()
 	r := startWorker(t, s.ClientURL(), cfg, nil)
 	_, js := connect(t, s.ClientURL())
@@ -125,7 +127,7 @@ func TestSidePortProbesAndMetrics(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond)
 	_, body := get("/metrics")
 	for _, name := range []string{
-		`model_predictions_total{model_version="` + bundledModel(t).Version + `",status="success"} 200`,
+		`model_predictions_total{model_version="` + testenv.BundledModel(t).Version + `",status="success"} 200`,
 		"model_prediction_latency_seconds_bucket", "fraud_predictions_total", "model_load_timestamp",
 		"fraudscore_messages_received_total 200", `fraudscore_verdicts_total{decision="approve",source="stream"}`,
 		"fraudscore_end_to_end_latency_seconds_bucket", "fraudscore_in_flight_messages 0",

@@ -16,11 +16,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fraudscore/fraudscore/contracts"
+	"github.com/fraudscore/fraudscore/internal/testenv"
+	"github.com/fraudscore/fraudscore/internal/testenv/natstest"
 )
 
 func TestEveryTransactionGetsExactlyOneVerdict(t *testing.T) {
 	cfg := testConfig(t)
-	s := startServer(t, t.TempDir(), "127.0.0.1:-1")
+	s := natstest.Start(t)
 	defer s.Shutdown()
 	startWorker(t, s.ClientURL(), cfg, nil)
 	_, js := connect(t, s.ClientURL())
@@ -40,7 +42,7 @@ func TestEveryTransactionGetsExactlyOneVerdict(t *testing.T) {
 		require.NoError(t, sc.Score(&evs[i], &want))
 		assert.Equal(t, want.Decision, vd.Decision, evs[i].TransactionID)
 		assert.InDelta(t, want.Score, vd.Score, 1e-12)
-		assert.Equal(t, bundledModel(t).Version, vd.ModelVersion)
+		assert.Equal(t, testenv.BundledModel(t).Version, vd.ModelVersion)
 		decisions[vd.Decision]++
 	}
 	// The synthetic traffic has fraud: all three decisions occur.
@@ -58,7 +60,7 @@ func TestEveryTransactionGetsExactlyOneVerdict(t *testing.T) {
 // stored wins.
 func TestRedeliveryAfterCrashStoresOneVerdict(t *testing.T) {
 	cfg := testConfig(t)
-	s := startServer(t, t.TempDir(), "127.0.0.1:-1")
+	s := natstest.Start(t)
 	defer s.Shutdown()
 	// A first worker creates the topology, then stops.
 	r := startWorker(t, s.ClientURL(), cfg, nil)
@@ -132,7 +134,7 @@ func (f *failingScorer) Score(ev *contracts.TransactionEvent, vd *contracts.Verd
 
 func TestPoisonAndMaxDeliveriesGoToDeadLetters(t *testing.T) {
 	cfg := testConfig(t)
-	s := startServer(t, t.TempDir(), "127.0.0.1:-1")
+	s := natstest.Start(t)
 	defer s.Shutdown()
 	fs := &failingScorer{inner: newScorer(t), prefix: "t3-7"}
 	startWorker(t, s.ClientURL(), cfg, fs)

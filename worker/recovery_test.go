@@ -7,13 +7,15 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/fraudscore/fraudscore/internal/testenv/natstest"
 )
 
 // An operator deletes the shared consumer under a running worker: the
 // watchdog recreates it and consumption resumes without a restart.
 func TestConsumerDeletedIsRecreated(t *testing.T) {
 	cfg := testConfig(t)
-	s := startServer(t, t.TempDir(), "127.0.0.1:-1")
+	s := natstest.Start(t)
 	defer s.Shutdown()
 	r := startWorker(t, s.ClientURL(), cfg, nil)
 	_, js := connect(t, s.ClientURL())

@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fraudscore/fraudscore/contracts"
+	"github.com/fraudscore/fraudscore/internal/testenv"
+	"github.com/fraudscore/fraudscore/internal/testenv/natstest"
 )
 
 func request(t *testing.T, nc *nats.Conn, data []byte) *nats.Msg {
@@ -24,7 +26,7 @@ func request(t *testing.T, nc *nats.Conn, data []byte) *nats.Msg {
 func TestRequestReply(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.MaxPayload = 4096
-	s := startServer(t, t.TempDir(), "127.0.0.1:-1")
+	s := natstest.Start(t)
 	defer s.Shutdown()
 	r := startWorker(t, s.ClientURL(), cfg, nil)
 	nc, js := connect(t, s.ClientURL())
@@ -42,7 +44,7 @@ func TestRequestReply(t *testing.T) {
 		require.NoError(t, newScorer(t).Score(&ev, &want))
 		assert.Equal(t, want.Decision, vd.Decision)
 		assert.InDelta(t, want.Score, vd.Score, 1e-12)
-		assert.Equal(t, bundledModel(t).Version, resp.Header.Get(contracts.HeaderModelVersion))
+		assert.Equal(t, testenv.BundledModel(t).Version, resp.Header.Get(contracts.HeaderModelVersion))
 		assert.Equal(t, string(vd.Decision), resp.Header.Get(contracts.HeaderDecision))
 		assert.Equal(t, contracts.VerdictSchemaV1, resp.Header.Get(contracts.HeaderSchema))
 
