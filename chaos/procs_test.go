@@ -8,69 +8,27 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/fraudscore/fraudscore/internal/testenv"
 	"github.com/fraudscore/fraudscore/loadtest/bench"
 )
 
-// binaries are built once per test binary run, into a temporary directory.
+// binaries are the system under test: cmd/natsserver and cmd/fraudscore,
+// built once per test process by testenv.
 type binaries struct {
 	natsserver, fraudscore string
 }
 
-var (
-	buildOnce sync.Once
-	built     binaries
-	buildErr  error
-	buildDir  string
-)
-
-// repoRoot is the module root (the chaos package is one level down).
-func repoRoot() string {
-	abs, err := filepath.Abs("..")
-	if err != nil {
-		panic(err)
-	}
-	return abs
-}
-
-// bins builds ./cmd/natsserver and ./cmd/fraudscore
-// (without the race detector: they are the system under test, not the test).
+// bins builds (once) and returns the binaries; a failed build ends the test.
 func bins(t testing.TB) binaries {
 	t.Helper()
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "fraudscore-chaos-bin-")
-		if buildErr != nil {
-			return
-		}
-		for _, b := range []struct {
-			out *string
-			pkg string
-		}{
-			{&built.natsserver, "./cmd/natsserver"},
-			{&built.fraudscore, "./cmd/fraudscore"},
-		} {
-			*b.out = filepath.Join(buildDir, filepath.Base(b.pkg))
-			cmd := exec.Command("go", "build", "-o", *b.out, b.pkg)
-			cmd.Dir = repoRoot()
-			cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				buildErr = fmt.Errorf("build %s: %v\n%s", b.pkg, err, out)
-				return
-			}
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return built
+	return binaries{natsserver: testenv.Binary(t, "./cmd/natsserver"), fraudscore: testenv.Binary(t, "./cmd/fraudscore")}
 }
 
 // proc is a child process with its output in a log file.
@@ -88,13 +46,17 @@ func (p *proc) signal(sig syscall.Signal) error {
 	return syscall.Kill(p.Pid(), sig)
 }
 
-// kill SIGKILLs the process and waits for it to end.
+// kill SIGKILLs the process if it still runs and waits for it to end (for
+// cleanups; a fault uses killWith, which proves the signal ended it).
 func (p *proc) kill() {
 	_ = p.signal(syscall.SIGCONT)
 	_ = p.signal(syscall.SIGKILL)
-	for i := 0; i < 100 && !p.Exited(); i++ {
-		time.Sleep(50 * time.Millisecond)
-	}
+	p.waitExit(10 * time.Second)
+}
+
+// waitExit polls until the process has ended or limit passes.
+func (p *proc) waitExit(limit time.Duration) bool {
+	return waitUntil(limit, p.Exited)
 }
 
 // stop resumes a stopped process, sends SIGTERM and waits, then kills.
@@ -320,7 +282,11 @@ func (w *workerProc) probe(path string) (int, string) {
 
 // metric sums every sample of the named metric on the worker's /metrics
 // (all label sets); ok is false when the page or the metric is missing.
-func (w *workerProc) metric(name string) (float64, bool) {
+func (w *workerProc) metric(name string) (float64, bool) { return w.metricWhere(name, "") }
+
+// metricWhere sums the samples of the named metric whose label set contains
+// label (for example `reason="dlq_error"`; "" for every sample).
+func (w *workerProc) metricWhere(name, label string) (float64, bool) {
 	code, body := w.probe("/metrics")
 	if code != http.StatusOK {
 		return 0, false
@@ -333,6 +299,9 @@ func (w *workerProc) metric(name string) (float64, bool) {
 		}
 		rest := line[len(name):]
 		if !strings.HasPrefix(rest, " ") && !strings.HasPrefix(rest, "{") {
+			continue
+		}
+		if label != "" && !strings.Contains(rest[:strings.LastIndexByte(rest, '}')+1], label) {
 			continue
 		}
 		f := strings.Fields(rest[strings.LastIndexByte(rest, '}')+1:])

@@ -12,7 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/fraudscore/fraudscore/contracts"
+	"github.com/fraudscore/fraudscore/loadtest"
 )
 
 // Stream names the suite checks (the worker's defaults).
@@ -24,83 +24,75 @@ const (
 	consumerName   = "fraudscore"
 )
 
-// outcome is what the streams hold for one run's transactions.
-type outcome struct {
-	verdicts []uint8 // verdicts stored per transaction index
-	dlq      []uint8 // dead letters stored per transaction index
-	reasons  map[string]int
-	// garbage transactions by dead-letter reason
-	garbageReasons map[string]int
-	// foreign: messages in VERDICTS / FRAUD_DLQ that name no transaction of
-	// this run; headerMismatch: dead letters whose transaction-id header
-	// differs from the id in their payload.
-	foreignVerdicts, foreignDLQ, headerMismatch int
-	// verdictMsgs and dlqMsgs are the streams' message counts; read* what
-	// the ordered consumers delivered.
-	verdictMsgs, dlqMsgs, verdictRead, dlqRead uint64
-}
-
-// counts is the per-scenario summary printed and checked.
+// counts is one run's traffic and what the streams stored for it.
 type counts struct {
-	Published, Valid, Garbage, Retried, Unconfirmed int
-	Verdicts, DeadLetters                           int
-	Missing, DupVerdicts, DupDeadLetters, Both      int
-	ValidDeadLettered, GarbageWithVerdict           int
-	Foreign, HeaderMismatch                         int
-	Reasons                                         map[string]int
-	VerdictMsgs, DLQMsgs, VerdictRead, DLQRead      uint64
+	Published   int `json:"published"`
+	Valid       int `json:"valid"`
+	Garbage     int `json:"garbage"`
+	Retried     int `json:"retried_publishes"`
+	Unconfirmed int `json:"unconfirmed"`
+	// Integrity is the check by transaction id of VERDICTS and FRAUD_DLQ.
+	Integrity *loadtest.Integrity `json:"integrity"`
 }
 
 func (c counts) String() string {
+	g := c.Integrity
 	var rs []string
-	for k, v := range c.Reasons {
+	for k, v := range g.DeadLetterReasons {
 		rs = append(rs, fmt.Sprintf("%s=%d", k, v))
 	}
 	sort.Strings(rs)
-	return fmt.Sprintf("published %d (valid %d, garbage %d; retried publishes %d, unconfirmed %d) | verdicts %d, dead letters %d [%s] | "+
-		"missing %d, duplicate verdicts %d, duplicate dead letters %d, verdict+dead letter %d | valid dead-lettered %d, garbage with verdict %d | "+
-		"foreign %d, dlq header mismatch %d | stream msgs VERDICTS %d FRAUD_DLQ %d",
-		c.Published, c.Valid, c.Garbage, c.Retried, c.Unconfirmed, c.Verdicts, c.DeadLetters, strings.Join(rs, " "),
-		c.Missing, c.DupVerdicts, c.DupDeadLetters, c.Both, c.ValidDeadLettered, c.GarbageWithVerdict,
-		c.Foreign, c.HeaderMismatch, c.VerdictMsgs, c.DLQMsgs)
+	return fmt.Sprintf("published %d (valid %d, garbage %d; retried publishes %d, unconfirmed %d) | stored verdicts %d, dead letters %d [%s] | "+
+		"missing %d, duplicate verdicts %d, duplicate dead letters %d, verdict+dead letter %d, unexpected %d, foreign %d",
+		c.Published, c.Valid, c.Garbage, c.Retried, c.Unconfirmed, g.Verdicts, g.DeadLetters, strings.Join(rs, " "),
+		g.Missing, g.DuplicateVerdicts, g.DuplicateDeadLetters, g.Both, g.Unexpected, g.Foreign)
 }
 
-// exactlyOnce is the suite's invariant: every confirmed publish has exactly
-// one verdict or exactly one dead letter, never both, never two; an
-// unconfirmed one (never seen by the server, as far as the producer knows)
-// at most one; nothing foreign.
-func (c counts) exactlyOnce() error {
-	var errs []string
-	if c.Missing > 0 {
-		errs = append(errs, fmt.Sprintf("%d missing", c.Missing))
+// expected says what the streams must hold for each transaction of tr: a
+// confirmed valid one exactly one verdict (the suite's faults never exhaust
+// MaxDeliver), confirmed garbage exactly one dead letter, a publish never
+// confirmed at most one of either, a transaction not sent nothing.
+func expected(tr *traffic) loadtest.Expected {
+	return loadtest.Expected{
+		Len:   tr.n,
+		Index: tr.index,
+		ID:    tr.id,
+		Want: func(i int) loadtest.Outcome {
+			switch tr.states[i].Load() {
+			case stNone:
+				return loadtest.Nothing
+			case stPending:
+				return loadtest.AtMostOne
+			}
+			if tr.kinds[i] == kindGarbage {
+				return loadtest.OneDeadLetter
+			}
+			return loadtest.OneVerdict
+		},
 	}
-	if c.DupVerdicts > 0 || c.DupDeadLetters > 0 || c.Both > 0 {
-		errs = append(errs, fmt.Sprintf("%d duplicate verdicts, %d duplicate dead letters, %d both", c.DupVerdicts, c.DupDeadLetters, c.Both))
-	}
-	if c.Foreign > 0 {
-		errs = append(errs, fmt.Sprintf("%d foreign messages", c.Foreign))
-	}
-	if c.HeaderMismatch > 0 {
-		errs = append(errs, fmt.Sprintf("%d dead letters name the wrong transaction", c.HeaderMismatch))
-	}
-	if c.VerdictRead != c.VerdictMsgs || c.DLQRead != c.DLQMsgs {
-		errs = append(errs, fmt.Sprintf("read %d verdicts / %d dead letters but the streams hold %d / %d", c.VerdictRead, c.DLQRead, c.VerdictMsgs, c.DLQMsgs))
-	}
-	if len(errs) > 0 {
-		return errors.New(strings.Join(errs, "; "))
-	}
-	return nil
 }
 
-// summarize compares the outcome with what was published.
-func summarize(tr *traffic, o *outcome) counts {
-	c := counts{Retried: int(tr.retried.Load()), Reasons: o.reasons, VerdictMsgs: o.verdictMsgs, DLQMsgs: o.dlqMsgs,
-		VerdictRead: o.verdictRead, DLQRead: o.dlqRead,
-		Foreign: o.foreignVerdicts + o.foreignDLQ, HeaderMismatch: o.headerMismatch}
-	for i := 0; i < tr.n; i++ {
-		st := tr.states[i].Load()
-		if st == stNone {
+// deadLetterID names the transaction of a dead letter: its header or, for
+// garbage the worker could not read an id from, the id in its payload.
+func deadLetterID(h nats.Header, data []byte) string {
+	if id := loadtest.DeadLetterTransactionID(h, data); id != "" {
+		return id
+	}
+	return string(idRe.Find(data))
+}
+
+var idRe = regexp.MustCompile(`ch-[a-z0-9]+-[0-9]+`)
+
+// verifyStored reads what VERDICTS and FRAUD_DLQ stored and checks it by
+// transaction id against what tr sent.
+func verifyStored(ctx context.Context, js jetstream.JetStream, tr *traffic) (counts, error) {
+	c := counts{Retried: int(tr.retried.Load())}
+	for i := range tr.n {
+		switch st := tr.states[i].Load(); {
+		case st == stNone:
 			continue
+		case st == stPending:
+			c.Unconfirmed++
 		}
 		c.Published++
 		if tr.kinds[i] == kindGarbage {
@@ -108,31 +100,13 @@ func summarize(tr *traffic, o *outcome) counts {
 		} else {
 			c.Valid++
 		}
-		v, d := int(o.verdicts[i]), int(o.dlq[i])
-		c.Verdicts += v
-		c.DeadLetters += d
-		if v > 1 {
-			c.DupVerdicts++
-		}
-		if d > 1 {
-			c.DupDeadLetters++
-		}
-		if v > 0 && d > 0 {
-			c.Both++
-		}
-		if st != stAcked {
-			c.Unconfirmed++
-		} else if v+d == 0 {
-			c.Missing++
-		}
-		if tr.kinds[i] == kindValid && d > 0 {
-			c.ValidDeadLettered++
-		}
-		if tr.kinds[i] == kindGarbage && v > 0 {
-			c.GarbageWithVerdict++
-		}
 	}
-	return c
+	g, err := loadtest.VerifyStored(ctx, js, expected(tr), loadtest.StoreCheck{DeadLetterID: deadLetterID, Patience: 5 * time.Second})
+	if err != nil {
+		return c, fmt.Errorf("chaos: %w", err)
+	}
+	c.Integrity = g
+	return c, nil
 }
 
 // quiesce waits until the input stream and the advisory stream are empty
@@ -197,119 +171,16 @@ func backlog(ctx context.Context, js jetstream.JetStream) (string, error) {
 	return strings.Join(left, "; "), nil
 }
 
-var idRe = regexp.MustCompile(`ch-[a-z0-9]+-[0-9]+`)
-
-// readOutcome reads VERDICTS and FRAUD_DLQ from the start with ordered
-// consumers and counts what each transaction of tr got.
-func readOutcome(ctx context.Context, nc *nats.Conn, tr *traffic) (*outcome, error) {
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return nil, err
+// err is the suite's invariant: the stored-integrity check passed and the
+// streams hold nothing that names no transaction of the run (each scenario
+// has streams of its own).
+func (c counts) err() error {
+	var errs []error
+	if err := c.Integrity.Err(); err != nil {
+		errs = append(errs, err)
 	}
-	o := &outcome{verdicts: make([]uint8, tr.n), dlq: make([]uint8, tr.n), reasons: map[string]int{}, garbageReasons: map[string]int{}}
-	var verr error
-	o.verdictMsgs, verr = readAll(ctx, js, streamVerdicts, true, func(m jetstream.Msg) {
-		o.verdictRead++
-		i := tr.index(m.Headers().Get(contracts.HeaderMsgID))
-		if i < 0 {
-			o.foreignVerdicts++
-			return
-		}
-		o.verdicts[i] = sat(o.verdicts[i])
-	})
-	if verr != nil {
-		return nil, verr
+	if c.Integrity.Foreign > 0 {
+		errs = append(errs, fmt.Errorf("%d stored messages name no transaction of the run", c.Integrity.Foreign))
 	}
-	o.dlqMsgs, err = readAll(ctx, js, streamDLQ, false, func(m jetstream.Msg) {
-		o.dlqRead++
-		h := m.Headers()
-		reason := h.Get(contracts.HeaderDLQReason)
-		fromData := idRe.Find(m.Data())
-		id := h.Get(contracts.HeaderDLQTransactionID)
-		if id != "" && fromData != nil && tr.index(string(fromData)) >= 0 && id != string(fromData) {
-			o.headerMismatch++
-		}
-		if id == "" && fromData != nil {
-			id = string(fromData)
-		}
-		i := tr.index(id)
-		if i < 0 {
-			o.foreignDLQ++
-			return
-		}
-		o.dlq[i] = sat(o.dlq[i])
-		o.reasons[reason]++
-		if tr.kinds[i] == kindGarbage {
-			o.garbageReasons[reason]++
-		}
-	})
-	if err != nil {
-		return nil, err
-	}
-	return o, nil
-}
-
-func sat(v uint8) uint8 {
-	if v < 255 {
-		v++
-	}
-	return v
-}
-
-// readAll delivers every message of a stream up to its current last
-// sequence to fn and returns the stream's message count.
-func readAll(ctx context.Context, js jetstream.JetStream, stream string, headersOnly bool, fn func(jetstream.Msg)) (uint64, error) {
-	rctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	s, err := js.Stream(rctx, stream)
-	if err != nil {
-		return 0, fmt.Errorf("stream %s: %w", stream, err)
-	}
-	info, err := s.Info(rctx)
-	if err != nil {
-		return 0, fmt.Errorf("stream %s info: %w", stream, err)
-	}
-	if info.State.Msgs == 0 {
-		return 0, nil
-	}
-	last := info.State.LastSeq
-	oc, err := s.OrderedConsumer(rctx, jetstream.OrderedConsumerConfig{HeadersOnly: headersOnly})
-	if err != nil {
-		return 0, fmt.Errorf("ordered consumer on %s: %w", stream, err)
-	}
-	it, err := oc.Messages(jetstream.PullMaxMessages(4096))
-	if err != nil {
-		return 0, err
-	}
-	defer it.Stop()
-	done := make(chan error, 1)
-	go func() {
-		for {
-			m, err := it.Next()
-			if err != nil {
-				done <- err
-				return
-			}
-			meta, err := m.Metadata()
-			if err != nil {
-				done <- err
-				return
-			}
-			fn(m)
-			if meta.Sequence.Stream >= last {
-				done <- nil
-				return
-			}
-		}
-	}()
-	select {
-	case err := <-done:
-		if err != nil {
-			return 0, fmt.Errorf("read %s: %w", stream, err)
-		}
-	case <-rctx.Done():
-		it.Stop()
-		return 0, fmt.Errorf("read %s: %w", stream, rctx.Err())
-	}
-	return info.State.Msgs, nil
+	return errors.Join(errs...)
 }

@@ -4,16 +4,17 @@
 CHAOS_FLAGS ?=
 SOAK ?= 10m
 SOAK_RATE ?= 2000
+CHAOS_REPORT ?= docs/chaos
 
 .PHONY: chaos chaos-ci soak
 
-chaos: ## full fault-injection suite: SIGKILL, SIGSTOP, server restart, cluster leader loss, garbage, tampered model (about 6 minutes)
-	FRAUDSCORE_CHAOS=full $(GO) test -count=1 -run '^TestChaos$$' -v -timeout 30m ./chaos/ $(CHAOS_FLAGS)
+chaos: ## full fault-injection suite: SIGKILL, SIGSTOP, server restart, cluster leader loss, garbage, tampered model, stream outages; results JSON in docs/chaos/
+	FRAUDSCORE_CHAOS=full FRAUDSCORE_CHAOS_REPORT=$(CHAOS_REPORT) $(GO) test -count=1 -run '^TestChaos$$' -v -timeout 30m ./chaos/ $(CHAOS_FLAGS)
 
-chaos-ci: ## the bounded fault suite that go test ./... runs (about 3 minutes)
-	$(GO) test -count=1 -run '^TestChaos$$' -v -timeout 15m ./chaos/ $(CHAOS_FLAGS)
+chaos-ci: ## the bounded fault suite that go test ./... runs, with the checks that show a fault or a verdict gone missing fails (about 3 minutes)
+	$(GO) test -count=1 -run '^(TestChaos|TestProcessFaultChecksFail|TestFaultChecksFailWithoutFault)$$' -v -timeout 15m ./chaos/ $(CHAOS_FLAGS)
 
-soak: ## soak: SOAK=10m at SOAK_RATE=2000/s, RSS and goroutines sampled every 10s, report in docs/soak/<date>.md
+soak: ## soak: SOAK=10m at SOAK_RATE=2000/s, RSS and goroutines sampled every 10s; raw samples docs/soak/<date>.json, report rendered from them docs/soak/<date>.md
 	FRAUDSCORE_SOAK=$(SOAK) FRAUDSCORE_SOAK_RATE=$(SOAK_RATE) FRAUDSCORE_SOAK_REPORT=docs/soak \
 	  $(GO) test -count=1 -run '^TestSoak$$' -v -timeout 40m ./chaos/
 
