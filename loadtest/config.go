@@ -5,8 +5,11 @@
 // coordinated omission), missing and duplicate verdicts, dead letters, and
 // the decision mix against the generator's ground truth.
 //
-// Two modes: ModeStream publishes to JetStream and watches the verdict
-// subjects (or the verdict stream); ModeRequest calls the request-reply score
+// Two modes: ModeStream publishes to JetStream, probes latency on the verdict
+// subjects (or the verdict stream), and after the drain checks by
+// transaction id what the verdict and dead-letter streams stored
+// (VerifyStored: exactly one verdict per transaction, exactly one dead letter
+// per poison message); ModeRequest calls the request-reply score
 // endpoint with a configurable concurrency. Both run open loop at a fixed rate
 // or as fast as possible, are bounded in count and time, and refuse
 // non-loopback servers unless AllowRemote is set.
@@ -37,13 +40,14 @@ const (
 
 // Verdict sources of ModeStream.
 const (
-	// VerdictsCore subscribes to the verdict subjects with a core
-	// subscription: the cheapest, and it sees every publish (a re-published
-	// verdict that JetStream de-duplicated shows as a duplicate delivery; the
-	// stored count is checked separately from the verdict stream's state).
+	// VerdictsCore probes latency with a core subscription to the verdict
+	// subjects: the cheapest, and it sees every publish (a re-published
+	// verdict that JetStream de-duplicated shows as a duplicate delivery).
+	// It proves a verdict was published, not stored: what was stored is
+	// checked after the drain (Report.Stored).
 	VerdictsCore = "core"
-	// VerdictsStream reads the verdict stream with an ordered consumer
-	// (headers only): it sees exactly what was stored.
+	// VerdictsStream probes latency with an ordered consumer on the verdict
+	// stream (headers only): arrival there means stored.
 	VerdictsStream = "stream"
 )
 
@@ -113,11 +117,18 @@ type Config struct {
 	// InputStream is the input stream the workers consume; the run waits for
 	// it to exist before sending.
 	InputStream string
-	// VerdictStream is the verdict stream, whose message count checks for
-	// stored duplicates.
+	// VerdictStream and DLQStream are the streams whose stored messages a
+	// ModeStream run checks, by transaction id, after the drain (see
+	// VerifyStored).
 	VerdictStream string
-	// Verdicts is VerdictsCore (default) or VerdictsStream.
+	DLQStream     string
+	// Verdicts is the latency probe's source: VerdictsCore (default) or
+	// VerdictsStream. Integrity never comes from the probe.
 	Verdicts string
+	// PoisonEvery makes every PoisonEvery-th transaction invalid (a negative
+	// amount): the workers must dead-letter it, and the stored check expects
+	// exactly one dead letter for it and no verdict. 0: none.
+	PoisonEvery int
 	// PassThrough matches verdicts of a worker in pass-through mode, whose
 	// verdicts carry "seq-<input stream sequence>" instead of the
 	// transaction id: the run maps sequences from its PubAcks.
@@ -129,6 +140,13 @@ type Config struct {
 	// drain (ModeStream). The bench starts the workers there to measure how
 	// fast they clear a preloaded backlog (Report.BacklogThroughput).
 	AfterSend func(context.Context) error
+	// Measured, when set, is called when the measured phase ends (after the
+	// drain, before the stored check), so a caller can sample CPU time of
+	// the run alone.
+	Measured func()
+	// Store tunes the stored check's waits (its stream names and sequences
+	// come from the run).
+	Store StoreCheck
 	// Progress receives a progress line every second; nil for none.
 	Progress io.Writer
 	// Logger logs the run's events; nil discards them.
@@ -156,6 +174,7 @@ func (c *Config) Normalize() error {
 	def(&c.DLQPrefix, contracts.SubjectDeadLettersPrefix)
 	def(&c.InputStream, "TRANSACTIONS")
 	def(&c.VerdictStream, "VERDICTS")
+	def(&c.DLQStream, "FRAUD_DLQ")
 	if c.MaxDuration <= 0 {
 		c.MaxDuration = DefaultMaxDuration
 	}
@@ -189,6 +208,9 @@ func (c *Config) Normalize() error {
 	}
 	if c.Mode == ModeRequest && c.PassThrough {
 		add("pass-through workers do not answer requests")
+	}
+	if c.PoisonEvery < 0 || (c.PoisonEvery > 0 && (c.PassThrough || c.Mode == ModeRequest)) {
+		add("poison-every %d must be 0, or positive in stream mode without pass-through (pass-through workers do not validate)", c.PoisonEvery)
 	}
 	if c.Rate < 0 || c.Rate > 10_000_000 {
 		add("rate %g must be 0 (as fast as possible) or a positive rate", c.Rate)

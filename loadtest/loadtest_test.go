@@ -6,90 +6,91 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/fraudscore/fraudscore/contracts"
+	"github.com/fraudscore/fraudscore/internal/testenv"
+	"github.com/fraudscore/fraudscore/internal/testenv/natstest"
 	"github.com/fraudscore/fraudscore/loadtest"
 	"github.com/fraudscore/fraudscore/loadtest/bench"
-	"github.com/fraudscore/fraudscore/worker/embedded"
 )
 
 // workerBin is the fraudscore binary built once for the integration tests.
 var workerBin string
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "loadtest-test-")
+	bin, err := testenv.Build("./cmd/fraudscore")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	workerBin = filepath.Join(dir, "fraudscore")
-	cmd := exec.Command("go", "build", "-o", workerBin, "./cmd/fraudscore")
-	cmd.Dir = ".."
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "build fraudscore: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
+	workerBin = bin
 	code := m.Run()
-	os.RemoveAll(dir)
+	testenv.Cleanup()
 	os.Exit(code)
 }
 
 // system starts an embedded JetStream server and n worker processes with
-// env, and returns the server URL; everything stops at the end of the test.
-func system(t *testing.T, n int, env ...string) string {
+// env, and returns the server URL and the workers; everything stops at the
+// end of the test.
+func system(t *testing.T, n int, env ...string) (string, []*bench.Worker) {
 	t.Helper()
-	ns, err := embedded.Start(embedded.Options{StoreDir: t.TempDir(), Listen: "127.0.0.1:-1"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	models, err := filepath.Abs("../models")
-	if err != nil {
-		t.Fatal(err)
-	}
+	url := natstest.Start(t).ClientURL()
+	var workers []*bench.Worker
 	for i := range n {
-		var log bytes.Buffer
-		w, err := bench.StartWorker(context.Background(), workerBin, ns.ClientURL(), models,
-			append([]string{fmt.Sprintf("FRAUDSCORE_WORKER_ID=test-%d", i)}, env...), &log)
-		if err != nil {
-			t.Fatalf("worker: %v\n%s", err, log.String())
-		}
-		t.Cleanup(func() {
-			if err := w.Stop(20 * time.Second); err != nil {
-				t.Errorf("stop worker: %v", err)
-			}
-		})
+		workers = append(workers, startWorker(t, url, append([]string{fmt.Sprintf("FRAUDSCORE_WORKER_ID=test-%d", i)}, env...)...))
 	}
-	return ns.ClientURL()
+	return url, workers
 }
 
-func checkClean(t *testing.T, rep *loadtest.Report, want int64) {
+// startWorker starts a worker process against url, stopped at the end of
+// the test.
+func startWorker(t *testing.T, url string, env ...string) *bench.Worker {
+	t.Helper()
+	var log bytes.Buffer
+	w, err := bench.StartWorker(context.Background(), workerBin, url, testenv.ModelDir(t), env, &log)
+	if err != nil {
+		t.Fatalf("worker: %v\n%s", err, log.String())
+	}
+	t.Cleanup(func() {
+		if err := w.Stop(20 * time.Second); err != nil {
+			t.Errorf("stop worker: %v", err)
+		}
+	})
+	return w
+}
+
+// checkClean checks that the streams stored exactly one verdict for each of
+// verdicts transactions and one dead letter for each of deadLetters, and
+// that the latency probe saw every verdict.
+func checkClean(t *testing.T, rep *loadtest.Report, verdicts, deadLetters int64) {
 	t.Helper()
 	var sum bytes.Buffer
 	rep.WriteSummary(&sum)
-	if rep.Matched != want || rep.Missing != 0 || rep.StoredDuplicates != 0 || rep.PublishErrors != 0 || !rep.OK() {
-		t.Fatalf("want %d verdicts, none missing or duplicated; got\n%s", want, sum.String())
+	g := rep.Stored
+	if g == nil || !rep.OK() || g.Verdicts != verdicts || g.DeadLetters != deadLetters || g.Expected != verdicts+deadLetters ||
+		rep.Missing != 0 || rep.StoredDuplicates != 0 || rep.PublishErrors != 0 {
+		t.Fatalf("want %d stored verdicts and %d dead letters, none missing or duplicated; got\n%s", verdicts, deadLetters, sum.String())
 	}
-	if rep.Latency.Count != want {
-		t.Errorf("latency samples %d, want %d", rep.Latency.Count, want)
+	if rep.Matched != verdicts || rep.Latency.Count != verdicts {
+		t.Errorf("latency probe saw %d verdicts (%d samples), want %d", rep.Matched, rep.Latency.Count, verdicts)
 	}
 }
 
 func TestStreamExactlyOneVerdictEach(t *testing.T) {
-	url := system(t, 1)
+	url, _ := system(t, 1)
 	var progress bytes.Buffer
-	rep, err := loadtest.Run(context.Background(), loadtest.Config{URL: url, Count: 3000, Seed: 7, Progress: &progress, MaxDuration: time.Minute})
+	// Every 100th transaction is poison: 30 dead letters, 2970 verdicts,
+	// each checked by id in what the streams stored.
+	rep, err := loadtest.Run(context.Background(), loadtest.Config{URL: url, Count: 3000, Seed: 7, PoisonEvery: 100, Progress: &progress, MaxDuration: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkClean(t, rep, 3000)
-	if rep.StoredVerdicts != 3000 {
-		t.Errorf("verdict stream grew by %d, want 3000", rep.StoredVerdicts)
+	checkClean(t, rep, 2970, 30)
+	if rep.Stored.DeadLetterReasons[contracts.ReasonInvalid] != 30 || rep.Stored.Foreign != 0 {
+		t.Errorf("dead letters by reason %v, foreign %d; want 30 invalid, no foreign", rep.Stored.DeadLetterReasons, rep.Stored.Foreign)
 	}
 	var truth int64
 	for _, row := range rep.Confusion.ByScenario {
@@ -97,65 +98,116 @@ func TestStreamExactlyOneVerdictEach(t *testing.T) {
 			truth += n
 		}
 	}
-	if truth != 3000 || rep.Confusion.Fraud["approve"]+rep.Confusion.Fraud["review"]+rep.Confusion.Fraud["decline"] == 0 {
+	if truth != 2970 || rep.Confusion.Fraud["approve"]+rep.Confusion.Fraud["review"]+rep.Confusion.Fraud["decline"] == 0 {
 		t.Errorf("confusion matrix incomplete: %+v", rep.Confusion)
 	}
 	if rep.Confusion.ByScenario["legit"]["other"] != 0 {
 		t.Errorf("unknown decisions: %+v", rep.Confusion.ByScenario)
 	}
 
-	// Open loop at a rate, reading the verdict stream with an ordered
-	// consumer, on the same system: ids of the second run are distinct.
+	// Open loop at a rate, probing latency on the verdict stream with an
+	// ordered consumer, on the same system: the second run reads the
+	// streams from where the first ended, so the first run's messages are
+	// outside its range.
 	rep, err = loadtest.Run(context.Background(), loadtest.Config{URL: url, Rate: 2000, Duration: 500 * time.Millisecond,
 		Verdicts: loadtest.VerdictsStream, MaxDuration: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkClean(t, rep, rep.Sent)
-	if rep.Sent < 900 || rep.DuplicateDeliveries != 0 {
-		t.Errorf("sent %d (want ~1000), duplicates %d", rep.Sent, rep.DuplicateDeliveries)
+	checkClean(t, rep, rep.Sent, 0)
+	if rep.Sent < 900 || rep.DuplicateDeliveries != 0 || rep.Stored.Foreign != 0 || rep.Stored.VerdictSeqs[0] != 2971 {
+		t.Errorf("sent %d (want ~1000), duplicates %d, foreign %d (want 0), first verdict seq read %d (want 2971)",
+			rep.Sent, rep.DuplicateDeliveries, rep.Stored.Foreign, rep.Stored.VerdictSeqs[0])
 	}
 }
 
 func TestRequestReply(t *testing.T) {
-	url := system(t, 1)
+	url, _ := system(t, 1)
 	rep, err := loadtest.Run(context.Background(), loadtest.Config{URL: url, Mode: loadtest.ModeRequest, Count: 500, Concurrency: 8, MaxDuration: time.Minute})
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkClean(t, rep, 500)
-	if len(rep.Errors) != 0 {
-		t.Errorf("errors: %v", rep.Errors)
+	if !rep.OK() || rep.Matched != 500 || rep.Missing != 0 || len(rep.Errors) != 0 || rep.Latency.Count != 500 {
+		var sum bytes.Buffer
+		rep.WriteSummary(&sum)
+		t.Fatalf("want 500 replies, no errors; got\n%s", sum.String())
 	}
 }
 
-func TestPassThroughAndBacklogTwoWorkers(t *testing.T) {
-	// Two pass-through workers on one consumer; the transactions are sent
-	// before the second starts, so both share a backlog.
-	url := system(t, 1, "FRAUDSCORE_PASS_THROUGH=true")
-	models, _ := filepath.Abs("../models")
-	var started *bench.Worker
-	rep, err := loadtest.Run(context.Background(), loadtest.Config{URL: url, Count: 4000, PassThrough: true, MaxDuration: time.Minute,
-		AfterSend: func(ctx context.Context) error {
-			w, err := bench.StartWorker(ctx, workerBin, url, models, []string{"FRAUDSCORE_PASS_THROUGH=true", "FRAUDSCORE_WORKER_ID=test-late"}, nil)
-			started = w
-			return err
-		}})
-	if started != nil {
-		defer func() { _ = started.Stop(20 * time.Second) }()
-	}
+// TestRunFailsOnWhatTheStreamLacks points the stored check at a stream
+// that holds none of the run's verdicts: the probe saw every verdict, the
+// report must still fail, naming them missing.
+func TestRunFailsOnWhatTheStreamLacks(t *testing.T) {
+	url, _ := system(t, 1)
+	rep, err := loadtest.Run(context.Background(), loadtest.Config{URL: url, Count: 200, VerdictStream: "FRAUD_DLQ", MaxDuration: time.Minute,
+		Store: loadtest.StoreCheck{Quiet: 200 * time.Millisecond, Patience: time.Second}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The point is exactly-once with two workers on one consumer. Whether a
-	// backlog was left for the drain measurement depends on timing (the first
-	// worker may clear it before the second starts on a fast machine), so it
-	// is logged, not asserted.
-	checkClean(t, rep, 4000)
-	if rep.BacklogSeconds < 0 {
-		t.Errorf("negative backlog drain time: %v", rep.BacklogSeconds)
+	if rep.Matched != 200 {
+		t.Fatalf("probe saw %d verdicts, want 200 (the fault is in the check, not the run)", rep.Matched)
 	}
-	t.Logf("backlog cleared in %.3fs (%.0f/s)", rep.BacklogSeconds, rep.BacklogThroughput)
+	if rep.OK() || rep.Stored == nil || rep.Missing != 200 || len(rep.Stored.Samples[loadtest.ProblemMissing]) == 0 {
+		t.Fatalf("report passed or miscounted a stream without verdicts: ok %v missing %d stored %+v", rep.OK(), rep.Missing, rep.Stored)
+	}
+}
+
+// TestTwoWorkersBothWork runs two workers on the shared consumer, both
+// ready before the first transaction, and checks from each worker's own
+// counter that both acknowledged transactions, and from the streams that
+// each transaction has exactly one verdict.
+func TestTwoWorkersBothWork(t *testing.T) {
+	url, workers := system(t, 2)
+	rep, err := loadtest.Run(context.Background(), loadtest.Config{URL: url, Rate: 4000, Count: 4000, MaxDuration: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkClean(t, rep, 4000, 0)
+	var total float64
+	for i, w := range workers {
+		acked, err := w.Metric("fraudscore_messages_acked_total")
+		if err != nil {
+			t.Fatalf("worker %d: %v", i, err)
+		}
+		t.Logf("worker %d acknowledged %.0f transactions", i, acked)
+		if acked == 0 {
+			t.Errorf("worker %d did no work", i)
+		}
+		total += acked
+	}
+	// Each stored verdict was acknowledged by exactly one worker (a
+	// redelivery would count twice and its verdict be de-duplicated).
+	if total < 4000 {
+		t.Errorf("workers acknowledged %.0f transactions in all, want at least 4000", total)
+	}
+}
+
+// TestPassThroughBacklog sends to a system whose only (pass-through) worker
+// is stopped, then starts one to clear the backlog: the bench's backlog
+// measurement, with pass-through verdicts (named by input sequence) checked
+// against the stream.
+func TestPassThroughBacklog(t *testing.T) {
+	url, workers := system(t, 1, "FRAUDSCORE_PASS_THROUGH=true")
+	// The first worker created the topology; stopped, it leaves a backlog.
+	if err := workers[0].Stop(20 * time.Second); err != nil {
+		t.Fatal(err)
+	}
+	var late *bench.Worker
+	rep, err := loadtest.Run(context.Background(), loadtest.Config{URL: url, Count: 4000, PassThrough: true, MaxDuration: time.Minute,
+		AfterSend: func(ctx context.Context) error {
+			late = startWorker(t, url, "FRAUDSCORE_PASS_THROUGH=true", "FRAUDSCORE_WORKER_ID=test-late")
+			return nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkClean(t, rep, 4000, 0)
+	if late == nil || rep.BacklogSeconds <= 0 || rep.BacklogThroughput <= 0 {
+		t.Errorf("backlog not measured: started %v, %.3fs, %.0f/s", late != nil, rep.BacklogSeconds, rep.BacklogThroughput)
+	}
+	if acked, err := late.Metric("fraudscore_messages_acked_total"); err != nil || acked < 4000 {
+		t.Errorf("late worker acknowledged %.0f (%v), want the whole backlog of 4000", acked, err)
+	}
 }
 
 func TestConfigRefusals(t *testing.T) {

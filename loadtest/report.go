@@ -178,25 +178,30 @@ type Report struct {
 	Published     int64 `json:"published"`
 	PublishErrors int64 `json:"publish_errors"`
 
-	// Matched counts transactions with at least one verdict (or a reply).
+	// Matched counts transactions whose verdict (or reply) the latency
+	// probe saw: evidence of publication, not of storage.
 	Matched int64 `json:"matched"`
-	// Missing counts published transactions with neither a verdict nor a
-	// dead letter by the end of the drain.
+	// Missing counts transactions without what they must have: in
+	// ModeStream, from the stored check (Stored.Missing); in ModeRequest,
+	// requests without a reply or an error.
 	Missing int64 `json:"missing"`
-	// DuplicateDeliveries counts verdicts seen beyond the first per id: with
-	// the stream source these are stored duplicates; with the core source,
-	// re-publishes (JetStream may have de-duplicated them).
+	// DuplicateDeliveries counts verdicts the probe saw beyond the first per
+	// id: with the stream source these are stored duplicates; with the core
+	// source, re-publishes (JetStream may have de-duplicated them).
 	DuplicateDeliveries int64 `json:"duplicate_deliveries"`
-	// StoredVerdicts is the growth of the verdict stream during the run, and
-	// StoredDuplicates how far it exceeds Matched (valid when nothing else
-	// writes verdicts meanwhile; -1 when unknown).
+	// StoredVerdicts counts the verdicts of this run the verdict stream
+	// stored, and StoredDuplicates the transactions with more than one
+	// verdict or dead letter stored (ModeStream; from Stored).
 	StoredVerdicts   int64 `json:"stored_verdicts"`
 	StoredDuplicates int64 `json:"stored_duplicates"`
-	// DeadLetters counts dead letters of this run's transactions by reason;
-	// ForeignDeadLetters those of other traffic.
+	// Stored is the check, by transaction id, of what the verdict and
+	// dead-letter streams stored for this run (ModeStream; see VerifyStored).
+	Stored *Integrity `json:"stored,omitempty"`
+	// DeadLetters counts the dead letters of this run's transactions the
+	// probe saw, by reason; ForeignDeadLetters those of other traffic.
 	DeadLetters        map[string]int64 `json:"dead_letters"`
 	ForeignDeadLetters int64            `json:"foreign_dead_letters"`
-	// Foreign counts verdicts that were not for this run.
+	// Foreign counts verdicts the probe saw that were not for this run.
 	Foreign int64 `json:"foreign_verdicts"`
 	// Errors counts failed requests by kind (ModeRequest): "timeout",
 	// "no_responders", or the service's error code ("400", "503"...).
@@ -221,10 +226,23 @@ type Report struct {
 	HitHardCap bool `json:"hit_hard_cap"`
 }
 
-// OK reports whether the run lost nothing and duplicated nothing.
+// OK reports whether the run lost nothing and duplicated nothing: in
+// ModeStream, the streams stored exactly what each transaction must have
+// (Stored.OK).
 func (r *Report) OK() bool {
-	return r.Missing == 0 && r.StoredDuplicates <= 0 && (r.Verdicts != VerdictsStream || r.DuplicateDeliveries == 0) &&
+	if r.Mode == ModeStream && (r.Stored == nil || !r.Stored.OK()) {
+		return false
+	}
+	return r.Missing == 0 && (r.Verdicts != VerdictsStream || r.DuplicateDeliveries == 0) &&
 		r.PublishErrors == 0 && len(r.Errors) == 0
+}
+
+// setStored records the stored check's outcome.
+func (r *Report) setStored(g *Integrity) {
+	r.Stored = g
+	r.Missing = g.Missing
+	r.StoredVerdicts = g.Verdicts
+	r.StoredDuplicates = g.DuplicateVerdicts + g.DuplicateDeadLetters
 }
 
 // WriteSummary writes a human-readable summary.
@@ -250,13 +268,23 @@ func (r *Report) WriteSummary(w io.Writer) {
 		fmt.Fprintf(tw, "backlog\tcleared in %.2fs: %.0f/s\n", r.BacklogSeconds, r.BacklogThroughput)
 	}
 	l := r.Latency
-	fmt.Fprintf(tw, "latency ms\tp50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f  (mean %.3f)\n", l.P50, l.P90, l.P99, l.P999, l.Max, l.Mean)
-	stored := "unknown"
-	if r.StoredDuplicates >= 0 {
-		stored = fmt.Sprint(r.StoredDuplicates)
+	probe := "reply"
+	if r.Mode == ModeStream {
+		probe = "latency probe: " + r.Verdicts
 	}
-	fmt.Fprintf(tw, "integrity\tmissing %d  stored duplicates %s  duplicate deliveries %d  foreign %d\n", r.Missing, stored, r.DuplicateDeliveries, r.Foreign)
-	fmt.Fprintf(tw, "dead letters\t%s (other traffic: %d)\n", countsString(r.DeadLetters), r.ForeignDeadLetters)
+	fmt.Fprintf(tw, "latency ms\tp50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f  max %.3f  (mean %.3f; %s)\n", l.P50, l.P90, l.P99, l.P999, l.Max, l.Mean, probe)
+	if g := r.Stored; g != nil {
+		fmt.Fprintf(tw, "stored\tverdicts %d  dead letters %d [%s] of %d expected  (seqs %d-%d / %d-%d, foreign %d, settled %v in %.1fs)\n",
+			g.Verdicts, g.DeadLetters, countsString(g.DeadLetterReasons), g.Expected, g.VerdictSeqs[0], g.VerdictSeqs[1], g.DLQSeqs[0], g.DLQSeqs[1], g.Foreign, g.Settled, g.WaitSeconds)
+		fmt.Fprintf(tw, "integrity\tmissing %d  duplicate verdicts %d  duplicate dead letters %d  both %d  unexpected %d  Msg-Id mismatches %d\n",
+			g.Missing, g.DuplicateVerdicts, g.DuplicateDeadLetters, g.Both, g.Unexpected, g.MismatchedIDs)
+		if err := g.Err(); err != nil {
+			fmt.Fprintf(tw, "\t%v\n", err)
+		}
+	} else {
+		fmt.Fprintf(tw, "integrity\tmissing %d\n", r.Missing)
+	}
+	fmt.Fprintf(tw, "probe\tduplicate deliveries %d  foreign %d  dead letters %s (other traffic: %d)\n", r.DuplicateDeliveries, r.Foreign, countsString(r.DeadLetters), r.ForeignDeadLetters)
 	if len(r.Errors) > 0 {
 		fmt.Fprintf(tw, "errors\t%s\n", countsString(r.Errors))
 	}

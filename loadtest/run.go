@@ -249,16 +249,18 @@ func waitStream(ctx context.Context, js jetstream.JetStream, name string) (jetst
 	}
 }
 
-func lastSeq(ctx context.Context, js jetstream.JetStream, name string) (uint64, error) {
+// nextSeq returns the sequence the named stream will give its next message
+// (1 when the stream does not exist yet: it will be read whole).
+func nextSeq(ctx context.Context, js jetstream.JetStream, name string) uint64 {
 	s, err := js.Stream(ctx, name)
 	if err != nil {
-		return 0, fmt.Errorf("loadtest: stream %s: %w", name, err)
+		return 1
 	}
 	info, err := s.Info(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("loadtest: stream %s info: %w", name, err)
+		return 1
 	}
-	return info.State.LastSeq, nil
+	return info.State.LastSeq + 1
 }
 
 type pubPending struct {
@@ -285,7 +287,9 @@ func (r *run) runStream(ctx context.Context) (*Report, error) {
 	if _, err := waitStream(ctx, js, r.cfg.InputStream); err != nil {
 		return nil, err
 	}
-	seqBefore, seqErr := lastSeq(ctx, js, r.cfg.VerdictStream)
+	store := r.cfg.Store
+	store.VerdictStream, store.DLQStream = r.cfg.VerdictStream, r.cfg.DLQStream
+	store.VerdictFrom, store.DLQFrom = nextSeq(ctx, js, r.cfg.VerdictStream), nextSeq(ctx, js, r.cfg.DLQStream)
 
 	// Listen before sending.
 	switch r.cfg.Verdicts {
@@ -346,6 +350,9 @@ func (r *run) runStream(ctx context.Context) (*Report, error) {
 	gen := r.generator()
 	sendEnd := r.schedule(ctx, func(i int, intended time.Time) bool {
 		ev, lbl := gen.Next()
+		if r.poison(i) {
+			ev.AmountMinor = -1 // invalid: the workers must dead-letter it
+		}
 		data, err := json.Marshal(&ev)
 		if err != nil {
 			r.addError("encode")
@@ -391,21 +398,76 @@ func (r *run) runStream(ctx context.Context) (*Report, error) {
 		case <-time.After(5 * time.Second):
 		}
 	}
+	if r.cfg.Measured != nil {
+		r.cfg.Measured()
+	}
 	rep := r.report(sendEnd)
-	rep.StoredVerdicts, rep.StoredDuplicates = -1, -1
 	if !backlogStart.IsZero() {
 		if el := time.Unix(0, r.lastEvent.Load()).Sub(backlogStart).Seconds(); el > 0 {
 			rep.BacklogSeconds = el
 			rep.BacklogThroughput = float64(rep.Matched) / el
 		}
 	}
-	qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if seqAfter, err := lastSeq(qctx, js, r.cfg.VerdictStream); err == nil && seqErr == nil {
-		rep.StoredVerdicts = int64(seqAfter - seqBefore)
-		rep.StoredDuplicates = max(0, rep.StoredVerdicts-rep.Matched)
+	// Integrity from what the streams stored, not from the probe: the
+	// server stores a verdict after fanning it out to core subscribers, and
+	// the check waits until the streams stop changing. It runs even when the
+	// run was cut short (its own Timeout bounds it).
+	g, err := VerifyStored(context.WithoutCancel(ctx), js, r.expected(), store)
+	if err != nil {
+		return nil, err
 	}
+	rep.setStored(g)
 	return rep, nil
+}
+
+// poison reports whether transaction i is sent invalid.
+func (r *run) poison(i int) bool {
+	return r.cfg.PoisonEvery > 0 && (i+1)%r.cfg.PoisonEvery == 0
+}
+
+// expected is what the streams must hold for this run: one verdict per
+// confirmed publish, one dead letter per confirmed poison message, at most
+// one of either for an unconfirmed publish, nothing for the rest.
+func (r *run) expected() Expected {
+	n := min(int(r.sent.Load()), r.total)
+	return Expected{
+		Len: n,
+		Index: func(id string) int {
+			if seq, ok := strings.CutPrefix(id, "seq-"); ok && r.cfg.PassThrough {
+				return r.seqIndex(seq)
+			}
+			if i := r.index(id); i < n {
+				return i
+			}
+			return -1
+		},
+		ID: func(i int) string { return r.prefix + strconv.Itoa(i+1) },
+		Want: func(i int) Outcome {
+			switch rec := r.recs[i].Load(); {
+			case rec&7 == 0:
+				return Nothing
+			case rec&failedBit != 0:
+				return AtMostOne
+			case r.poison(i):
+				return OneDeadLetter
+			}
+			return OneVerdict
+		},
+	}
+}
+
+// seqIndex maps a pass-through verdict's input sequence to its run index.
+func (r *run) seqIndex(seq string) int {
+	n, err := strconv.ParseUint(seq, 10, 64)
+	if err != nil {
+		return -1
+	}
+	r.ptMu.Lock()
+	defer r.ptMu.Unlock()
+	if i, ok := r.seqIdx[n]; ok {
+		return i
+	}
+	return -1
 }
 
 // schedule calls send for each index on the open-loop schedule (intended
@@ -536,17 +598,8 @@ func (r *run) report(sendEnd time.Time) *Report {
 				rep.Errors[k] = v
 			}
 		}
-		// Missing: published transactions with neither verdict nor dead
-		// letter. Unconfirmed publishes that still got a verdict count as
-		// matched, not missing.
-		var missing int64
-		for i := range r.recs[:min(int(rep.Sent), len(r.recs))] {
-			rec := r.recs[i].Load()
-			if rec&7 != 0 && rec&failedBit == 0 && r.seen[i].Load() == 0 {
-				missing++
-			}
-		}
-		rep.Missing = max(0, missing-r.dlqOurs.Load())
+		// Missing comes from the stored check (Report.setStored), not
+		// from what the probe saw.
 	}
 	for k, v := range r.dlqByWhy {
 		rep.DeadLetters[k] = v

@@ -1,6 +1,9 @@
 // Command loadtest drives a running fraudscore deployment with synthetic
-// transactions and reports throughput, end-to-end latency, missing and
-// duplicate verdicts, dead letters and the decision mix against ground truth.
+// transactions and reports throughput, end-to-end latency (from a probe on
+// the verdict subjects), the decision mix against ground truth and, in
+// stream mode, what the VERDICTS and FRAUD_DLQ streams stored, checked by
+// transaction id: exactly one verdict per transaction, exactly one dead
+// letter per poison message (-poison-every).
 //
 //	loadtest -rate 5000 -duration 30s                # open loop, JetStream in, verdicts out
 //	loadtest -count 200000                            # as fast as the publish window allows
@@ -9,7 +12,7 @@
 //
 // It talks only to loopback servers unless -allow-remote is given, stops by
 // itself (count, duration, and the -max-duration hard cap), and exits 2 when
-// a verdict is missing or duplicated.
+// a stored verdict or dead letter is missing, doubled or unexpected.
 package main
 
 import (
@@ -51,7 +54,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&cfg.RunID, "run-id", "", "run id in transaction ids lt-<id>-<n> (default: clock in base 36)")
 	fs.StringVar(&cfg.Subject, "subject", "", "input subject (default payments.transactions.loadtest)")
 	fs.StringVar(&cfg.ScoreSubject, "score-subject", "", "request-reply subject (default fraud.score)")
-	fs.StringVar(&cfg.Verdicts, "verdicts", loadtest.VerdictsCore, "verdict source: core (subscription) or stream (ordered consumer on VERDICTS)")
+	fs.StringVar(&cfg.Verdicts, "verdicts", loadtest.VerdictsCore, "latency probe: core (subscription) or stream (ordered consumer on VERDICTS); integrity is always checked from the streams")
+	fs.IntVar(&cfg.PoisonEvery, "poison-every", 0, "send every n-th transaction invalid; each must get exactly one dead letter (0: none)")
 	fs.BoolVar(&cfg.PassThrough, "pass-through", false, "the worker runs with FRAUDSCORE_PASS_THROUGH=true (verdict ids are seq-<n>)")
 	fs.BoolVar(&cfg.NoMsgID, "no-msg-id", false, "publish transactions without Nats-Msg-Id")
 	jsonOut := fs.String("json", "", "write the JSON report to this file (- for stdout)")

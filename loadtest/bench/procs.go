@@ -170,6 +170,12 @@ func StartWorker(ctx context.Context, bin, url, modelDir string, env []string, l
 	return w, nil
 }
 
+// Metric reads one unlabelled counter or gauge from the worker's /metrics,
+// such as fraudscore_messages_acked_total.
+func (w *Worker) Metric(name string) (float64, error) {
+	return metric(&http.Client{Timeout: 5 * time.Second}, w.Side, name)
+}
+
 func waitFor(ctx context.Context, limit time.Duration, ok func() bool) error {
 	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
