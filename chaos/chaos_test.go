@@ -484,10 +484,13 @@ func TestChaos(t *testing.T) {
 	})
 }
 
-// awaitAckPending waits until the work consumer has delivered messages not
-// yet acknowledged (at most a minute).
+// awaitAckPending waits until the work consumer has had messages delivered
+// and not acknowledged at five polls in a row (the healthy workers ack
+// within milliseconds, so what stays pending is most likely a stopped
+// worker's), at most a minute.
 func awaitAckPending(ctx context.Context, js jetstream.JetStream) error {
 	var last error
+	inRow := 0
 	if waitUntil(time.Minute, func() bool {
 		c, err := js.Consumer(ctx, streamTx, consumerName)
 		if err != nil {
@@ -499,7 +502,12 @@ func awaitAckPending(ctx context.Context, js jetstream.JetStream) error {
 			last = err
 			return false
 		}
-		return info.NumAckPending > 0
+		if info.NumAckPending == 0 {
+			inRow = 0
+			return false
+		}
+		inRow++
+		return inRow >= 5
 	}) {
 		return nil
 	}

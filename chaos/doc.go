@@ -3,11 +3,19 @@
 // 127.0.0.1 (a nats-server built from the module, or a three-node JetStream
 // cluster of cmd/natsserver nodes, and several `fraudscore worker`
 // processes), inject faults (SIGKILL, SIGSTOP, server restart, leader loss,
-// garbage, a tampered model) under traffic, and then check by reading the
-// streams that every published transaction ended as exactly one verdict or
-// exactly one dead letter.
+// garbage, a tampered model, stream outages) under traffic, assert that
+// each fault happened and bit (the wait status of a killed process, the
+// consumer's redeliveries, the stream leader before and after, refused
+// publishes, the refused model), and then check by reading the streams,
+// transaction by transaction (loadtest.VerifyStored), that every published
+// transaction ended as exactly one verdict or exactly one dead letter.
+// faultcheck_test.go shows that these checks fail when a fault did not
+// happen or a verdict is missing or doubled.
 //
 // `go test ./chaos` runs the bounded CI version; FRAUDSCORE_CHAOS=full (make
-// chaos) runs larger volumes; FRAUDSCORE_SOAK=10m (make soak) runs the soak.
+// chaos) runs larger volumes and, with FRAUDSCORE_CHAOS_REPORT=docs/chaos,
+// writes the results (fault evidence, counts, integrity, with commit,
+// machine, date and load) as JSON; FRAUDSCORE_SOAK=10m (make soak) runs the
+// soak, whose report is rendered from the raw samples written beside it.
 // See docs/adr/0011-fault-testing.md and docs/reliability.md.
 package chaos

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"syscall"
@@ -295,7 +296,7 @@ func modelRefused(w *workerProc, ev *evidence) error {
 	} else {
 		ev.bit("%s log: %s", w.id, lines[0])
 	}
-	if code, body := w.probe("/readyz"); code != 503 || !strings.Contains(body, "sha256") {
+	if code, body := w.probe("/readyz"); code != http.StatusServiceUnavailable || !strings.Contains(body, "sha256") {
 		errs = append(errs, fmt.Errorf("%s /readyz: want 503 naming the sha256 mismatch, got %d %q", w.id, code, body))
 	} else {
 		ev.bit("%s /readyz: %d %s", w.id, code, strings.TrimSpace(body))
