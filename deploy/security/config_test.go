@@ -19,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fraudscore/fraudscore/contracts"
+	"github.com/fraudscore/fraudscore/internal/testenv"
 	"github.com/fraudscore/fraudscore/worker"
 )
 
@@ -38,7 +39,7 @@ func TestServerMaxPayload(t *testing.T) {
 	assert.GreaterOrEqual(t, maxPayload, cfg.MaxPayload+4096, "a dead letter is the input plus headers")
 	assert.LessOrEqual(t, maxPayload, 4*cfg.MaxPayload, "headroom, not a different limit")
 
-	cm, err := os.ReadFile(filepath.Join(repoRoot(), "deploy", "nats", "nats.conf"))
+	cm, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "deploy", "nats", "nats.conf"))
 	require.NoError(t, err)
 	assert.Regexp(t, `(?m)^\s*max_payload: 128KB\s*$`, string(cm), "deploy/nats and deploy/security agree on max_payload")
 

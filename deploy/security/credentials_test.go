@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fraudscore/fraudscore/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -26,14 +27,14 @@ func TestPasswordFileMissingOrEmpty(t *testing.T) {
 			"FRAUDSCORE_NATS_USER=worker",
 			"FRAUDSCORE_NATS_PASSWORD_FILE=" + pwFile,
 			"FRAUDSCORE_NATS_INBOX_PREFIX=" + workerInbox,
-			"FRAUDSCORE_MODEL_DIR=" + filepath.Join(repoRoot(), "models"),
+			"FRAUDSCORE_MODEL_DIR=" + testenv.ModelDir(t),
 		}
 	}
 	t.Run("missing", func(t *testing.T) {
 		w := startWorker(t, base(filepath.Join(t.TempDir(), "no-such-file")))
 		assert.Equal(t, 2, w.exited(t, 20*time.Second), "invalid configuration exits 2 before connecting")
-		assert.Contains(t, w.out.String(), "FRAUDSCORE_NATS_PASSWORD_FILE")
-		assert.Contains(t, w.out.String(), "no such file")
+		assert.Contains(t, w.Output(), "FRAUDSCORE_NATS_PASSWORD_FILE")
+		assert.Contains(t, w.Output(), "no such file")
 	})
 	for name, content := range map[string]string{"empty": "", "blank": " \n\t\n"} {
 		t.Run(name, func(t *testing.T) {
@@ -42,10 +43,10 @@ func TestPasswordFileMissingOrEmpty(t *testing.T) {
 			w := startWorker(t, base(f))
 			code := w.exited(t, 20*time.Second)
 			assert.Equal(t, 2, code, "an empty secret is invalid configuration, found before connecting")
-			assert.Contains(t, w.out.String(), "is empty")
-			assert.Contains(t, w.out.String(), "invalid configuration")
+			assert.Contains(t, w.Output(), "is empty")
+			assert.Contains(t, w.Output(), "invalid configuration")
 			assert.Empty(t, s.logs.matching(regexp.MustCompile(`(?i)user "worker"|user:worker`)), "it must not try to connect with an empty password")
-			t.Logf("exit code %d: %s", code, strings.TrimSpace(w.out.String()[strings.LastIndex(w.out.String(), "fraudscore:"):]))
+			t.Logf("exit code %d: %s", code, strings.TrimSpace(w.Output()[strings.LastIndex(w.Output(), "fraudscore:"):]))
 		})
 	}
 	t.Run("wrong", func(t *testing.T) {
@@ -54,9 +55,9 @@ func TestPasswordFileMissingOrEmpty(t *testing.T) {
 		writeFile(t, f, wrong)
 		w := startWorker(t, base(f))
 		assert.Equal(t, 1, w.exited(t, 20*time.Second))
-		assert.Contains(t, strings.ToLower(w.out.String()), "authorization violation")
+		assert.Contains(t, strings.ToLower(w.Output()), "authorization violation")
 		assert.NotEmpty(t, s.logs.matching(regexp.MustCompile(`(?i)authentication error.*user "worker"`)))
-		assert.NotContains(t, w.out.String(), wrong)
+		assert.NotContains(t, w.Output(), wrong)
 	})
 	t.Run("not from the environment or the URL", func(t *testing.T) {
 		// There is no password variable: a password in the environment is
@@ -117,7 +118,7 @@ func repoFiles(t *testing.T) []string {
 		t.Skip("git not found")
 	}
 	cmd := exec.Command(git, "ls-files", "-z", "--cached", "--others", "--exclude-standard")
-	cmd.Dir = repoRoot()
+	cmd.Dir = testenv.RepoRoot(t)
 	out, err := cmd.Output()
 	if err != nil {
 		t.Skipf("not a git checkout: %v", err)
@@ -155,7 +156,7 @@ func TestNoCommittedSecrets(t *testing.T) {
 	require.NotEmpty(t, files)
 	var problems []string
 	for _, rel := range files {
-		p := filepath.Join(repoRoot(), filepath.FromSlash(rel))
+		p := filepath.Join(testenv.RepoRoot(t), filepath.FromSlash(rel))
 		st, err := os.Lstat(p)
 		if err != nil || !st.Mode().IsRegular() || st.Size() > 8<<20 {
 			continue

@@ -1,24 +1,21 @@
 package security
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/fraudscore/fraudscore/internal/testenv"
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -26,7 +23,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 )
 
-// bin is the fraudscore binary built once by TestMain.
+// bin is the fraudscore binary, built once by TestMain.
 var bin string
 
 func TestMain(m *testing.M) {
@@ -34,34 +31,13 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "fraudscore-security-")
-	if err != nil {
+	defer testenv.Cleanup()
+	var err error
+	if bin, err = testenv.Build("./cmd/fraudscore"); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	defer os.RemoveAll(dir)
-	bin = filepath.Join(dir, "fraudscore")
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "go tool not found:", err)
-		return 1
-	}
-	cmd := exec.Command(goTool, "build", "-o", bin, "./cmd/fraudscore")
-	cmd.Dir = repoRoot()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build ./cmd/fraudscore: %v\n%s", err, out)
-		return 1
-	}
 	return m.Run()
-}
-
-// repoRoot is the module root: this package lives in deploy/security.
-func repoRoot() string {
-	abs, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		panic(err)
-	}
-	return abs
 }
 
 // Users of accounts.conf: each has a users/<name>.conf credential file.
@@ -95,7 +71,7 @@ type env struct {
 	dir       string
 	conf      string            // rendered nats-server.conf
 	passwords map[string]string // user -> plain password
-	pki       *pki              // nil without TLS
+	pki       *testenv.PKI      // nil without TLS
 }
 
 // render copies deploy/security into a temp dir as the server would mount
@@ -133,7 +109,7 @@ func render(t *testing.T, mode tlsMode) *env {
 	tlsConf := ""
 	switch mode {
 	case tlsServer, tlsMutual:
-		e.pki = newPKI(t, filepath.Join(dir, "tls"))
+		e.pki = testenv.NewPKI(t, filepath.Join(dir, "tls"))
 		src := "deploy/security/tls.conf"
 		if mode == tlsMutual {
 			src = "deploy/security/mtls.conf"
@@ -148,7 +124,7 @@ func render(t *testing.T, mode tlsMode) *env {
 
 func readRepo(t *testing.T, rel string) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(repoRoot(), filepath.FromSlash(rel)))
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), filepath.FromSlash(rel)))
 	require.NoError(t, err)
 	return string(b)
 }
@@ -272,7 +248,7 @@ func (e *env) connect(t *testing.T, url, user string, extra ...nats.Option) (*cl
 		opts = append(opts, nats.CustomInboxPrefix(p))
 	}
 	if e.pki != nil {
-		opts = append(opts, nats.RootCAs(e.pki.caFile))
+		opts = append(opts, nats.RootCAs(e.pki.CAFile))
 	}
 	opts = append(opts, extra...)
 	nc, err := connectRetry(url, opts...)
@@ -361,38 +337,10 @@ func (c *client) denySubscribe(t *testing.T, subject, queue string) {
 	_ = sub.Unsubscribe()
 }
 
-// worker is a fraudscore worker process.
+// workerProc is a fraudscore worker process with its side port.
 type workerProc struct {
-	cmd      *exec.Cmd
+	*testenv.Process
 	httpAddr string
-	out      *syncBuffer // stdout and stderr
-	done     chan struct{}
-	exitCode int
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // workerEnv is the environment of a worker connecting as user with its
@@ -405,7 +353,7 @@ func (e *env) workerEnv(t *testing.T, url, user string, extra ...string) []strin
 		"FRAUDSCORE_NATS_URL=" + url,
 		"FRAUDSCORE_NATS_USER=" + user,
 		"FRAUDSCORE_NATS_PASSWORD_FILE=" + pwFile,
-		"FRAUDSCORE_MODEL_DIR=" + filepath.Join(repoRoot(), "models"),
+		"FRAUDSCORE_MODEL_DIR=" + testenv.ModelDir(t),
 		"FRAUDSCORE_PULL_EXPIRY=1s",
 		"FRAUDSCORE_BACKLOG_POLL=500ms",
 		"FRAUDSCORE_DRAIN_TIMEOUT=10s",
@@ -413,7 +361,7 @@ func (e *env) workerEnv(t *testing.T, url, user string, extra ...string) []strin
 		"FRAUDSCORE_NATS_INBOX_PREFIX=" + workerInbox,
 	}
 	if e.pki != nil {
-		vars = append(vars, "FRAUDSCORE_NATS_CA_FILE="+e.pki.caFile)
+		vars = append(vars, "FRAUDSCORE_NATS_CA_FILE="+e.pki.CAFile)
 	}
 	return append(vars, extra...)
 }
@@ -422,85 +370,22 @@ func (e *env) workerEnv(t *testing.T, url, user string, extra ...string) []strin
 // the inherited environment has no FRAUDSCORE_* variable.
 func startWorker(t *testing.T, vars []string) *workerProc {
 	t.Helper()
-	w := &workerProc{httpAddr: freeAddr(t), out: &syncBuffer{}, done: make(chan struct{})}
-	var base []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "FRAUDSCORE_") {
-			base = append(base, kv)
-		}
-	}
-	w.cmd = exec.Command(bin, "worker")
-	w.cmd.Env = append(append(base, "FRAUDSCORE_HTTP_ADDR="+w.httpAddr), vars...)
-	w.cmd.Stdout, w.cmd.Stderr = w.out, w.out
-	require.NoError(t, w.cmd.Start())
-	go func() {
-		_ = w.cmd.Wait()
-		w.exitCode = w.cmd.ProcessState.ExitCode()
-		close(w.done)
-	}()
-	t.Cleanup(func() {
-		_ = w.stop()
-		if t.Failed() {
-			t.Logf("worker output:\n%s", w.out.String())
-		}
-	})
-	return w
+	addr := testenv.FreeAddr(t)
+	p := testenv.StartProcess(t, bin, []string{"worker"}, append([]string{"FRAUDSCORE_HTTP_ADDR=" + addr}, vars...))
+	return &workerProc{Process: p, httpAddr: addr}
 }
 
 // exited waits up to d for the process to exit and returns its code.
-func (w *workerProc) exited(t *testing.T, d time.Duration) int {
-	t.Helper()
-	select {
-	case <-w.done:
-		return w.exitCode
-	case <-time.After(d):
-		t.Fatalf("worker still running after %s:\n%s", d, w.out.String())
-		return 0
-	}
-}
+func (w *workerProc) exited(t *testing.T, d time.Duration) int { return w.WaitExit(t, d) }
 
 // waitReady polls /readyz until it answers 200.
 func (w *workerProc) waitReady(t *testing.T) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for time.Now().Before(deadline) {
-		select {
-		case <-w.done:
-			t.Fatalf("worker exited with %d before ready:\n%s", w.exitCode, w.out.String())
-		default:
-		}
-		resp, err := http.Get("http://" + w.httpAddr + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("worker never ready:\n%s", w.out.String())
+	w.WaitHTTP(t, "http://"+w.httpAddr+"/readyz", 30*time.Second)
 }
 
 // stop sends SIGTERM and waits for a graceful exit (SIGKILL after 20 s).
-func (w *workerProc) stop() error {
-	select {
-	case <-w.done:
-		return nil
-	default:
-	}
-	_ = w.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-w.done:
-		if w.exitCode != 0 {
-			return fmt.Errorf("worker exited with %d", w.exitCode)
-		}
-		return nil
-	case <-time.After(20 * time.Second):
-		_ = w.cmd.Process.Kill()
-		<-w.done
-		return errors.New("worker did not stop on SIGTERM")
-	}
-}
+func (w *workerProc) stop() error { return w.Stop(20 * time.Second) }
 
 func ctxT(t *testing.T, d time.Duration) context.Context {
 	t.Helper()

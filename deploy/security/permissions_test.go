@@ -184,7 +184,7 @@ func TestLeastPrivilege(t *testing.T) {
 		assert.Contains(t, string(info.Data), `"name":"fraudscore"`)
 		assert.Empty(t, s.logs.matching(violationsOf("worker")))
 		assert.Empty(t, s.logs.matching(violationsOfConn("fraudscore-worker")))
-		assert.NotContains(t, w.out.String(), "nats async error")
+		assert.NotContains(t, w.Output(), "nats async error")
 	})
 
 	t.Run("publisher may not write verdicts or dead letters, nor read anything", func(t *testing.T) {
@@ -285,7 +285,7 @@ func TestLeastPrivilege(t *testing.T) {
 
 	t.Run("no secret and no card token in the worker's logs", func(t *testing.T) {
 		require.NoError(t, w.stop(), "graceful stop")
-		out := w.out.String()
+		out := w.Output()
 		require.Contains(t, out, `"level":"DEBUG"`, "the worker ran at debug level")
 		require.Contains(t, out, `"msg":"dead-lettered"`)
 		require.Contains(t, out, `"msg":"verdict stored"`)

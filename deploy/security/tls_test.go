@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fraudscore/fraudscore/contracts"
+	"github.com/fraudscore/fraudscore/internal/testenv"
 )
 
 // serverInfo reads the server's INFO line over plain TCP.
@@ -72,7 +73,7 @@ func TestTLSServerCertificate(t *testing.T) {
 	// A worker without the CA refuses the server (and says why).
 	bad := startWorker(t, withoutCA(e.workerEnv(t, s.url, "worker")))
 	assert.Equal(t, 1, bad.exited(t, 20*time.Second))
-	assert.Contains(t, bad.out.String(), "certificate signed by unknown authority")
+	assert.Contains(t, bad.Output(), "certificate signed by unknown authority")
 
 	w := startWorker(t, e.workerEnv(t, s.url, "worker"))
 	w.waitReady(t)
@@ -89,26 +90,26 @@ func TestTLSServerCertificate(t *testing.T) {
 func TestMutualTLS(t *testing.T) {
 	e := render(t, tlsMutual)
 	s := e.start(t)
-	cert := nats.ClientCert(e.pki.clientCert, e.pki.clientKey)
+	cert := nats.ClientCert(e.pki.ClientCert, e.pki.ClientKey)
 
 	_, err := e.connect(t, s.url, "publisher")
 	require.Error(t, err, "a client without a certificate must be refused")
 	t.Logf("without a client certificate: %v", err)
 
-	rogue := newPKI(t, filepath.Join(t.TempDir(), "rogue"))
-	_, err = e.connect(t, s.url, "publisher", nats.ClientCert(rogue.clientCert, rogue.clientKey))
+	rogue := testenv.NewPKI(t, filepath.Join(t.TempDir(), "rogue"))
+	_, err = e.connect(t, s.url, "publisher", nats.ClientCert(rogue.ClientCert, rogue.ClientKey))
 	require.Error(t, err, "a certificate from another CA must be refused")
 
-	_, err = connectRetry(s.url, nats.RootCAs(e.pki.caFile), cert, nats.UserInfo("publisher", "wrong"), nats.MaxReconnects(0))
+	_, err = connectRetry(s.url, nats.RootCAs(e.pki.CAFile), cert, nats.UserInfo("publisher", "wrong"), nats.MaxReconnects(0))
 	require.ErrorIs(t, err, nats.ErrAuthorization, "the certificate does not replace the password")
 
 	// A worker without a client certificate cannot connect.
 	bad := startWorker(t, e.workerEnv(t, s.url, "worker"))
 	assert.Equal(t, 1, bad.exited(t, 20*time.Second))
-	assert.Contains(t, bad.out.String(), "fraudscore: worker: connect to")
+	assert.Contains(t, bad.Output(), "fraudscore: worker: connect to")
 
 	w := startWorker(t, e.workerEnv(t, s.url, "worker",
-		"FRAUDSCORE_NATS_CERT_FILE="+e.pki.clientCert, "FRAUDSCORE_NATS_KEY_FILE="+e.pki.clientKey))
+		"FRAUDSCORE_NATS_CERT_FILE="+e.pki.ClientCert, "FRAUDSCORE_NATS_KEY_FILE="+e.pki.ClientKey))
 	w.waitReady(t)
 	pub := e.mustConnect(t, s.url, "publisher", cert)
 	ops := e.mustConnect(t, s.url, "ops", cert)
@@ -141,7 +142,7 @@ func TestWorkerNKeyAuth(t *testing.T) {
 		"FRAUDSCORE_NATS_URL=" + s.url,
 		"FRAUDSCORE_NATS_NKEY_FILE=" + seedFile,
 		"FRAUDSCORE_NATS_INBOX_PREFIX=" + workerInbox,
-		"FRAUDSCORE_MODEL_DIR=" + filepath.Join(repoRoot(), "models"),
+		"FRAUDSCORE_MODEL_DIR=" + testenv.ModelDir(t),
 		"FRAUDSCORE_PULL_EXPIRY=1s",
 		"FRAUDSCORE_LOG_LEVEL=debug",
 	})
@@ -151,7 +152,7 @@ func TestWorkerNKeyAuth(t *testing.T) {
 	scoreOnce(t, pub, ops, "nkey-")
 	assert.Empty(t, s.logs.matching(violationsOfConn("fraudscore-worker")))
 	require.NoError(t, w.stop())
-	assert.NotContains(t, w.out.String(), string(seed), "the seed is never logged")
+	assert.NotContains(t, w.Output(), string(seed), "the seed is never logged")
 
 	// The nkey user has the worker's permissions: it may not publish
 	// transactions.

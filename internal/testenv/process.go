@@ -1,0 +1,160 @@
+package testenv
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// Process is a program under test started by StartProcess: its combined
+// output is kept, and it is stopped with SIGTERM when the test ends.
+type Process struct {
+	cmd      *exec.Cmd
+	out      syncBuffer
+	done     chan struct{}
+	exitCode int
+}
+
+// StartProcess runs bin with args and env appended to the inherited
+// environment minus every FRAUDSCORE_* variable (so a developer's shell
+// cannot change what the test runs). When the test ends the process is
+// stopped, and its output is logged if the test failed.
+func StartProcess(t testing.TB, bin string, args, env []string) *Process {
+	t.Helper()
+	p := &Process{done: make(chan struct{})}
+	var base []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "FRAUDSCORE_") {
+			base = append(base, kv)
+		}
+	}
+	p.cmd = exec.Command(bin, args...)
+	p.cmd.Env = append(base, env...)
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
+	if err := p.cmd.Start(); err != nil {
+		t.Fatalf("testenv: start %s: %v", bin, err)
+	}
+	go func() {
+		_ = p.cmd.Wait()
+		p.exitCode = p.cmd.ProcessState.ExitCode()
+		close(p.done)
+	}()
+	t.Cleanup(func() {
+		if err := p.Stop(20 * time.Second); err != nil {
+			t.Logf("testenv: %v", err)
+		}
+		if t.Failed() {
+			t.Logf("output of %s:\n%s", bin, p.Output())
+		}
+	})
+	return p
+}
+
+// Output returns what the process wrote to stdout and stderr so far.
+func (p *Process) Output() string { return p.out.String() }
+
+// Done is closed when the process has exited.
+func (p *Process) Done() <-chan struct{} { return p.done }
+
+// ExitCode is the exit status once Done is closed (-1 after a signal).
+func (p *Process) ExitCode() int {
+	<-p.done
+	return p.exitCode
+}
+
+// WaitExit waits up to d for the process to exit on its own and returns its
+// exit status; it fails t if the process is still running.
+func (p *Process) WaitExit(t testing.TB, d time.Duration) int {
+	t.Helper()
+	select {
+	case <-p.done:
+		return p.exitCode
+	case <-time.After(d):
+		t.Fatalf("testenv: process still running after %s:\n%s", d, p.Output())
+		return 0
+	}
+}
+
+// WaitHTTP polls url until it answers 200, for up to d; it fails t if the
+// process exits first or d passes.
+func (p *Process) WaitHTTP(t testing.TB, url string, d time.Duration) {
+	t.Helper()
+	client := &http.Client{Timeout: 2 * time.Second}
+	deadline := time.Now().Add(d)
+	for time.Now().Before(deadline) {
+		select {
+		case <-p.done:
+			t.Fatalf("testenv: process exited with %d before %s answered 200:\n%s", p.exitCode, url, p.Output())
+		default:
+		}
+		if resp, err := client.Get(url); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("testenv: %s did not answer 200 within %s:\n%s", url, d, p.Output())
+}
+
+// Stop sends SIGTERM and waits up to grace for the process to exit, then
+// kills it. It reports a non-zero exit status or a kill as an error.
+func (p *Process) Stop(grace time.Duration) error {
+	select {
+	case <-p.done:
+		return nil
+	default:
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+		if p.exitCode != 0 {
+			return fmt.Errorf("%s exited with %d", p.cmd.Path, p.exitCode)
+		}
+		return nil
+	case <-time.After(grace):
+		_ = p.cmd.Process.Kill()
+		<-p.done
+		return errors.New(p.cmd.Path + " did not stop on SIGTERM")
+	}
+}
+
+// FreeAddr returns a 127.0.0.1 address whose port was free a moment ago.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// syncBuffer is a bytes.Buffer safe for the process's two output streams
+// and the test's reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
