@@ -17,7 +17,7 @@ build: ## build bin/fraudscore (static, trimmed, version stamped)
 
 run: build ## run a worker with an embedded JetStream server, the bundled model and a demo stream
 	FRAUDSCORE_EMBEDDED=true FRAUDSCORE_HTTP_ADDR=127.0.0.1:8090 FRAUDSCORE_MODEL_DIR=models \
-	FRAUDSCORE_DEMO_RATE=$${FRAUDSCORE_DEMO_RATE:-200} ./$(BIN)/fraudscore worker
+	FRAUDSCORE_DEMO_RATE=$${FRAUDSCORE_DEMO_RATE:-200} FRAUDSCORE_PROGRESS_INTERVAL=$${FRAUDSCORE_PROGRESS_INTERVAL:-5s} ./$(BIN)/fraudscore worker
 
 vet: ## go vet
 	$(GO) vet ./...

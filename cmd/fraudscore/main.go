@@ -2,7 +2,7 @@
 //
 //	fraudscore [worker]      run a worker (configured by FRAUDSCORE_* variables)
 //	fraudscore model ...     manage and test model versions
-//	fraudscore --help        list every variable with its default
+//	fraudscore help [cmd]    help on a command; every command also takes -h/--help
 package main
 
 import (
@@ -12,11 +12,6 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
-	"text/tabwriter"
-
-	"github.com/kelseyhightower/envconfig"
-
-	"github.com/fraudscore/fraudscore/worker"
 )
 
 // Stamped at build time with -ldflags "-X main.version=... -X main.commit=...".
@@ -29,12 +24,9 @@ const usageHead = `fraudscore: real-time fraud scoring of payment transactions o
 
 Usage:
   fraudscore [worker]        run a scoring worker
-  fraudscore model <cmd>     list | check | promote | rollback | predict | train (fraudscore model help)
+  fraudscore model <cmd>     list | check | promote | rollback | predict | train
   fraudscore version         print the version
-  fraudscore --help          this text
-
-The worker is configured by environment variables:
-
+  fraudscore help [cmd ...]  help on a command (fraudscore help model list); every command takes -h/--help
 `
 
 func main() {
@@ -52,38 +44,34 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
-	case "-h", "--help", "help":
-		printUsage(stdout)
+	case "-h", "-help", "--help", "help": // isHelp
+		if len(args) > 0 && !isHelp(args[0]) { // help model list = model list --help
+			return run(append(args, "--help"), stdin, stdout, stderr)
+		}
+		fmt.Fprintf(stdout, "%s\n", usageHead)
+		printVariables(stdout)
 		return 0
 	case "version", "--version":
+		c := newCommand("version", "", "Print the version and commit of this build.", 0, 0)
+		if _, code, ok := c.parse(args, stdout, stderr); !ok {
+			return code
+		}
 		fmt.Fprintf(stdout, "fraudscore %s (%s)\n", version, commit)
 		return 0
 	case "model":
 		return runModel(ctx, args, stdin, stdout, stderr)
 	case "worker":
-		var cfg worker.Config
-		if err := envconfig.Process(worker.EnvPrefix, &cfg); err != nil {
-			fmt.Fprintf(stderr, "fraudscore: invalid configuration: %v\n", err)
-			return 2
-		}
-		if err := cfg.Validate(); err != nil {
-			fmt.Fprintf(stderr, "fraudscore: %v\n", err)
-			return 2
-		}
-		if err := runWorker(ctx, &cfg, stderr); err != nil {
-			fmt.Fprintf(stderr, "fraudscore: %v\n", err)
-			return 1
-		}
-		return 0
+		return workerCommand(ctx, args, stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "fraudscore: unknown command %q (try --help)\n", cmd)
+	fmt.Fprintf(stderr, "fraudscore: unknown command %q\n\n%s", cmd, usageHead)
 	return 2
 }
 
-func printUsage(w io.Writer) {
-	fmt.Fprint(w, usageHead)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	_ = envconfig.Usagef(worker.EnvPrefix, &worker.Config{}, tw,
-		"{{range .}}  {{usage_key .}}\t{{usage_default .}}\t{{usage_description .}}\n{{end}}")
-	_ = tw.Flush()
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool {
+	switch arg {
+	case "-h", "-help", "--help", "help":
+		return true
+	}
+	return false
 }

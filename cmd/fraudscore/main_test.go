@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"io"
@@ -20,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fraudscore/fraudscore/contracts"
+	"github.com/fraudscore/fraudscore/internal/testenv"
 	"github.com/fraudscore/fraudscore/synthetic"
 )
 
@@ -31,8 +31,21 @@ func freePort(t *testing.T) string {
 	return l.Addr().String()
 }
 
+// waitReady waits until the worker's side port at addr reports ready.
+func waitReady(t *testing.T, addr string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}, 30*time.Second, 50*time.Millisecond, "never ready")
+}
+
 func TestHelpListsEveryVariable(t *testing.T) {
-	out, err := exec.Command(bin, "--help").CombinedOutput()
+	out, err := exec.Command(fraudscore(t), "--help").CombinedOutput()
 	require.NoError(t, err)
 	for _, v := range []string{"FRAUDSCORE_NATS_URL", "FRAUDSCORE_NATS_CREDS_FILE", "FRAUDSCORE_NATS_CA_FILE", "FRAUDSCORE_STREAM",
 		"FRAUDSCORE_CONSUMER", "FRAUDSCORE_MODEL_DIR", "FRAUDSCORE_CONCURRENCY", "FRAUDSCORE_BATCH_SIZE", "FRAUDSCORE_ACK_WAIT",
@@ -43,7 +56,7 @@ func TestHelpListsEveryVariable(t *testing.T) {
 }
 
 func TestInvalidConfigurationExitsBeforeConnecting(t *testing.T) {
-	cmd := exec.Command(bin, "worker")
+	cmd := exec.Command(fraudscore(t), "worker")
 	cmd.Env = append(os.Environ(), "FRAUDSCORE_MAX_DELIVER=1", "FRAUDSCORE_BATCH_SIZE=0", "FRAUDSCORE_NATS_URL=nats://127.0.0.1:1",
 		"FRAUDSCORE_NATS_CREDS_FILE=/nonexistent/user.creds", "FRAUDSCORE_LOG_LEVEL=loud")
 	out, err := cmd.CombinedOutput()
@@ -55,10 +68,18 @@ func TestInvalidConfigurationExitsBeforeConnecting(t *testing.T) {
 	}
 	assert.NotContains(t, string(out), "connect", "it must fail before connecting")
 
-	cmd = exec.Command(bin, "worker")
-	cmd.Env = append(os.Environ(), "FRAUDSCORE_ACK_WAIT=soon")
-	out, _ = cmd.CombinedOutput()
-	assert.Contains(t, string(out), "ACK_WAIT")
+	// Values that do not parse are reported with the rules that fail, all
+	// of them, not only the first.
+	cmd = exec.Command(fraudscore(t), "worker")
+	cmd.Env = append(os.Environ(), "FRAUDSCORE_ACK_WAIT=soon", "FRAUDSCORE_CONCURRENCY=many", "FRAUDSCORE_EMBEDDED=maybe",
+		"FRAUDSCORE_BATCH_SIZE=0", "FRAUDSCORE_MODEL_DIR="+testenv.ModelDir(t))
+	out, err = cmd.CombinedOutput()
+	require.ErrorAs(t, err, &ee)
+	assert.Equal(t, 2, ee.ExitCode())
+	for _, s := range []string{`FRAUDSCORE_ACK_WAIT="soon" is not a duration`, `FRAUDSCORE_CONCURRENCY="many" is not an integer`,
+		`FRAUDSCORE_EMBEDDED="maybe" is not true or false`, "FRAUDSCORE_BATCH_SIZE=0 must be 1..10000"} {
+		assert.Contains(t, string(out), s)
+	}
 }
 
 // The `make run` smoke test: embedded server, bundled model, demo traffic;
@@ -66,41 +87,21 @@ func TestInvalidConfigurationExitsBeforeConnecting(t *testing.T) {
 // cleanly on SIGTERM.
 func TestEmbeddedRunSmoke(t *testing.T) {
 	natsAddr, monAddr, httpAddr := freePort(t), freePort(t), freePort(t)
-	cmd := exec.Command(bin, "worker")
+	cmd := exec.Command(fraudscore(t), "worker")
 	cmd.Env = append(os.Environ(),
 		"FRAUDSCORE_EMBEDDED=true",
 		"FRAUDSCORE_EMBEDDED_STORE_DIR="+t.TempDir(),
 		"FRAUDSCORE_EMBEDDED_LISTEN="+natsAddr,
 		"FRAUDSCORE_EMBEDDED_MONITOR="+monAddr,
 		"FRAUDSCORE_HTTP_ADDR="+httpAddr,
-		"FRAUDSCORE_MODEL_DIR="+filepath.Join("..", "..", "models"),
+		"FRAUDSCORE_MODEL_DIR="+testenv.ModelDir(t),
 		"FRAUDSCORE_DEMO_RATE=200",
 		"FRAUDSCORE_PULL_EXPIRY=1s",
+		"FRAUDSCORE_PROGRESS_INTERVAL=500ms",
 	)
-	stderr, err := cmd.StderrPipe()
-	require.NoError(t, err)
-	require.NoError(t, cmd.Start())
-	logs := make(chan string, 1000)
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			select {
-			case logs <- sc.Text():
-			default:
-			}
-		}
-		close(logs)
-	}()
-	defer cmd.Process.Kill()
+	logs, exited := startLogged(t, cmd)
 
-	require.Eventually(t, func() bool {
-		resp, err := http.Get("http://" + httpAddr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	}, 30*time.Second, 50*time.Millisecond, "never ready")
+	waitReady(t, httpAddr)
 
 	nc, err := nats.Connect("nats://" + natsAddr)
 	require.NoError(t, err)
@@ -132,21 +133,27 @@ func TestEmbeddedRunSmoke(t *testing.T) {
 		return strings.Contains(string(b), `fraudscore_verdicts_total{decision="approve",source="stream"}`)
 	}, 20*time.Second, 100*time.Millisecond)
 
+	// The progress line carries the demo publisher's counts beside the
+	// worker's.
+	require.Eventually(t, func() bool {
+		for _, r := range logs.matching(msgIs("progress")) {
+			if r["demo_sent"].(float64) > 0 && r["approve"].(float64) > 0 {
+				return true
+			}
+		}
+		return false
+	}, 30*time.Second, 100*time.Millisecond, "no progress line with demo traffic")
+
 	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
 	select {
-	case err := <-done:
+	case err := <-exited:
 		require.NoError(t, err, "clean exit on SIGTERM")
 	case <-ctx.Done():
 		t.Fatal("no exit after SIGTERM")
 	}
-	var all []string
-	for l := range logs {
-		all = append(all, l)
-	}
+	all := logs.all()
 	joined := strings.Join(all, "\n")
 	assert.Contains(t, joined, `"msg":"drained"`)
 	assert.Contains(t, joined, `"msg":"stopped"`)
@@ -160,9 +167,9 @@ func TestEmbeddedRunSmoke(t *testing.T) {
 func TestModelFlagsAfterArguments(t *testing.T) {
 	latest, err := os.Readlink(filepath.Join("..", "..", "models", "latest"))
 	require.NoError(t, err)
-	out, err := exec.Command(bin, "model", "check", latest, "-dir", filepath.Join("..", "..", "models")).CombinedOutput()
+	out, err := exec.Command(fraudscore(t), "model", "check", latest, "-dir", testenv.ModelDir(t)).CombinedOutput()
 	require.NoError(t, err, "%s", out)
 	assert.Contains(t, string(out), latest+" ok")
-	out, err = exec.Command(bin, "model", "check", latest, "-dir", t.TempDir()).CombinedOutput()
+	out, err = exec.Command(fraudscore(t), "model", "check", latest, "-dir", t.TempDir()).CombinedOutput()
 	require.Error(t, err, "the -dir after the version must be honoured: %s", out)
 }

@@ -3,8 +3,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -15,149 +13,186 @@ import (
 	"github.com/fraudscore/fraudscore/scorer/model"
 	"github.com/fraudscore/fraudscore/scorer/modelstore"
 	"github.com/fraudscore/fraudscore/training"
+	"github.com/fraudscore/fraudscore/worker"
 )
 
-const modelUsage = `usage: fraudscore model <command> [flags]
+// modelCmd is one `fraudscore model` subcommand.
+type modelCmd struct {
+	name, args, summary string
+	minArgs, maxArgs    int
+	store, train        bool // takes -dir; takes the training flags
+}
 
-Commands:
-  list                 list versions in the store, marking latest
-  check [VERSION]      load a version (default: latest): sha256, features, parity gate
-  promote VERSION      check VERSION, then point latest at it (atomic)
-  rollback             point latest at the newest earlier version that passes check
-  predict MODEL_FILE   score TSV rows from stdin (raw feature values in the model's
-                       order; empty or nan = missing), one probability per line (17 significant digits)
-  train                generate synthetic data, train with XGBoost, write a new version
+// modelCmds lists the model subcommands in the order the help shows them.
+func modelCmds() []modelCmd {
+	return []modelCmd{
+		{name: "list", summary: "List the versions in the store, marking latest with *.", store: true},
+		{name: "check", args: "[VERSION]", maxArgs: 1, store: true,
+			summary: "Load a version (default: latest) as a worker would: sha256, features, parity gate."},
+		{name: "promote", args: "VERSION", minArgs: 1, maxArgs: 1, store: true,
+			summary: "Check VERSION, then point latest at it (atomic)."},
+		{name: "rollback", store: true, summary: "Point latest at the newest earlier version that passes check."},
+		{name: "predict", args: "MODEL_FILE", minArgs: 1, maxArgs: 1,
+			summary: "Score TSV rows from stdin (raw feature values in the model's order; empty or nan = missing),\n" +
+				"one probability per line (17 significant digits)."},
+		{name: "train", store: true, train: true,
+			summary: "Generate synthetic data, train with XGBoost, write a new version."},
+	}
+}
 
-Flags (list, check, promote, rollback, train):
-  -dir DIR             model store directory (default $FRAUDSCORE_MODEL_DIR or ./models)
-`
+func modelUsage(w io.Writer) {
+	fmt.Fprint(w, "usage: fraudscore model <command> [flags] [arguments]\n\nCommands:\n")
+	for _, c := range modelCmds() {
+		fmt.Fprintf(w, "  %-9s %-11s %s\n", c.name, c.args, strings.SplitN(c.summary, "\n", 2)[0])
+	}
+	fmt.Fprint(w, "\nfraudscore model <command> --help shows a command's flags.\n")
+}
+
+// modelFlags are the values of every model subcommand's flags.
+type modelFlags struct {
+	dir, python         string
+	rows, rounds, depth int
+	seed                uint64
+	promote             bool
+}
 
 func runModel(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stdout, modelUsage)
-		if len(args) == 0 {
-			return 2
+	if len(args) == 0 {
+		modelUsage(stderr)
+		return 2
+	}
+	if isHelp(args[0]) {
+		if len(args) > 1 { // model help list = model list --help
+			return runModel(ctx, []string{args[1], "--help"}, stdin, stdout, stderr)
 		}
+		modelUsage(stdout)
 		return 0
 	}
-	cmd, args := args[0], args[1:]
-	fs := flag.NewFlagSet("model "+cmd, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	defDir := os.Getenv("FRAUDSCORE_MODEL_DIR")
-	if defDir == "" {
-		defDir = "models"
-	}
-	dir := fs.String("dir", defDir, "model store directory")
-	rows := fs.Int("rows", 300_000, "train: synthetic transactions to generate")
-	seed := fs.Uint64("seed", 20261127, "train: generator seed")
-	rounds := fs.Int("rounds", 300, "train: maximum boosting rounds (early stopping on validation)")
-	depth := fs.Int("max-depth", 5, "train: XGBoost max_depth")
-	promote := fs.Bool("promote", false, "train: promote the new version to latest")
-	python := fs.String("python", "/usr/bin/python3", "train: Python interpreter with the xgboost module")
-	// Flags may come before or after the arguments (model promote v1 -dir x).
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			return 2
+	var mc *modelCmd
+	for _, c := range modelCmds() {
+		if c.name == args[0] {
+			mc = &c
 		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
 	}
-	arg := func(i int) string {
-		if i < len(pos) {
-			return pos[i]
-		}
-		return ""
+	if mc == nil {
+		fmt.Fprintf(stderr, "fraudscore model: unknown command %q\n\n", args[0])
+		modelUsage(stderr)
+		return 2
 	}
-	store := modelstore.Open(*dir)
-	fail := func(err error) int {
-		fmt.Fprintf(stderr, "fraudscore model %s: %v\n", cmd, err)
+	c := newCommand("model "+mc.name, mc.args, mc.summary, mc.minArgs, mc.maxArgs)
+	var f modelFlags
+	if mc.store {
+		c.flags.StringVar(&f.dir, "dir", defaultModelDir(), "model store directory ($FRAUDSCORE_MODEL_DIR)")
+	}
+	if mc.train {
+		c.flags.IntVar(&f.rows, "rows", 300_000, "synthetic transactions to generate")
+		c.flags.Uint64Var(&f.seed, "seed", 20261127, "generator seed")
+		c.flags.IntVar(&f.rounds, "rounds", 300, "maximum boosting rounds (early stopping on validation)")
+		c.flags.IntVar(&f.depth, "max-depth", 5, "XGBoost max_depth")
+		c.flags.BoolVar(&f.promote, "promote", false, "promote the new version to latest")
+		c.flags.StringVar(&f.python, "python", "/usr/bin/python3", "Python interpreter with the xgboost module")
+	}
+	pos, code, ok := c.parse(args[1:], stdout, stderr)
+	if !ok {
+		return code
+	}
+	if err := mc.run(ctx, &f, pos, stdin, stdout); err != nil {
+		fmt.Fprintf(stderr, "fraudscore model %s: %v\n", mc.name, err)
 		return 1
 	}
-	switch cmd {
+	return 0
+}
+
+// defaultModelDir is FRAUDSCORE_MODEL_DIR, or the worker's default.
+func defaultModelDir() string {
+	if d := os.Getenv(worker.EnvPrefix + "_MODEL_DIR"); d != "" {
+		return d
+	}
+	return worker.DefaultConfig().ModelDir
+}
+
+// run runs the subcommand with its parsed flags and arguments.
+func (mc *modelCmd) run(ctx context.Context, f *modelFlags, pos []string, stdin io.Reader, stdout io.Writer) error {
+	store := modelstore.Open(f.dir)
+	switch mc.name {
 	case "list":
-		vs, err := store.Versions()
-		if err != nil {
-			return fail(err)
-		}
-		latest, _ := store.Latest()
-		for _, v := range vs {
-			mark := " "
-			if v == latest {
-				mark = "*"
-			}
-			meta, err := store.ReadMetadata(v)
-			if err != nil {
-				fmt.Fprintf(stdout, "%s %s  (unreadable: %v)\n", mark, v, err)
-				continue
-			}
-			fmt.Fprintf(stdout, "%s %s  %s %s  features=%d  holdout roc_auc=%.4f pr_auc=%.4f  review>=%.4g decline>=%.4g\n",
-				mark, v, meta.Framework, meta.FrameworkVersion, len(meta.Features), meta.Holdout.ROCAUC, meta.Holdout.PRAUC,
-				meta.Thresholds.Review, meta.Thresholds.Decline)
-		}
-		return 0
+		return listModels(store, stdout)
 	case "check":
-		v := arg(0)
+		v := ""
+		if len(pos) > 0 {
+			v = pos[0]
+		}
 		var err error
 		if v == "" {
 			if v, err = store.Latest(); err != nil {
-				return fail(err)
+				return err
 			}
 		}
 		l, err := store.Load(v)
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		fmt.Fprintf(stdout, "%s ok: %s, %d trees, %d features, %d golden rows within %g\n",
 			v, l.Model.Format(), l.Model.NumTrees(), l.Model.NumFeatures(), len(l.Meta.GoldenRows), model.DefaultParityTolerance)
-		return 0
 	case "promote":
-		if len(pos) != 1 {
-			return fail(errors.New("promote needs exactly one VERSION"))
+		if err := store.Promote(pos[0]); err != nil {
+			return err
 		}
-		if err := store.Promote(arg(0)); err != nil {
-			return fail(err)
-		}
-		fmt.Fprintf(stdout, "latest -> %s\n", arg(0))
-		return 0
+		fmt.Fprintf(stdout, "latest -> %s\n", pos[0])
 	case "rollback":
 		v, err := store.Rollback()
 		if err != nil {
-			return fail(err)
+			return err
 		}
 		fmt.Fprintf(stdout, "latest -> %s\n", v)
-		return 0
 	case "predict":
-		if len(pos) != 1 {
-			return fail(errors.New("predict needs exactly one MODEL_FILE"))
-		}
-		if err := predict(arg(0), stdin, stdout); err != nil {
-			return fail(err)
-		}
-		return 0
+		return predict(pos[0], stdin, stdout)
 	case "train":
-		meta, err := training.Train(ctx, store, training.Config{
-			Rows: *rows, Seed: *seed, Rounds: *rounds, MaxDepth: *depth, Python: *python, Log: stdout,
-		})
-		if err != nil {
-			return fail(err)
-		}
-		fmt.Fprintf(stdout, "wrote %s/%s: holdout ROC AUC %.4f, PR AUC %.4f\n", *dir, meta.Version, meta.Holdout.ROCAUC, meta.Holdout.PRAUC)
-		if *promote {
-			if err := store.Promote(meta.Version); err != nil {
-				return fail(err)
-			}
-			fmt.Fprintf(stdout, "latest -> %s\n", meta.Version)
-		} else {
-			fmt.Fprintf(stdout, "promote it with: fraudscore model promote -dir %s %s\n", *dir, meta.Version)
-		}
-		return 0
+		return train(ctx, store, f, stdout)
 	}
-	fmt.Fprintf(stderr, "fraudscore model: unknown command %q\n\n%s", cmd, modelUsage)
-	return 2
+	return nil
+}
+
+func listModels(store *modelstore.Store, stdout io.Writer) error {
+	vs, err := store.Versions()
+	if err != nil {
+		return err
+	}
+	latest, _ := store.Latest()
+	for _, v := range vs {
+		mark := " "
+		if v == latest {
+			mark = "*"
+		}
+		meta, err := store.ReadMetadata(v)
+		if err != nil {
+			fmt.Fprintf(stdout, "%s %s  (unreadable: %v)\n", mark, v, err)
+			continue
+		}
+		fmt.Fprintf(stdout, "%s %s  %s %s  features=%d  holdout roc_auc=%.4f pr_auc=%.4f  review>=%.4g decline>=%.4g\n",
+			mark, v, meta.Framework, meta.FrameworkVersion, len(meta.Features), meta.Holdout.ROCAUC, meta.Holdout.PRAUC,
+			meta.Thresholds.Review, meta.Thresholds.Decline)
+	}
+	return nil
+}
+
+func train(ctx context.Context, store *modelstore.Store, f *modelFlags, stdout io.Writer) error {
+	meta, err := training.Train(ctx, store, training.Config{
+		Rows: f.rows, Seed: f.seed, Rounds: f.rounds, MaxDepth: f.depth, Python: f.python, Log: stdout,
+	})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "wrote %s/%s: holdout ROC AUC %.4f, PR AUC %.4f\n", f.dir, meta.Version, meta.Holdout.ROCAUC, meta.Holdout.PRAUC)
+	if !f.promote {
+		fmt.Fprintf(stdout, "promote it with: fraudscore model promote -dir %s %s\n", f.dir, meta.Version)
+		return nil
+	}
+	if err := store.Promote(meta.Version); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "latest -> %s\n", meta.Version)
+	return nil
 }
 
 // predict scores tab-separated rows of raw feature values.

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"math"
 	"os"
 	"os/exec"
@@ -17,31 +16,21 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fraudscore/fraudscore/internal/testenv"
 	"github.com/fraudscore/fraudscore/scorer/features"
-	"github.com/fraudscore/fraudscore/scorer/modelstore"
 	"github.com/fraudscore/fraudscore/synthetic"
 )
 
 const python = "/usr/bin/python3"
 
-// bin is the fraudscore binary built once by TestMain.
-var bin string
+// fraudscore returns the binary under test, built once per test process.
+func fraudscore(t testing.TB) string {
+	return testenv.Binary(t, "./cmd/fraudscore")
+}
 
 func TestMain(m *testing.M) {
-	dir, err := os.MkdirTemp("", "fraudscore-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	bin = filepath.Join(dir, "fraudscore")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "go build: %v\n%s", err, out)
-		os.RemoveAll(dir)
-		os.Exit(1)
-	}
 	code := m.Run()
-	os.RemoveAll(dir)
+	testenv.Cleanup()
 	os.Exit(code)
 }
 
@@ -52,7 +41,7 @@ type result struct {
 
 func runBin(t *testing.T, stdin string, args ...string) result {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(fraudscore(t), args...)
 	cmd.Env = append(os.Environ(), "FRAUDSCORE_MODEL_DIR=")
 	cmd.Stdin = strings.NewReader(stdin)
 	var so, se bytes.Buffer
@@ -68,20 +57,12 @@ func runBin(t *testing.T, stdin string, args ...string) result {
 	return r
 }
 
-const bundled = "../../models"
-
-func bundledLatest(t *testing.T) string {
-	v, err := modelstore.Open(bundled).Latest()
-	require.NoError(t, err)
-	return v
-}
-
 // tempStore copies the bundled latest version into a temporary store as
 // two versions, v1 (older) and v2, with latest -> v2.
 func tempStore(t *testing.T) (dir, v1, v2 string) {
 	dir = t.TempDir()
 	v1, v2 = "v20250101_000000", "v20250102_000000"
-	src := filepath.Join(bundled, bundledLatest(t))
+	src := filepath.Join(testenv.ModelDir(t), testenv.BundledVersion(t))
 	for _, v := range []string{v1, v2} {
 		require.NoError(t, os.Mkdir(filepath.Join(dir, v), 0o755))
 		for _, f := range []string{"model.json", "metadata.json"} {
@@ -108,18 +89,18 @@ func latestOf(t *testing.T, dir string) string {
 }
 
 func TestModelListAndCheckBundled(t *testing.T) {
-	v := bundledLatest(t)
-	r := runBin(t, "", "model", "list", "-dir", bundled)
+	v := testenv.BundledVersion(t)
+	r := runBin(t, "", "model", "list", "-dir", testenv.ModelDir(t))
 	require.Zero(t, r.code, r.stderr)
 	assert.Regexp(t, `(?m)^\* `+v+`  xgboost 1\.7\.4  features=17  holdout roc_auc=0\.9229 pr_auc=0\.8274`, r.stdout)
 
-	r = runBin(t, "", "model", "check", "-dir", bundled)
+	r = runBin(t, "", "model", "check", "-dir", testenv.ModelDir(t))
 	require.Zero(t, r.code, r.stderr)
 	assert.Regexp(t, `^`+v+` ok: xgboost-json, 123 trees, 17 features, 128 golden rows within 1e-06`, r.stdout)
 
 	r = runBin(t, "", "model")
 	assert.Equal(t, 2, r.code, "no subcommand is a usage error")
-	assert.Contains(t, r.stdout, "usage: fraudscore model")
+	assert.Contains(t, r.stderr, "usage: fraudscore model")
 	r = runBin(t, "", "model", "frobnicate")
 	assert.Equal(t, 2, r.code)
 	assert.Contains(t, r.stderr, `unknown command "frobnicate"`)
@@ -148,15 +129,15 @@ func TestModelPromoteRollback(t *testing.T) {
 	assert.Equal(t, v2, latestOf(t, dir))
 
 	r = runBin(t, "", "model", "promote", "-dir", dir)
-	assert.Equal(t, 1, r.code)
-	assert.Contains(t, r.stderr, "exactly one VERSION")
+	assert.Equal(t, 2, r.code, "a missing argument is a command-line mistake")
+	assert.Contains(t, r.stderr, "usage: fraudscore model promote [flags] VERSION")
 	r = runBin(t, "", "model", "promote", "-dir", dir, "v20990101_000000")
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "no such model version")
 	assert.Equal(t, v2, latestOf(t, dir))
 
 	// FRAUDSCORE_MODEL_DIR is the default -dir.
-	cmd := exec.Command(bin, "model", "check")
+	cmd := exec.Command(fraudscore(t), "model", "check")
 	cmd.Env = append(os.Environ(), "FRAUDSCORE_MODEL_DIR="+dir)
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, "%s", out)
@@ -257,7 +238,7 @@ func TestModelPredictMatchesXGBoost(t *testing.T) {
 	if _, err := os.Stat(python); err != nil {
 		t.Skipf("no %s", python)
 	}
-	modelFile, err := filepath.Abs(filepath.Join(bundled, "latest", "model.json"))
+	modelFile, err := filepath.Abs(filepath.Join(testenv.ModelDir(t), "latest", "model.json"))
 	require.NoError(t, err)
 	tsv, missing := sampleTSV(300)
 	require.Greater(t, missing, 10)
@@ -283,7 +264,7 @@ func TestModelPredictRefusesLegacyBinary(t *testing.T) {
 	if _, err := os.Stat(python); err != nil {
 		t.Skipf("no %s", python)
 	}
-	src, err := filepath.Abs(filepath.Join(bundled, "latest", "model.json"))
+	src, err := filepath.Abs(filepath.Join(testenv.ModelDir(t), "latest", "model.json"))
 	require.NoError(t, err)
 	dst := filepath.Join(t.TempDir(), "model.bin")
 	out, err := exec.Command(python, "-c", `
@@ -308,7 +289,7 @@ b.save_model(sys.argv[2])
 }
 
 func TestModelPredictBadInput(t *testing.T) {
-	modelFile := filepath.Join(bundled, "latest", "model.json")
+	modelFile := filepath.Join(testenv.ModelDir(t), "latest", "model.json")
 	row := strings.TrimSuffix(strings.Repeat("1\t", features.Count), "\t")
 
 	r := runBin(t, row+"\n1\t2\t3\n", "model", "predict", modelFile)
@@ -324,8 +305,8 @@ func TestModelPredictBadInput(t *testing.T) {
 	assert.Contains(t, r.stderr, "open model")
 
 	r = runBin(t, "", "model", "predict")
-	assert.Equal(t, 1, r.code)
-	assert.Contains(t, r.stderr, "exactly one MODEL_FILE")
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, "usage: fraudscore model predict MODEL_FILE")
 
 	// Blank lines are skipped; CRLF is accepted.
 	r = runBin(t, "\n"+row+"\r\n\n", "model", "predict", modelFile)

@@ -13,13 +13,15 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/fraudscore/fraudscore/internal/testenv"
 )
 
 // A worker started on a tampered model stays up and not ready, survives
 // SIGHUP (which used to kill a worker still waiting for a good model), and
 // becomes ready when latest points at a good version and SIGHUP arrives.
 func TestSIGHUPBeforeFirstGoodModel(t *testing.T) {
-	src := filepath.Join("..", "..", "models")
+	src := testenv.ModelDir(t)
 	good, err := os.Readlink(filepath.Join(src, "latest"))
 	require.NoError(t, err)
 	dir := t.TempDir()
@@ -48,7 +50,7 @@ func TestSIGHUPBeforeFirstGoodModel(t *testing.T) {
 	link(bad)
 
 	httpAddr := freePort(t)
-	cmd := exec.Command(bin, "worker")
+	cmd := exec.Command(fraudscore(t), "worker")
 	cmd.Env = append(os.Environ(), "FRAUDSCORE_EMBEDDED=true", "FRAUDSCORE_EMBEDDED_STORE_DIR="+t.TempDir(),
 		"FRAUDSCORE_EMBEDDED_LISTEN="+freePort(t), "FRAUDSCORE_EMBEDDED_MONITOR="+freePort(t),
 		"FRAUDSCORE_HTTP_ADDR="+httpAddr, "FRAUDSCORE_MODEL_DIR="+dir, "FRAUDSCORE_PULL_EXPIRY=1s")

@@ -144,8 +144,39 @@ const (
 	defaultMemLimit = 48 << 20
 )
 
-func runWorker(ctx context.Context, cfg *worker.Config, stderr io.Writer) error {
+const workerSummary = `Run a scoring worker: pull transactions from JetStream, publish verdicts and
+dead letters, answer score requests, serve /metrics, /healthz and /readyz.
+Invalid configuration is reported in full (every problem) with exit status 2
+before anything connects.`
+
+// workerCommand parses the worker's command line (only -h/--help), reads
+// the configuration from the environment and runs the worker.
+func workerCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	c := newCommand("worker", "", workerSummary, 0, 0)
+	c.more = printVariables
+	if _, code, ok := c.parse(args, stdout, stderr); !ok {
+		return code
+	}
+	cfg, unknown, err := worker.LoadConfig(os.Environ())
+	if err != nil {
+		fmt.Fprintf(stderr, "fraudscore: %v\n", err)
+		for _, u := range unknown {
+			fmt.Fprintf(stderr, "fraudscore: warning: %s\n", u)
+		}
+		return 2
+	}
+	if err := runWorker(ctx, cfg, unknown, stderr); err != nil {
+		fmt.Fprintf(stderr, "fraudscore: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func runWorker(ctx context.Context, cfg *worker.Config, unknown []worker.UnknownVariable, stderr io.Writer) error {
 	log := newLogger(stderr, cfg.LogLevel)
+	for _, u := range unknown {
+		log.Warn(u.String(), "var", u.Name, "did_you_mean", u.Suggestion)
+	}
 	// SIGHUP reloads the model; registered first, so it never terminates
 	// the process (Go's default) while the model is still loading.
 	hup := make(chan os.Signal, 1)
@@ -244,10 +275,15 @@ func runWorker(ctx context.Context, cfg *worker.Config, stderr io.Writer) error 
 		return err
 	}
 	w.Store(wk)
+	progress := &worker.Progress{Metrics: m, Logger: log, Every: cfg.ProgressInterval}
 	if cfg.DemoRate > 0 {
+		d := &demo{nc: nc, cfg: cfg, log: log}
+		progress.Extra = d.fields
 		bgWG.Add(1)
-		go func() { defer bgWG.Done(); runDemo(bg, nc, cfg, log) }()
+		go func() { defer bgWG.Done(); d.run(bg) }()
 	}
+	bgWG.Add(1)
+	go func() { defer bgWG.Done(); progress.Run(bg) }()
 	runErr := wk.Run(ctx)
 	cancelBG()
 	bgWG.Wait()
