@@ -1,7 +1,11 @@
 # Benchmarks: Go micro-benchmarks of the scoring core and contracts, then the
 # end-to-end scenarios (loadtest/bench): standalone nats-server and worker
-# processes on this machine, natscli's `nats bench` and the worker's
-# pass-through mode as baselines. Results: docs/bench/latest.{json,md}.
+# processes on this machine, natscli's `nats bench js` (transport), `nats bench
+# service` (request-reply) and the worker's pass-through mode as baselines
+# measured in the same run; integrity checked from what the streams stored.
+# Results: docs/bench/latest.json (with commit, machine, load averages and the
+# ratios to the baselines) and latest.md, rendered from the JSON.
+# Re-render a committed JSON: ./bin/bench -render docs/bench/latest.json
 NATSCLI_VERSION ?= v0.5.0
 BENCH_FLAGS ?=
 MICRO_BENCHTIME ?= 1s

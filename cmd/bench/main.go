@@ -1,8 +1,10 @@
 // Command bench runs fraudscore's end-to-end benchmark (see loadtest/bench):
 // a standalone NATS server and worker processes on this machine, the
-// transport baseline from natscli, and the worker's pass-through mode, and
-// writes docs/bench/latest.{json,md}. `make bench` and `make bench-quick`
-// build the binaries and call it.
+// transport and request-reply baselines from natscli, and the worker's
+// pass-through mode, and writes docs/bench/latest.json (results, commit,
+// machine, load averages, ratios to the baselines) and latest.md, rendered
+// from that JSON (-render re-renders a committed JSON without running).
+// `make bench` and `make bench-quick` build the binaries and call it.
 package main
 
 import (
@@ -38,11 +40,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	out := fs.String("out", "docs/bench/latest", "write <out>.json and <out>.md")
 	procLog := fs.String("proc-log", "", "file for the servers' and workers' output (default: discarded)")
 	timeout := fs.Duration("timeout", 15*time.Minute, "hard cap on the whole run")
+	render := fs.String("render", "", "run nothing: write the markdown of this results JSON to stdout")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
 		}
 		return 1
+	}
+	if *render != "" {
+		return renderMarkdown(*render, "", stdout, stderr)
 	}
 	for _, p := range []*string{&o.FraudscoreBin, &o.ServerBin, &o.ModelDir} {
 		abs, err := filepath.Abs(*p)
@@ -70,6 +76,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer os.RemoveAll(tmp)
 	o.TmpDir = tmp
 
+	o.SourceDir = "."
+	o.Command = "make bench"
+	if o.Quick {
+		o.Command = "make bench-quick"
+	}
+	if o.Only != "" || *out != "docs/bench/latest" && *out != "docs/bench/quick" {
+		o.Command = "go run ./cmd/bench " + strings.Join(args, " ")
+	}
+
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
@@ -83,18 +98,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bench:", err)
 		return 1
 	}
-	var md bytes.Buffer
-	cmd := "make bench"
-	if o.Quick {
-		cmd = "make bench-quick"
-	}
-	if o.Only != "" {
-		cmd = "go run ./cmd/bench " + strings.Join(args, " ")
-	}
-	res.WriteMarkdown(&md, cmd)
-	if err := os.WriteFile(*out+".md", md.Bytes(), 0o644); err != nil {
+	return renderMarkdown(*out+".json", *out+".md", stdout, stderr)
+}
+
+// renderMarkdown renders the markdown of a results JSON from the file
+// itself, so the markdown holds only what the JSON holds; it writes it to
+// mdPath (if set) and stdout.
+func renderMarkdown(jsonPath, mdPath string, stdout, stderr io.Writer) int {
+	res, err := bench.ReadJSON(jsonPath)
+	if err != nil {
 		fmt.Fprintln(stderr, "bench:", err)
 		return 1
+	}
+	var md bytes.Buffer
+	res.WriteMarkdown(&md)
+	if mdPath != "" {
+		if err := os.WriteFile(mdPath, md.Bytes(), 0o644); err != nil {
+			fmt.Fprintln(stderr, "bench:", err)
+			return 1
+		}
 	}
 	_, _ = stdout.Write(md.Bytes())
 	return 0

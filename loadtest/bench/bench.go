@@ -9,10 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/fraudscore/fraudscore/loadtest"
 	"github.com/fraudscore/fraudscore/synthetic"
@@ -33,6 +34,10 @@ type Options struct {
 	Quick bool
 	// Only, when set, runs the scenarios whose name contains it.
 	Only string
+	// SourceDir is the checkout whose commit the results record.
+	SourceDir string
+	// Command is how the run was started, recorded in the results.
+	Command string
 	// Log receives one line per scenario; ProcLog the children's output.
 	Log     io.Writer
 	ProcLog io.Writer
@@ -50,8 +55,12 @@ type Scenario struct {
 	// publisher competing for the two cores).
 	Backlog bool `json:"backlog,omitempty"`
 	// NatsBench runs natscli's JetStream publish and consume benchmark
-	// instead of fraudscore.
+	// instead of fraudscore: the transport baseline.
 	NatsBench bool `json:"nats_bench,omitempty"`
+	// NatsService runs natscli's service benchmark (`nats bench service
+	// serve` and `request`) instead of fraudscore: the request-reply
+	// baseline, with Load's Count and Concurrency.
+	NatsService bool `json:"nats_service,omitempty"`
 	// Load is the load test.
 	Load loadtest.Config `json:"-"`
 }
@@ -65,6 +74,11 @@ type Result struct {
 	NatsPub     float64 `json:"nats_pub_per_s,omitempty"`
 	NatsConsume float64 `json:"nats_consume_per_s,omitempty"`
 	NatsSize    int     `json:"nats_msg_size,omitempty"`
+	// NatsServiceRate is natscli's service benchmark rate in requests per
+	// second.
+	NatsServiceRate float64 `json:"nats_service_requests_per_s,omitempty"`
+	// NatsClients is the number of natscli request clients.
+	NatsClients int     `json:"nats_clients,omitempty"`
 	Seconds     float64 `json:"wall_seconds"`
 	// CPU seconds used during the load test by the server, the workers
 	// (summed) and the load generator.
@@ -77,20 +91,23 @@ type Result struct {
 	Err     string  `json:"error,omitempty"`
 }
 
-// Machine describes where the run happened.
-type Machine struct {
-	NProc     int    `json:"nproc"`
-	CPU       string `json:"cpu"`
-	GoVersion string `json:"go_version"`
-	OS        string `json:"os"`
-}
-
-// Results are a whole run.
+// Results are a whole run: where and on what source it ran, the scenarios'
+// outcomes, and the ratios to the baselines measured in the same run.
 type Results struct {
-	Date    time.Time `json:"date"`
-	Machine Machine   `json:"machine"`
-	Quick   bool      `json:"quick"`
-	Results []Result  `json:"results"`
+	// Date and Finished bound the run; LoadStart and LoadEnd are the load
+	// averages then (above about the core count, other work competed).
+	Date      time.Time `json:"date"`
+	Finished  time.Time `json:"finished"`
+	LoadStart LoadAvgs  `json:"loadavg_start"`
+	LoadEnd   LoadAvgs  `json:"loadavg_end"`
+	Git       Git       `json:"git"`
+	Machine   Machine   `json:"machine"`
+	// Command is how the run was started (for the markdown).
+	Command string   `json:"command"`
+	Quick   bool     `json:"quick"`
+	Results []Result `json:"results"`
+	// Ratios are fraudscore's figures over the baselines of this run.
+	Ratios Ratios `json:"ratios"`
 }
 
 // Plan returns the scenarios of a full or quick run.
@@ -104,11 +121,12 @@ func Plan(quick bool) []Scenario {
 	}
 	pt := []string{"FRAUDSCORE_PASS_THROUGH=true"}
 	s := []Scenario{
-		{Name: "nats-bench", NatsBench: true, Load: stream(0, big, 0)},
-		{Name: "pass-through backlog", Workers: 1, Env: pt, Backlog: true, Load: stream(0, big, 0)},
-		{Name: "fraudscore backlog", Workers: 1, Backlog: true, Load: stream(0, big, 0)},
-		{Name: "pass-through max", Workers: 1, Env: pt, Load: stream(0, big, 0)},
-		{Name: "fraudscore max", Workers: 1, Load: stream(0, big, 0)},
+		{Name: ScenarioNatsBench, NatsBench: true, Load: stream(0, big, 0)},
+		{Name: ScenarioNatsService, NatsService: true, Load: loadtest.Config{Mode: loadtest.ModeRequest, Count: reqCount, Concurrency: 32}},
+		{Name: ScenarioPassThroughBacklog, Workers: 1, Env: pt, Backlog: true, Load: stream(0, big, 0)},
+		{Name: ScenarioBacklog, Workers: 1, Backlog: true, Load: stream(0, big, 0)},
+		{Name: ScenarioPassThroughMax, Workers: 1, Env: pt, Load: stream(0, big, 0)},
+		{Name: ScenarioMax, Workers: 1, Load: stream(0, big, 0)},
 	}
 	rates := []float64{1000, 5000, 10_000, 20_000}
 	if quick {
@@ -124,8 +142,8 @@ func Plan(quick bool) []Scenario {
 	}
 	s = append(s,
 		Scenario{Name: "request 1k/s", Workers: 1, Load: loadtest.Config{Mode: loadtest.ModeRequest, Rate: 1000, Duration: rateDur, Concurrency: 16}},
-		Scenario{Name: "request max c32", Workers: 1, Load: loadtest.Config{Mode: loadtest.ModeRequest, Count: reqCount, Concurrency: 32}},
-		Scenario{Name: "2 workers backlog", Workers: 2, Backlog: true, Load: stream(0, big, 0)},
+		Scenario{Name: ScenarioRequestMax, Workers: 1, Load: loadtest.Config{Mode: loadtest.ModeRequest, Count: reqCount, Concurrency: 32}},
+		Scenario{Name: ScenarioTwoWorkersBacklog, Workers: 2, Backlog: true, Load: stream(0, big, 0)},
 	)
 	if !quick {
 		s = append(s,
@@ -153,7 +171,8 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	if o.Log == nil {
 		o.Log = io.Discard
 	}
-	res := &Results{Date: time.Now().UTC(), Machine: DescribeMachine(), Quick: o.Quick}
+	res := &Results{Date: time.Now().UTC(), LoadStart: ReadLoadAvg(), Git: GitState(ctx, o.SourceDir), Machine: DescribeMachine(),
+		Command: o.Command, Quick: o.Quick}
 	for _, sc := range Plan(o.Quick) {
 		if o.Only != "" && !strings.Contains(sc.Name, o.Only) {
 			continue
@@ -169,6 +188,8 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		fmt.Fprintf(o.Log, "   %s\n", r.Line())
 		res.Results = append(res.Results, r)
 	}
+	res.Finished, res.LoadEnd = time.Now().UTC(), ReadLoadAvg()
+	res.ComputeRatios()
 	return res, nil
 }
 
@@ -179,6 +200,8 @@ func (r Result) Line() string {
 		return "error: " + r.Err
 	case r.NatsBench:
 		return fmt.Sprintf("nats bench js (%d B): publish %.0f msgs/s, consume %.0f msgs/s", r.NatsSize, r.NatsPub, r.NatsConsume)
+	case r.NatsService:
+		return fmt.Sprintf("nats bench service (%d B, %d clients): %.0f requests/s", r.NatsSize, r.NatsClients, r.NatsServiceRate)
 	case r.Report == nil:
 		return "no report"
 	}
@@ -219,8 +242,12 @@ func runScenario(ctx context.Context, o Options, sc Scenario) (r Result) {
 	}
 	defer func() { _ = srv.Stop(15 * time.Second) }()
 
-	if sc.NatsBench {
-		if err := natsBench(ctx, o, srv.URL, sc.Load.Count, &r); err != nil {
+	if sc.NatsBench || sc.NatsService {
+		bench := natsBench
+		if sc.NatsService {
+			bench = natsService
+		}
+		if err := bench(ctx, o, srv.URL, sc.Load, &r); err != nil {
 			r.Err = err.Error()
 		}
 		return r
@@ -259,17 +286,21 @@ func runScenario(ctx context.Context, o Options, sc Scenario) (r Result) {
 	cfg.PassThrough = hasEnv(sc.Env, "FRAUDSCORE_PASS_THROUGH=true")
 	cfg.MaxDuration = 3 * time.Minute
 	cfg.Drain = 15 * time.Second
+	srv0, self0 := CPUSeconds(srv.Pid()), CPUSeconds(0)
+	// CPU is sampled when the measured phase ends, before the stored check
+	// reads the streams back.
+	cfg.Measured = func() {
+		r.ServerCPU, r.LoadCPU = CPUSeconds(srv.Pid())-srv0, CPUSeconds(0)-self0
+		for _, w := range workers {
+			r.WorkerCPU += CPUSeconds(w.Pid())
+		}
+	}
 	if sc.Backlog {
 		rss.Stop()
 		stopWorkers()
 		cfg.AfterSend = startWorkers
 	}
-	srv0, self0 := CPUSeconds(srv.Pid()), CPUSeconds(0)
 	rep, err := loadtest.Run(ctx, cfg)
-	r.ServerCPU, r.LoadCPU = CPUSeconds(srv.Pid())-srv0, CPUSeconds(0)-self0
-	for _, w := range workers {
-		r.WorkerCPU += CPUSeconds(w.Pid())
-	}
 	if rss != nil {
 		r.RSSMaxMiB, _ = rss.Stop()
 	}
@@ -292,35 +323,74 @@ func hasEnv(env []string, kv string) bool {
 
 var rateRe = regexp.MustCompile(`stats: ([\d,]+) msgs/sec`)
 
+// natsRate runs natscli against url with args and returns the rate it
+// reports.
+func natsRate(ctx context.Context, o Options, url string, args ...string) (float64, error) {
+	if o.NatsCLI == "" {
+		return 0, fmt.Errorf("natscli not available")
+	}
+	cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	full := append([]string{"-s", url}, args...)
+	out, err := exec.CommandContext(cctx, o.NatsCLI, full...).CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("nats %s: %w: %s", strings.Join(args, " "), err, tail(out))
+	}
+	m := rateRe.FindSubmatch(out)
+	if m == nil {
+		return 0, fmt.Errorf("nats %s: no rate in output: %s", strings.Join(args, " "), tail(out))
+	}
+	return strconv.ParseFloat(strings.ReplaceAll(string(m[1]), ",", ""), 64)
+}
+
 // natsBench runs natscli's JetStream async publish and durable consume
 // benchmarks with messages the size of an average synthetic transaction.
-func natsBench(ctx context.Context, o Options, url string, count int, r *Result) error {
-	if o.NatsCLI == "" {
-		return fmt.Errorf("natscli not available")
-	}
+func natsBench(ctx context.Context, o Options, url string, load loadtest.Config, r *Result) error {
 	r.NatsSize = AvgEventSize(1000)
-	run := func(args ...string) (float64, error) {
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		defer cancel()
-		full := append([]string{"-s", url, "bench", "js"}, args...)
-		out, err := exec.CommandContext(cctx, o.NatsCLI, full...).CombinedOutput()
-		if err != nil {
-			return 0, fmt.Errorf("nats %s: %w: %s", strings.Join(args, " "), err, tail(out))
-		}
-		m := rateRe.FindSubmatch(out)
-		if m == nil {
-			return 0, fmt.Errorf("nats %s: no rate in output: %s", strings.Join(args, " "), tail(out))
-		}
-		return strconv.ParseFloat(strings.ReplaceAll(string(m[1]), ",", ""), 64)
-	}
-	n := strconv.Itoa(count)
+	n := strconv.Itoa(load.Count)
 	var err error
-	if r.NatsPub, err = run("pub", "async", "bench.tx", "--create", "--storage", "file", "--msgs", n,
+	if r.NatsPub, err = natsRate(ctx, o, url, "bench", "js", "pub", "async", "bench.tx", "--create", "--storage", "file", "--msgs", n,
 		"--size", strconv.Itoa(r.NatsSize), "--no-progress"); err != nil {
 		return err
 	}
-	r.NatsConsume, err = run("consume", "--msgs", n, "--no-progress")
+	r.NatsConsume, err = natsRate(ctx, o, url, "bench", "js", "consume", "--msgs", n, "--no-progress")
 	return err
+}
+
+// natsService runs natscli's service benchmark: one `nats bench service
+// serve` process answering on a subject, and `nats bench service request`
+// with the load's concurrency and count, with requests the size of an
+// average synthetic transaction.
+func natsService(ctx context.Context, o Options, url string, load loadtest.Config, r *Result) error {
+	if o.NatsCLI == "" {
+		return fmt.Errorf("natscli not available")
+	}
+	const subject = "bench.score"
+	r.NatsSize, r.NatsClients = AvgEventSize(1000), load.Concurrency
+	serve, err := StartProc("nats bench service serve", o.NatsCLI, []string{"-s", url, "bench", "service", "serve", subject, "--clients", "1", "--no-progress"}, nil, o.ProcLog)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = serve.Stop(10 * time.Second) }()
+	if err := waitReply(ctx, url, subject); err != nil {
+		return fmt.Errorf("bench: nats bench service serve not answering: %w", err)
+	}
+	r.NatsServiceRate, err = natsRate(ctx, o, url, "bench", "service", "request", subject, "--clients", strconv.Itoa(load.Concurrency),
+		"--msgs", strconv.Itoa(load.Count), "--size", strconv.Itoa(r.NatsSize), "--no-progress")
+	return err
+}
+
+// waitReply waits until a request on subject is answered.
+func waitReply(ctx context.Context, url, subject string) error {
+	nc, err := nats.Connect(url)
+	if err != nil {
+		return fmt.Errorf("bench: connect %s: %w", url, err)
+	}
+	defer nc.Close()
+	return waitFor(ctx, 30*time.Second, func() bool {
+		_, err := nc.Request(subject, nil, time.Second)
+		return err == nil
+	})
 }
 
 func tail(b []byte) string {
@@ -357,18 +427,17 @@ func LoadAvg() float64 {
 	return v
 }
 
-// DescribeMachine reads the CPU model, core count and Go version.
-func DescribeMachine() Machine {
-	m := Machine{NProc: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH}
-	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range strings.Split(string(data), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
-				m.CPU = strings.TrimSpace(v)
-				break
-			}
-		}
+// ReadJSON reads results written by WriteJSON.
+func ReadJSON(path string) (*Results, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
 	}
-	return m
+	var res Results
+	if err := json.Unmarshal(data, &res); err != nil {
+		return nil, fmt.Errorf("bench: %s: %w", path, err)
+	}
+	return &res, nil
 }
 
 // WriteJSON writes the results as indented JSON.

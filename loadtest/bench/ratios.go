@@ -1,0 +1,111 @@
+package bench
+
+import "reflect"
+
+// Scenario names the ratios refer to.
+const (
+	ScenarioNatsBench          = "nats-bench"
+	ScenarioNatsService        = "nats-bench-service"
+	ScenarioPassThroughBacklog = "pass-through backlog"
+	ScenarioBacklog            = "fraudscore backlog"
+	ScenarioPassThroughMax     = "pass-through max"
+	ScenarioMax                = "fraudscore max"
+	ScenarioRequestMax         = "request max c32"
+	ScenarioTwoWorkersBacklog  = "2 workers backlog"
+)
+
+// Ratios are fraudscore's throughput over the baselines measured in the same
+// run, on the same machine: unlike the absolute figures, they carry from one
+// machine to another. A ratio is 0 when one of its scenarios failed or was
+// not run.
+type Ratios struct {
+	// BacklogPerTransportConsume is "fraudscore backlog" verdicts/s over
+	// `nats bench js consume` msgs/s ("nats-bench").
+	BacklogPerTransportConsume float64 `json:"backlog_per_transport_consume" desc:"fraudscore backlog verdicts/s ÷ nats bench js consume msgs/s"`
+	// BacklogPerTransportPublish is "fraudscore backlog" verdicts/s over
+	// `nats bench js pub async` msgs/s ("nats-bench").
+	BacklogPerTransportPublish float64 `json:"backlog_per_transport_publish" desc:"fraudscore backlog verdicts/s ÷ nats bench js pub async msgs/s"`
+	// PassThroughBacklogPerTransportConsume is "pass-through backlog"
+	// verdicts/s over `nats bench js consume` msgs/s: the worker's plumbing
+	// (consume, publish a verdict, ack) against the transport alone.
+	PassThroughBacklogPerTransportConsume float64 `json:"pass_through_backlog_per_transport_consume" desc:"pass-through backlog verdicts/s ÷ nats bench js consume msgs/s"`
+	// BacklogPerPassThrough is "fraudscore backlog" over "pass-through
+	// backlog" verdicts/s: the cost of decoding and scoring.
+	BacklogPerPassThrough float64 `json:"backlog_per_pass_through" desc:"fraudscore backlog ÷ pass-through backlog verdicts/s"`
+	// MaxPerPassThrough is "fraudscore max" over "pass-through max"
+	// verdicts/s, with the publisher running on the same machine.
+	MaxPerPassThrough float64 `json:"max_per_pass_through" desc:"fraudscore max ÷ pass-through max verdicts/s (publisher running)"`
+	// RequestPerServiceBench is "request max c32" replies/s over `nats bench
+	// service request` replies/s ("nats-bench-service", same clients and
+	// message size).
+	RequestPerServiceBench float64 `json:"request_per_service_bench" desc:"request max c32 replies/s ÷ nats bench service requests/s"`
+	// TwoWorkersBacklogPerOne is "2 workers backlog" over "fraudscore
+	// backlog" verdicts/s.
+	TwoWorkersBacklogPerOne float64 `json:"two_workers_backlog_per_one" desc:"2 workers backlog ÷ fraudscore backlog verdicts/s"`
+}
+
+// ComputeRatios fills res.Ratios from its results.
+func (res *Results) ComputeRatios() {
+	backlog := func(name string) float64 {
+		if r := res.find(name); r != nil && r.Report != nil {
+			return r.Report.BacklogThroughput
+		}
+		return 0
+	}
+	throughput := func(name string) float64 {
+		if r := res.find(name); r != nil && r.Report != nil {
+			return r.Report.Throughput
+		}
+		return 0
+	}
+	var consume, publish, service float64
+	if r := res.find(ScenarioNatsBench); r != nil {
+		consume, publish = r.NatsConsume, r.NatsPub
+	}
+	if r := res.find(ScenarioNatsService); r != nil {
+		service = r.NatsServiceRate
+	}
+	res.Ratios = Ratios{
+		BacklogPerTransportConsume:            ratio(backlog(ScenarioBacklog), consume),
+		BacklogPerTransportPublish:            ratio(backlog(ScenarioBacklog), publish),
+		PassThroughBacklogPerTransportConsume: ratio(backlog(ScenarioPassThroughBacklog), consume),
+		BacklogPerPassThrough:                 ratio(backlog(ScenarioBacklog), backlog(ScenarioPassThroughBacklog)),
+		MaxPerPassThrough:                     ratio(throughput(ScenarioMax), throughput(ScenarioPassThroughMax)),
+		RequestPerServiceBench:                ratio(throughput(ScenarioRequestMax), service),
+		TwoWorkersBacklogPerOne:               ratio(backlog(ScenarioTwoWorkersBacklog), backlog(ScenarioBacklog)),
+	}
+}
+
+func ratio(a, b float64) float64 {
+	if a <= 0 || b <= 0 {
+		return 0
+	}
+	return a / b
+}
+
+// find returns the result of the named scenario, if it ran without error.
+func (res *Results) find(name string) *Result {
+	for i := range res.Results {
+		if res.Results[i].Name == name && res.Results[i].Err == "" {
+			return &res.Results[i]
+		}
+	}
+	return nil
+}
+
+// RatioRow is one ratio for a table: its JSON key, what it divides, value.
+type RatioRow struct {
+	Key, Desc string
+	Value     float64
+}
+
+// Rows lists the ratios in field order, from their struct tags.
+func (r Ratios) Rows() []RatioRow {
+	v, t := reflect.ValueOf(r), reflect.TypeOf(r)
+	rows := make([]RatioRow, 0, t.NumField())
+	for i := range t.NumField() {
+		f := t.Field(i)
+		rows = append(rows, RatioRow{Key: f.Tag.Get("json"), Desc: f.Tag.Get("desc"), Value: v.Field(i).Float()})
+	}
+	return rows
+}
