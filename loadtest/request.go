@@ -75,6 +75,7 @@ func (r *run) runRequest(ctx context.Context) (*Report, error) {
 	close(jobs)
 	wg.Wait()
 	stopProgress()
+	r.measured()
 	return r.report(sendEnd), nil
 }
 

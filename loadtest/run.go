@@ -398,9 +398,7 @@ func (r *run) runStream(ctx context.Context) (*Report, error) {
 		case <-time.After(5 * time.Second):
 		}
 	}
-	if r.cfg.Measured != nil {
-		r.cfg.Measured()
-	}
+	r.measured()
 	rep := r.report(sendEnd)
 	if !backlogStart.IsZero() {
 		if el := time.Unix(0, r.lastEvent.Load()).Sub(backlogStart).Seconds(); el > 0 {
@@ -418,6 +416,13 @@ func (r *run) runStream(ctx context.Context) (*Report, error) {
 	}
 	rep.setStored(g)
 	return rep, nil
+}
+
+// measured calls Config.Measured, if set, when the measured phase ends.
+func (r *run) measured() {
+	if r.cfg.Measured != nil {
+		r.cfg.Measured()
+	}
 }
 
 // poison reports whether transaction i is sent invalid.

@@ -82,7 +82,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		o.Command = "make bench-quick"
 	}
 	if o.Only != "" || *out != "docs/bench/latest" && *out != "docs/bench/quick" {
-		o.Command = "go run ./cmd/bench " + strings.Join(args, " ")
+		o.Command = "cmd/bench " + strings.Join(args, " ")
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
