@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fraudscore/fraudscore/internal/testenv"
 	"sigs.k8s.io/yaml"
 )
 
@@ -33,7 +34,7 @@ type rule struct {
 // alertRules reads the rules of alerts.yaml, in file order.
 func alertRules(t *testing.T) []rule {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot(t), alertsFile))
+	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), alertsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +74,7 @@ func promtool(t *testing.T, dir string, args ...string) (string, error) {
 }
 
 func TestPromtoolCheckRules(t *testing.T) {
-	out, err := promtool(t, repoRoot(t), "check", "rules", alertsFile)
+	out, err := promtool(t, testenv.RepoRoot(t), "check", "rules", alertsFile)
 	if err != nil {
 		t.Fatalf("promtool check rules: %v\n%s", err, out)
 	}
@@ -94,13 +95,13 @@ func TestPromtoolCheckRules(t *testing.T) {
 // TestAlertRuleUnitTests runs the promtool unit tests of the alert rules and
 // checks that every alert of alerts.yaml has a case in which it fires.
 func TestAlertRuleUnitTests(t *testing.T) {
-	out, err := promtool(t, repoRoot(t), "test", "rules", alertTestsFile)
+	out, err := promtool(t, testenv.RepoRoot(t), "test", "rules", alertTestsFile)
 	if err != nil {
 		t.Fatalf("promtool test rules: %v\n%s", err, out)
 	}
 	t.Log(out)
 
-	data, err := os.ReadFile(filepath.Join(repoRoot(t), alertTestsFile))
+	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), alertTestsFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +145,7 @@ clamp_min(sum by (namespace) (rate(fraudscore_messages_received_total[5m])), 1e-
 // the rule as it was before the fix, the dead-letters-alone and
 // scoring-errors-alone cases must fail.
 func TestAlertUnitTestsCatchEmptyVectorSum(t *testing.T) {
-	root := repoRoot(t)
+	root := testenv.RepoRoot(t)
 	data, err := os.ReadFile(filepath.Join(root, alertsFile))
 	if err != nil {
 		t.Fatal(err)
@@ -197,7 +198,7 @@ func TestAlertUnitTestsCatchEmptyVectorSum(t *testing.T) {
 // TestRunbookURLs checks that every alert has a runbook_url naming a heading
 // of docs/runbooks.md, and that every heading there is an alert's.
 func TestRunbookURLs(t *testing.T) {
-	root := repoRoot(t)
+	root := testenv.RepoRoot(t)
 	anchors := map[string]map[string]bool{} // file -> anchors of its headings
 	alerts := map[string]bool{}
 	for _, r := range alertRules(t) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fraudscore/fraudscore/internal/testenv"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
 )
 
@@ -33,7 +34,7 @@ func finalBase(t *testing.T) string {
 // dockerfileStages parses the Dockerfile with BuildKit's parser into stages.
 func dockerfileStages(t *testing.T) [][]instr {
 	t.Helper()
-	f, err := os.Open(filepath.Join(repoRoot(t), "Dockerfile"))
+	f, err := os.Open(filepath.Join(testenv.RepoRoot(t), "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +144,7 @@ func checkStages(t *testing.T, build, final []instr) {
 	}
 
 	// .dockerignore keeps the context small but includes what the build needs.
-	di, err := os.ReadFile(filepath.Join(repoRoot(t), ".dockerignore"))
+	di, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), ".dockerignore"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +187,7 @@ func TestStaticBinary(t *testing.T) {
 		t.Fatalf("binary imports shared libraries %v", libs)
 	}
 	st, _ := os.Stat(bin)
-	models := dirSize(t, filepath.Join(repoRoot(t), "models"))
+	models := dirSize(t, filepath.Join(testenv.RepoRoot(t), "models"))
 	t.Logf("static binary %d bytes + models %d bytes = %d bytes (%.1f MiB); image target 25 MB",
 		st.Size(), models, st.Size()+models, float64(st.Size()+models)/(1<<20))
 

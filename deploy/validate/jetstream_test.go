@@ -12,6 +12,7 @@ import (
 	"github.com/kelseyhightower/envconfig"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/fraudscore/fraudscore/internal/testenv"
 	"github.com/fraudscore/fraudscore/worker"
 )
 
@@ -38,7 +39,7 @@ func clusterConfig(t *testing.T) *worker.Config {
 // itself creates with FRAUDSCORE_STREAM_REPLICAS=3 and default settings.
 func TestJetStreamDefinitions(t *testing.T) {
 	cfg := clusterConfig(t)
-	dir := filepath.Join(repoRoot(t), "deploy", "jetstream")
+	dir := filepath.Join(testenv.RepoRoot(t), "deploy", "jetstream")
 	want := map[string]any{}
 	for _, sc := range worker.StreamConfigs(cfg) {
 		want[filepath.Join("streams", sc.Name+".json")] = sc

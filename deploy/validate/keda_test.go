@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/fraudscore/fraudscore/internal/testenv"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"sigs.k8s.io/yaml"
 )
@@ -279,7 +280,7 @@ func TestKEDAScaling(t *testing.T) {
 		t.Errorf("triggers %v, want nats-jetstream, cpu and memory", types)
 	}
 	// Same behavior as components/hpa.
-	hpaObjs, err := splitYAMLFile(filepath.Join(repoRoot(t), "kustomize", "components", "hpa", "hpa.yaml"))
+	hpaObjs, err := splitYAMLFile(filepath.Join(testenv.RepoRoot(t), "kustomize", "components", "hpa", "hpa.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

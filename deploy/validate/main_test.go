@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+
+	"github.com/fraudscore/fraudscore/internal/testenv"
 )
 
 var (
@@ -25,6 +27,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	_ = os.RemoveAll(binDir)
+	testenv.Cleanup()
 	os.Exit(code)
 }
 
@@ -47,7 +50,7 @@ func fraudscoreBinary(t testing.TB) string {
 		cmd := exec.Command(goTool(), "build", "-trimpath",
 			"-ldflags", "-s -w -X main.version=v0.0.0-deploytest -X main.commit=deploytest",
 			"-o", binPath, "./cmd/fraudscore")
-		cmd.Dir = repoRoot(t)
+		cmd.Dir = testenv.RepoRoot(t)
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=")
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out

@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/fraudscore/fraudscore/internal/testenv"
 	"github.com/fraudscore/fraudscore/worker"
 )
 
@@ -39,7 +40,7 @@ func isExternal(name string) bool {
 // the metric of each label_values(metric, label) variable.
 func dashboardExprs(t *testing.T) map[string]string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot(t), "deploy", "grafana", "fraudscore-dashboard.json"))
+	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "deploy", "grafana", "fraudscore-dashboard.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,7 +168,7 @@ func TestMetricsExistInWorker(t *testing.T) {
 		"FRAUDSCORE_EMBEDDED_LISTEN="+natsAddr,
 		"FRAUDSCORE_EMBEDDED_MONITOR="+monitor,
 		"FRAUDSCORE_HTTP_ADDR="+side,
-		"FRAUDSCORE_MODEL_DIR="+filepath.Join(repoRoot(t), "models"),
+		"FRAUDSCORE_MODEL_DIR="+filepath.Join(testenv.RepoRoot(t), "models"),
 		"FRAUDSCORE_DEMO_RATE=200",
 		"FRAUDSCORE_BACKLOG_POLL=200ms",
 		"FRAUDSCORE_LOG_LEVEL=warn",

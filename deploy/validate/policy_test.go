@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fraudscore/fraudscore/internal/testenv"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
@@ -293,7 +294,7 @@ func TestAutoscalersExclusive(t *testing.T) {
 		})
 	}
 	// The check itself: a throwaway overlay with both components must fail it.
-	root := repoRoot(t)
+	root := testenv.RepoRoot(t)
 	dir := t.TempDir()
 	// kustomize takes relative paths only.
 	rel := func(p string) string {
@@ -357,7 +358,7 @@ func autoscalerConflict(objs []object) string {
 // TLS material in /etc/nats/tls. Every referenced ConfigMap is rendered.
 func checkNATSMounts(t *testing.T, decoded map[string][]any, ss *appsv1.StatefulSet) {
 	t.Helper()
-	root := repoRoot(t)
+	root := testenv.RepoRoot(t)
 	natsConf, err := os.ReadFile(filepath.Join(root, "deploy", "nats", "nats.conf"))
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -16,17 +15,9 @@ import (
 
 	yamlv3 "go.yaml.in/yaml/v3"
 	"sigs.k8s.io/yaml"
-)
 
-// repoRoot is the module root (two levels above this package).
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	_, file, _, ok := runtime.Caller(0)
-	if !ok {
-		t.Fatal("no caller information")
-	}
-	return filepath.Clean(filepath.Join(filepath.Dir(file), "..", ".."))
-}
+	"github.com/fraudscore/fraudscore/internal/testenv"
+)
 
 // needTool returns the path of a required external tool or fails the test
 // with what to install: these checks must not silently pass in CI.
@@ -124,7 +115,7 @@ func splitYAML(data []byte) ([]object, error) {
 // ones added later).
 func overlays(t testing.TB) map[string]string {
 	t.Helper()
-	root := repoRoot(t)
+	root := testenv.RepoRoot(t)
 	entries, err := os.ReadDir(filepath.Join(root, "kustomize", "overlays"))
 	if err != nil {
 		t.Fatal(err)
