@@ -303,6 +303,9 @@ func (r *Report) WriteSummary(w io.Writer) {
 			100*c.FraudFlagged, 100*c.FraudDeclined, 100*c.LegitFlagged, 100*c.LegitDeclined, 100*c.FlaggedPrecision)
 	}
 	verdict := "OK: nothing missing, nothing duplicated"
+	if r.Stored != nil {
+		verdict = "OK: the streams hold exactly one verdict or dead letter per transaction, as expected"
+	}
 	if !r.OK() {
 		verdict = "FAILED: see missing, duplicates and errors above"
 	}
