@@ -103,7 +103,8 @@ type StoreCheck struct {
 	// stored meanwhile is caught.
 	Quiet time.Duration
 	// Patience is how long both streams must stay unchanged while something
-	// expected is missing before it is reported missing (default 10s).
+	// expected is missing before it is reported missing (default 10s, never
+	// less than Quiet).
 	Patience time.Duration
 	// Timeout bounds the whole check (default 2m); a check cut by it is not
 	// Settled and fails.
@@ -124,9 +125,10 @@ func (o *StoreCheck) normalize() {
 	if o.Quiet <= 0 {
 		o.Quiet = time.Second
 	}
-	if o.Patience < o.Quiet {
-		o.Patience = max(10*time.Second, o.Quiet)
+	if o.Patience <= 0 {
+		o.Patience = 10 * time.Second
 	}
+	o.Patience = max(o.Patience, o.Quiet)
 	if o.Timeout <= 0 {
 		o.Timeout = 2 * time.Minute
 	}
