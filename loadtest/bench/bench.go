@@ -85,6 +85,9 @@ type Result struct {
 	ServerCPU float64 `json:"server_cpu_s,omitempty"`
 	WorkerCPU float64 `json:"worker_cpu_s,omitempty"`
 	LoadCPU   float64 `json:"loadgen_cpu_s,omitempty"`
+	// CPUPerVerdict is the same CPU divided by the verdicts (or replies)
+	// matched, in microseconds: the cost that carries to a pod's sizing.
+	CPUPerVerdict *CPUPerVerdict `json:"cpu_us_per_verdict,omitempty"`
 	// LoadAvg is the machine's 1-minute load average when the scenario
 	// ended: above ~2.5 on 2 cores, other work competed with the benchmark.
 	LoadAvg float64 `json:"loadavg_1m"`
@@ -210,8 +213,8 @@ func (r Result) Line() string {
 	if p.BacklogThroughput > 0 {
 		s += fmt.Sprintf(" (backlog cleared at %.0f/s)", p.BacklogThroughput)
 	}
-	if p.Matched > 0 {
-		s += fmt.Sprintf("; CPU µs/verdict server %.1f worker %.1f loadgen %.1f", 1e6*r.ServerCPU/float64(p.Matched), 1e6*r.WorkerCPU/float64(p.Matched), 1e6*r.LoadCPU/float64(p.Matched))
+	if c := r.CPUPerVerdict; c != nil {
+		s += fmt.Sprintf("; CPU µs/verdict server %.1f worker %.1f loadgen %.1f", c.Server, c.Worker, c.LoadGen)
 	}
 	s += fmt.Sprintf("; load %.1f", r.LoadAvg)
 	s += fmt.Sprintf("; p50 %.2f p99 %.2f p99.9 %.2f max %.2f ms; missing %d dup %d dlq %d errors %d; RSS max %.1f MiB",
@@ -309,7 +312,18 @@ func runScenario(ctx context.Context, o Options, sc Scenario) (r Result) {
 		return r
 	}
 	r.Report = rep
+	if rep.Matched > 0 {
+		n := float64(rep.Matched) / 1e6
+		r.CPUPerVerdict = &CPUPerVerdict{Server: r.ServerCPU / n, Worker: r.WorkerCPU / n, LoadGen: r.LoadCPU / n}
+	}
 	return r
+}
+
+// CPUPerVerdict is CPU time per matched verdict, in microseconds, by process.
+type CPUPerVerdict struct {
+	Server  float64 `json:"server"`
+	Worker  float64 `json:"worker"` // summed over the scenario's workers
+	LoadGen float64 `json:"loadgen"`
 }
 
 func hasEnv(env []string, kv string) bool {

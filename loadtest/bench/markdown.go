@@ -41,9 +41,8 @@ func (res *Results) WriteMarkdown(w io.Writer) {
 			rate = fmt.Sprintf("%.0f/s", p.TargetRate)
 		}
 		cpu := ""
-		if p.Matched > 0 {
-			n := float64(p.Matched) / 1e6
-			cpu = fmt.Sprintf("%.1f / %.1f / %.1f", r.ServerCPU/n, r.WorkerCPU/n, r.LoadCPU/n)
+		if c := r.CPUPerVerdict; c != nil {
+			cpu = fmt.Sprintf("%.1f / %.1f / %.1f", c.Server, c.Worker, c.LoadGen)
 		}
 		check := "n/a (request-reply)"
 		if p.Stored != nil {
