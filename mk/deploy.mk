@@ -14,11 +14,13 @@ image: ## build the container image (needs a Docker engine; IMAGE=... IMAGE_TAG=
 	  -t $(IMAGE):$(IMAGE_TAG) .
 	@$(DOCKER) image inspect --format 'image size: {{.Size}} bytes' $(IMAGE):$(IMAGE_TAG)
 
-image-size: ## what goes into the image without an engine: static binary + models (bytes)
-	@mkdir -p $(BIN)
+image-size: ## what goes into the (scratch) image without an engine: static binary + models, into docs/bench/image-size.json
+	@mkdir -p $(BIN) docs/bench
 	@CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/fraudscore-image ./cmd/fraudscore
 	@b=$$(stat -c %s $(BIN)/fraudscore-image); m=$$(du -sbL models | cut -f1); \
-	  echo "binary $$b bytes, models $$m bytes, sum $$((b+m)) bytes (+ ~2 MB distroless static base)"
+	  printf '{\n  "commit": "%s",\n  "dirty": %s,\n  "date": "%s",\n  "host": "%s",\n  "go_version": "%s",\n  "command": "make image-size",\n  "binary_bytes": %s,\n  "models_bytes": %s,\n  "image_content_bytes": %s\n}\n' \
+	    "$$(git rev-parse HEAD 2>/dev/null || echo unknown)" "$$(git diff --quiet HEAD -- 2>/dev/null && echo false || echo true)" \
+	    "$$(date -u +%FT%TZ)" "$$(hostname)" "$$($(GO) env GOVERSION)" "$$b" "$$m" "$$((b+m))" | tee docs/bench/image-size.json
 
 deploy-render: ## render every kustomize overlay into bin/deploy/<overlay>.yaml
 	@mkdir -p $(BIN)/deploy
