@@ -52,3 +52,7 @@ const (
 	ReasonTooLarge      = "too_large"      // payload above the size limit
 	ReasonMaxDeliveries = "max_deliveries" // delivered MaxDeliver times without success
 )
+
+// DeadLetterReasons lists every dead-letter reason, the bounded label values
+// of a dead-letter counter.
+var DeadLetterReasons = [...]string{ReasonMalformed, ReasonInvalid, ReasonTooLarge, ReasonMaxDeliveries}

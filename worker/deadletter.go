@@ -71,7 +71,7 @@ func (w *Worker) deadLetter(msg jetstream.Msg, meta *jetstream.MsgMetadata, reas
 	if err != nil {
 		w.m.ConsumerErrors.WithLabelValues("dlq_publish").Inc()
 		w.log.Warn("dead letter not stored; NAK with delay", "stream_seq", meta.Sequence.Stream, "reason", reason, "err", err)
-		w.nak(msg, meta, "dlq_error")
+		w.nak(msg, meta, nakDLQError)
 		return
 	}
 	w.acks <- pending{msg: msg, future: f, txID: txID, delivery: meta.NumDelivered,
@@ -89,7 +89,7 @@ func (w *Worker) finishDeadLetter(p pending) {
 		w.m.ConsumerErrors.WithLabelValues("dlq_publish").Inc()
 		w.log.Warn("dead letter not stored; NAK with delay", "stream_seq", d.seq, "reason", d.reason, "err", err)
 		meta, _ := p.msg.Metadata()
-		w.nak(p.msg, meta, "dlq_error")
+		w.nak(p.msg, meta, nakDLQError)
 		return
 	}
 	if err := p.msg.TermWithReason(d.reason); err != nil {

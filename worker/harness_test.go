@@ -82,24 +82,37 @@ func (r *running) stop(t testing.TB) error {
 	return r.err
 }
 
+// startWorker runs a worker and waits until it is ready.
 func startWorker(t testing.TB, url string, cfg *worker.Config, sc worker.Scorer) *running {
+	t.Helper()
+	r := launchWorker(t, url, cfg, sc, worker.SetupRetry{})
+	require.Eventually(t, func() bool { return r.w.Ready() == nil }, 20*time.Second, 20*time.Millisecond, "worker never ready")
+	return r
+}
+
+// launchWorker runs a worker without waiting for it. A nil sc is the
+// bundled model; a *scorer.Scorer's version is recorded with SetModel, as
+// the fraudscore command does when it loads a model.
+func launchWorker(t testing.TB, url string, cfg *worker.Config, sc worker.Scorer, retry worker.SetupRetry) *running {
 	t.Helper()
 	if sc == nil {
 		sc = newScorer(t)
 	}
 	reg := prometheus.NewRegistry()
 	m := worker.NewMetrics(reg, "test", "test")
+	if s, ok := sc.(*scorer.Scorer); ok {
+		m.SetModel(s.Model().Version)
+	}
 	c := *cfg
 	c.NATSURL = url
 	nc, err := worker.Connect(&c, "test-worker", testLogger(t), m)
 	require.NoError(t, err)
 	w, err := worker.New(worker.Options{Config: &c, Conn: nc, Scorer: sc, Decoder: contracts.NewValidator(),
-		Metrics: m, Logger: testLogger(t), Version: "1.0.0"})
+		Metrics: m, Logger: testLogger(t), Version: "1.0.0", SetupRetry: retry})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{w: w, nc: nc, cancel: cancel, done: make(chan struct{}), metrics: m, reg: reg}
 	go func() { r.err = w.Run(ctx); close(r.done) }()
-	require.Eventually(t, func() bool { return w.Ready() == nil }, 20*time.Second, 20*time.Millisecond, "worker never ready")
 	t.Cleanup(func() {
 		cancel()
 		select {
@@ -131,12 +144,16 @@ func events(seed uint64, n int) []contracts.TransactionEvent {
 	return out
 }
 
+// patientPublish lets an async publish wait for room in the window for as
+// long as a loaded machine needs (the default, 200 ms, fails the publish).
+var patientPublish = jetstream.WithStallWait(30 * time.Second)
+
 func publishEvents(t testing.TB, js jetstream.JetStream, evs []contracts.TransactionEvent) {
 	t.Helper()
 	for i := range evs {
 		data, err := json.Marshal(&evs[i])
 		require.NoError(t, err)
-		_, err = js.PublishAsync(contracts.SubjectTransactionsPrefix+"test", data)
+		_, err = js.PublishAsync(contracts.SubjectTransactionsPrefix+"test", data, patientPublish)
 		require.NoError(t, err)
 	}
 	select {

@@ -74,7 +74,7 @@ func TestGracefulDrainUnderLoadLosesNothing(t *testing.T) {
 	go func() {
 		for i := range evs {
 			data, _ := json.Marshal(&evs[i])
-			if _, err := js.PublishAsync("payments.transactions.test", data); err != nil {
+			if _, err := js.PublishAsync("payments.transactions.test", data, patientPublish); err != nil {
 				pubErr <- err
 				return
 			}

@@ -2,9 +2,12 @@ package worker
 
 import (
 	"runtime"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/fraudscore/fraudscore/contracts"
 )
 
 // Metrics are the worker's Prometheus metrics. The first four keep the names
@@ -35,7 +38,22 @@ type Metrics struct {
 	ModelInfo        *prometheus.GaugeVec // model_version
 	ModelLoadFailure prometheus.Counter
 	Reconnects       prometheus.Counter
+	SetupRetries     prometheus.Counter
+
+	mu    sync.Mutex
+	model string // the version SetModel recorded last
 }
+
+// Reasons of a NAK with delay, the label values of
+// fraudscore_messages_nacked_total.
+const (
+	nakScoreError   = "score_error"   // the scorer failed
+	nakPublishError = "publish_error" // the verdict could not be published
+	nakPubAckError  = "puback_error"  // the verdict was not stored
+	nakDLQError     = "dlq_error"     // the dead letter was not stored
+)
+
+var nakReasons = [...]string{nakScoreError, nakPublishError, nakPubAckError, nakDLQError}
 
 // Latency buckets from 50 µs to 5 s: scoring sits in the first buckets,
 // end-to-end latency under backlog in the last.
@@ -113,7 +131,11 @@ func NewMetrics(reg prometheus.Registerer, version, commit string) *Metrics {
 		Reconnects: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "fraudscore_nats_reconnects_total", Help: "Reconnections to NATS.",
 		}),
+		SetupRetries: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "fraudscore_setup_retries_total", Help: "JetStream setup attempts (streams, consumers) at start that failed transiently and were retried.",
+		}),
 	}
+	m.precreate()
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "fraudscore_build_info", Help: "Build information; always 1.",
 		ConstLabels: prometheus.Labels{"version": version, "commit": commit, "goversion": runtime.Version()},
@@ -122,7 +144,47 @@ func NewMetrics(reg prometheus.Registerer, version, commit string) *Metrics {
 	reg.MustRegister(m.Predictions, m.PredictionLatency, m.FraudPredictions, m.ModelLoadTime, m.ModelCreatedTime,
 		m.Received, m.Acked, m.Naked, m.DeadLetters, m.Verdicts, m.EndToEnd, m.InFlight,
 		m.NumPending, m.NumAckPending, m.NumRedelivered, m.ConsumerErrors, m.Requests, m.RequestLatency,
-		m.Ready, m.ModelInfo, m.ModelLoadFailure, m.Reconnects, build,
+		m.Ready, m.ModelInfo, m.ModelLoadFailure, m.Reconnects, m.SetupRetries, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
+
+// precreate exports at 0 every series whose label values are known at
+// start, so that the first event is an increase from 0: rate() and
+// increase() see nothing of a series whose first sample is already 1.
+func (m *Metrics) precreate() {
+	for _, r := range contracts.DeadLetterReasons {
+		m.DeadLetters.WithLabelValues(r)
+	}
+	for _, r := range nakReasons {
+		m.Naked.WithLabelValues(r)
+	}
+	for _, c := range requestCodes {
+		m.Requests.WithLabelValues(c)
+	}
+}
+
+// SetModel records the model version in use: fraudscore_model_info is 1 for
+// it alone, and its model_predictions_total series (success and error),
+// fraud_predictions_total and latency histogram exist from 0, so the first
+// scoring error of a version is visible to increase() and rate(). Call it
+// whenever a model version is loaded.
+func (m *Metrics) SetModel(version string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.model != "" && m.model != version {
+		m.ModelInfo.DeleteLabelValues(m.model)
+	}
+	m.model = version
+	m.ModelInfo.WithLabelValues(version).Set(1)
+	m.Predictions.WithLabelValues(version, predictionSuccess)
+	m.Predictions.WithLabelValues(version, predictionError)
+	m.FraudPredictions.WithLabelValues(version)
+	m.PredictionLatency.WithLabelValues(version)
+}
+
+// Values of the status label of model_predictions_total.
+const (
+	predictionSuccess = "success"
+	predictionError   = "error"
+)

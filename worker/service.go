@@ -11,13 +11,18 @@ import (
 	"github.com/fraudscore/fraudscore/contracts"
 )
 
-// Error codes of the score endpoint (in the Nats-Service-Error-Code header).
+// Status codes of the score endpoint: CodeOK for a verdict, the others in
+// the Nats-Service-Error-Code header of an error reply. They are the label
+// values of fraudscore_requests_total.
 const (
+	CodeOK          = "200"
 	CodeBadRequest  = "400"
 	CodeTooLarge    = "413"
 	CodeInternal    = "500"
 	CodeUnavailable = "503"
 )
+
+var requestCodes = [...]string{CodeOK, CodeBadRequest, CodeTooLarge, CodeInternal, CodeUnavailable}
 
 // startService registers the micro service with its score endpoint in a
 // queue group, so every replica shares the requests.
@@ -49,7 +54,7 @@ func (w *Worker) startService() (micro.Service, error) {
 // endpoint, so s is not shared.
 func (w *Worker) handleRequest(req micro.Request, s *scratch) {
 	start := time.Now()
-	code := "200"
+	code := CodeOK
 	defer func() {
 		w.m.Requests.WithLabelValues(code).Inc()
 		w.m.RequestLatency.Observe(time.Since(start).Seconds())
@@ -89,7 +94,7 @@ func (w *Worker) handleRequest(req micro.Request, s *scratch) {
 	s.vd.ModelVersion = ""
 	err := w.scorer.Score(&s.ev, &s.vd)
 	if err != nil {
-		w.m.Predictions.WithLabelValues(cmp.Or(s.vd.ModelVersion, "unknown"), "error").Inc()
+		w.m.Predictions.WithLabelValues(cmp.Or(s.vd.ModelVersion, "unknown"), predictionError).Inc()
 		w.log.Error("score failed", "transaction_id", s.ev.TransactionID, "err", err)
 		fail(CodeInternal, "scoring failed")
 		return

@@ -41,6 +41,9 @@ type Options struct {
 	Logger  *slog.Logger
 	// Version is the build version reported by the micro service.
 	Version string
+	// SetupRetry bounds the retries of the JetStream setup at start; zero
+	// fields take DefaultSetupRetry's values.
+	SetupRetry SetupRetry
 }
 
 // Worker consumes, scores, publishes and acks. Create it with New and run it
@@ -55,6 +58,7 @@ type Worker struct {
 	log     *slog.Logger
 	id      string
 	version string
+	retry   SetupRetry
 
 	work     chan jetstream.Msg
 	poolStop chan struct{} // closed at drain: the pool finishes what is buffered and exits
@@ -80,6 +84,7 @@ type Worker struct {
 	inflight  atomic.Int64
 	progress  atomic.Int64 // unix nanos of the last completed message
 	wedged    atomic.Pointer[string]
+	setupErr  atomic.Pointer[string] // the last transient setup failure, while setup retries
 
 	input jetstream.Stream
 
@@ -127,7 +132,7 @@ func New(o Options) (*Worker, error) {
 	}
 	w := &Worker{
 		cfg: o.Config, nc: o.Conn, scorer: o.Scorer, decoder: o.Decoder, m: o.Metrics,
-		log: o.Logger, id: o.Config.workerID(), version: o.Version,
+		log: o.Logger, id: o.Config.workerID(), version: o.Version, retry: o.SetupRetry.withDefaults(),
 	}
 	if w.version == "" {
 		w.version = "0.0.0"
@@ -160,6 +165,8 @@ func (w *Worker) Ready() error {
 		return errors.New("draining")
 	case !w.nc.IsConnected():
 		return fmt.Errorf("nats %s", w.nc.Status())
+	case !w.bound.Load() && w.setupErr.Load() != nil:
+		return fmt.Errorf("JetStream setup retrying: %s", *w.setupErr.Load())
 	case !w.bound.Load():
 		return errors.New("consumer not bound")
 	case !w.consumeOK.Load():
@@ -185,18 +192,15 @@ func (w *Worker) Healthy() error {
 	return nil
 }
 
-// Run ensures the topology, then consumes until ctx is cancelled, then drains
-// gracefully within the configured deadline: readiness fails, the service
-// endpoint stops, the pull consumer drains, in-flight messages finish, and
-// outstanding PubAcks are awaited. Nothing is acked before its verdict is
-// stored; what is not finished by the deadline is redelivered elsewhere.
+// Run ensures the topology (retrying transient failures until ctx is
+// cancelled, see SetupRetry), then consumes until ctx is cancelled, then
+// drains gracefully within the configured deadline: readiness fails, the
+// service endpoint stops, the pull consumer drains, in-flight messages
+// finish, and outstanding PubAcks are awaited. Nothing is acked before its
+// verdict is stored; what is not finished by the deadline is redelivered
+// elsewhere.
 func (w *Worker) Run(ctx context.Context) error {
-	setupCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	cons, advCons, err := EnsureTopology(setupCtx, w.js, w.cfg)
-	if err == nil {
-		w.input, err = w.js.Stream(setupCtx, w.cfg.Stream)
-	}
-	cancel()
+	cons, advCons, err := w.setup(ctx)
 	if err != nil {
 		return err
 	}
@@ -417,9 +421,9 @@ func (w *Worker) process(msg jetstream.Msg, s *scratch) {
 	err = w.scorer.Score(&s.ev, &s.vd)
 	took := time.Since(start)
 	if err != nil {
-		w.m.Predictions.WithLabelValues(cmp.Or(s.vd.ModelVersion, "unknown"), "error").Inc()
+		w.m.Predictions.WithLabelValues(cmp.Or(s.vd.ModelVersion, "unknown"), predictionError).Inc()
 		w.log.Error("score failed", "transaction_id", s.ev.TransactionID, "err", err)
-		w.nak(msg, meta, "score_error")
+		w.nak(msg, meta, nakScoreError)
 		return
 	}
 	w.observePrediction(&s.vd, took)
@@ -428,7 +432,7 @@ func (w *Worker) process(msg jetstream.Msg, s *scratch) {
 	if err != nil {
 		w.m.ConsumerErrors.WithLabelValues("publish").Inc()
 		w.log.Warn("verdict publish failed", "transaction_id", s.vd.TransactionID, "err", err)
-		w.nak(msg, meta, "publish_error")
+		w.nak(msg, meta, nakPublishError)
 		return
 	}
 	w.acks <- pending{msg: msg, future: f, decision: s.vd.Decision, model: s.vd.ModelVersion, received: received,
@@ -452,7 +456,7 @@ func (w *Worker) hotPathFor(vd *contracts.Verdict) *hotPath {
 	}
 	h := &hotPath{
 		model: vd.ModelVersion, policy: vd.PolicyVersion,
-		success:  w.m.Predictions.WithLabelValues(vd.ModelVersion, "success"),
+		success:  w.m.Predictions.WithLabelValues(vd.ModelVersion, predictionSuccess),
 		latency:  w.m.PredictionLatency.WithLabelValues(vd.ModelVersion),
 		fraud:    w.m.FraudPredictions.WithLabelValues(vd.ModelVersion),
 		modelHdr: []string{vd.ModelVersion}, policyHdr: []string{vd.PolicyVersion},
@@ -513,7 +517,7 @@ func (w *Worker) passThrough(msg jetstream.Msg, meta *jetstream.MsgMetadata, rec
 	}
 	f, err := w.js.PublishMsgAsync(out, w.verdictPubOpts...)
 	if err != nil {
-		w.nak(msg, meta, "publish_error")
+		w.nak(msg, meta, nakPublishError)
 		return
 	}
 	w.acks <- pending{msg: msg, future: f, decision: contracts.DecisionApprove, model: "pass-through", received: received, stamp: meta.Timestamp, txID: id, delivery: meta.NumDelivered}
@@ -549,7 +553,7 @@ func (w *Worker) ackLoop(ch <-chan pending) {
 			w.m.ConsumerErrors.WithLabelValues("puback").Inc()
 			w.log.Warn("verdict not stored; NAK with delay", "transaction_id", p.txID, "err", err)
 			meta, _ := p.msg.Metadata()
-			w.nak(p.msg, meta, "puback_error")
+			w.nak(p.msg, meta, nakPubAckError)
 		}
 	}
 }

@@ -76,11 +76,8 @@ func (h *modelHolder) load() error {
 		h.sc.Store(sc)
 	}
 	h.refused = ""
-	if h.version != "" {
-		h.m.ModelInfo.DeleteLabelValues(h.version)
-	}
 	h.version = l.Version
-	h.m.ModelInfo.WithLabelValues(l.Version).Set(1)
+	h.m.SetModel(l.Version)
 	h.m.ModelLoadTime.Set(float64(l.LoadedAt.Unix()))
 	h.m.ModelCreatedTime.Set(float64(l.Meta.CreatedAt.Unix()))
 	h.lastErr.Store(nil)
