@@ -117,41 +117,17 @@ func waitJetStream(t *testing.T, url string) {
 	}
 }
 
-// copyModels copies the repository's model store (the latest version and
-// the latest link) into a temporary directory.
+// copyModels copies the bundled version into a temporary model store with
+// its latest link.
 func copyModels(t *testing.T) string {
 	t.Helper()
-	src := testenv.ModelDir(t)
-	v, err := modelstore.Open(src).Latest()
-	if err != nil {
-		t.Fatal(err)
-	}
 	dst := filepath.Join(t.TempDir(), "models")
-	copyDir(t, filepath.Join(src, v), filepath.Join(dst, v))
+	v := testenv.BundledVersion(t)
+	testenv.CopyBundled(t, dst, v)
 	if err := os.Symlink(v, filepath.Join(dst, modelstore.LatestLink)); err != nil {
 		t.Fatal(err)
 	}
 	return dst
-}
-
-func copyDir(t *testing.T, src, dst string) {
-	t.Helper()
-	if err := os.MkdirAll(dst, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	entries, err := os.ReadDir(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, e := range entries {
-		b, err := os.ReadFile(filepath.Join(src, e.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dst, e.Name()), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
 }
 
 // run publishes sz transactions (every garbage-th one garbage, 0 for none),
@@ -539,28 +515,13 @@ func streamLeader(url, stream string) string {
 	return info.Cluster.Leader
 }
 
-// tamperLatest copies the latest version to a newer one whose model file no
+// tamperLatest copies the bundled version to a newer one whose model file no
 // longer matches the sha256 in its metadata, and points latest at it
 // atomically (as a bad deploy or a corrupted volume would).
 func tamperLatest(t *testing.T, dir string) string {
 	t.Helper()
-	st := modelstore.Open(dir)
-	cur, err := st.Latest()
-	if err != nil {
-		t.Fatal(err)
-	}
 	name := "v20991231_235959"
-	vdir := filepath.Join(dir, name)
-	copyDir(t, filepath.Join(dir, cur), vdir)
-	metaPath := filepath.Join(vdir, modelstore.MetadataFile)
-	meta, err := os.ReadFile(metaPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	meta = []byte(strings.Replace(string(meta), `"`+cur+`"`, `"`+name+`"`, 1))
-	if err := os.WriteFile(metaPath, meta, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	vdir := testenv.CopyBundled(t, dir, name)
 	f, err := os.OpenFile(filepath.Join(vdir, "model.json"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)

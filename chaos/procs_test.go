@@ -117,15 +117,6 @@ func startProc(t testing.TB, dir, name, bin string, args, env []string) *proc {
 	return p
 }
 
-func freePort(t testing.TB) int {
-	t.Helper()
-	p, err := bench.FreePort()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 // waitUntil polls ok every 100ms until it returns true or limit passes.
 func waitUntil(limit time.Duration, ok func() bool) bool {
 	deadline := time.Now().Add(limit)
@@ -178,7 +169,7 @@ func (n *natsNode) start() {
 func startSingle(t testing.TB, logDir string) *natsNode {
 	t.Helper()
 	b := bins(t)
-	n := &natsNode{name: "natsserver", bin: b.natsserver, dir: filepath.Join(t.TempDir(), "js"), port: freePort(t), t: t, logDir: logDir}
+	n := &natsNode{name: "natsserver", bin: b.natsserver, dir: filepath.Join(t.TempDir(), "js"), port: testenv.FreePort(t), t: t, logDir: logDir}
 	n.args = []string{"-port", strconv.Itoa(n.port), "-store", n.dir, "-name", "chaos-single"}
 	n.start()
 	return n
@@ -192,12 +183,12 @@ func startCluster(t testing.TB, logDir string) []*natsNode {
 	var nodes []*natsNode
 	cports := make([]int, 3)
 	for i := range 3 {
-		cports[i] = freePort(t)
+		cports[i] = testenv.FreePort(t)
 		routes = append(routes, "nats://127.0.0.1:"+strconv.Itoa(cports[i]))
 	}
 	for i := range 3 {
 		n := &natsNode{name: fmt.Sprintf("n%d", i+1), bin: b.natsserver, dir: filepath.Join(t.TempDir(), "js"),
-			port: freePort(t), t: t, logDir: logDir, clusterNode: true}
+			port: testenv.FreePort(t), t: t, logDir: logDir, clusterNode: true}
 		n.args = []string{"-name", n.name, "-port", strconv.Itoa(n.port), "-store", n.dir,
 			"-cluster", "chaos", "-cluster-port", strconv.Itoa(cports[i]), "-routes", strings.Join(routes, ","),
 			"-max-store", strconv.Itoa(2 << 30), "-max-mem", strconv.Itoa(256 << 20)}
@@ -244,7 +235,7 @@ func chaosEnv() []string {
 
 // newWorker prepares a worker process; start runs it.
 func newWorker(t testing.TB, dir, id, natsURL, modelDir string, extra ...string) *workerProc {
-	port := freePort(t)
+	port := testenv.FreePort(t)
 	w := &workerProc{id: id, side: "http://127.0.0.1:" + strconv.Itoa(port), t: t, dir: dir}
 	w.env = append([]string{
 		"FRAUDSCORE_NATS_URL=" + natsURL,

@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fraudscore/fraudscore/contracts"
+	"github.com/fraudscore/fraudscore/internal/testenv"
 	"github.com/fraudscore/fraudscore/scorer"
 	"github.com/fraudscore/fraudscore/scorer/features"
 )
@@ -27,7 +28,7 @@ func benchRows(b *testing.B, x *features.Extractor, n int) [][]float64 {
 
 // BenchmarkPredict is the bundled model alone on pre-extracted rows.
 func BenchmarkPredict(b *testing.B) {
-	l := loadBundled(b)
+	l := testenv.BundledModel(b)
 	rows := benchRows(b, l.Extractor, 256)
 	b.ReportAllocs()
 	i := 0
@@ -41,7 +42,7 @@ func BenchmarkPredict(b *testing.B) {
 
 // BenchmarkScore is extract + predict + policy for one decoded event.
 func BenchmarkScore(b *testing.B) {
-	s, err := scorer.New(loadBundled(b), scorer.Options{})
+	s, err := scorer.New(testenv.BundledModel(b), scorer.Options{})
 	require.NoError(b, err)
 	evs := sampleEvents(b, 256)
 	var vd contracts.Verdict
@@ -60,7 +61,7 @@ func BenchmarkScore(b *testing.B) {
 func BenchmarkDecodeAndScore(b *testing.B) {
 	raw, err := os.ReadFile(typicalEvent)
 	require.NoError(b, err)
-	s, err := scorer.New(loadBundled(b), scorer.Options{})
+	s, err := scorer.New(testenv.BundledModel(b), scorer.Options{})
 	require.NoError(b, err)
 	v := contracts.NewValidator()
 	v.Now = farFuture
@@ -81,7 +82,7 @@ func BenchmarkDecodeAndScore(b *testing.B) {
 // BenchmarkScoreParallel is Score from GOMAXPROCS goroutines sharing one
 // Scorer, as the worker's consumers do.
 func BenchmarkScoreParallel(b *testing.B) {
-	s, err := scorer.New(loadBundled(b), scorer.Options{})
+	s, err := scorer.New(testenv.BundledModel(b), scorer.Options{})
 	require.NoError(b, err)
 	evs := sampleEvents(b, 256)
 	b.ReportAllocs()

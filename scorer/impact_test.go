@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fraudscore/fraudscore/internal/testenv"
 	"github.com/fraudscore/fraudscore/scorer"
 	"github.com/fraudscore/fraudscore/synthetic"
 )
@@ -16,7 +17,7 @@ import (
 // decisions of the bundled model change when every NaN is replaced by 0.
 // Run with -v to see the figures.
 func TestImpactMissingAsZero(t *testing.T) {
-	l := loadBundled(t)
+	l := testenv.BundledModel(t)
 	pol, err := scorer.NewPolicy("t", l.Meta.Thresholds.Review, l.Meta.Thresholds.Decline)
 	require.NoError(t, err)
 	g := synthetic.New(synthetic.Config{Seed: 11})

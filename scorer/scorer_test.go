@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fraudscore/fraudscore/contracts"
+	"github.com/fraudscore/fraudscore/internal/testenv"
 	"github.com/fraudscore/fraudscore/scorer"
 	"github.com/fraudscore/fraudscore/scorer/features"
 	"github.com/fraudscore/fraudscore/scorer/modelstore"
@@ -65,7 +66,7 @@ func decide(p float64, th modelstore.Thresholds) contracts.Decision {
 // TestScoreMatchesXGBoost compares Scorer.Score with XGBoost's own
 // predictions of the bundled model on the same feature rows.
 func TestScoreMatchesXGBoost(t *testing.T) {
-	l := loadBundled(t)
+	l := testenv.BundledModel(t)
 	s, err := scorer.New(l, scorer.Options{})
 	require.NoError(t, err)
 	evs := sampleEvents(t, 220)
@@ -108,7 +109,7 @@ func TestScoreVerdictIsValid(t *testing.T) {
 	now := time.Date(2026, 12, 1, 10, 0, 0, 0, time.FixedZone("x", 7200))
 	var calls int
 	clock := func() time.Time { calls++; return now.Add(time.Duration(calls) * 3 * time.Microsecond) }
-	s, err := scorer.New(loadBundled(t), scorer.Options{Now: clock})
+	s, err := scorer.New(testenv.BundledModel(t), scorer.Options{Now: clock})
 	require.NoError(t, err)
 	v := contracts.NewValidator()
 	vd := contracts.Verdict{Reasons: []string{"stale"}}
@@ -125,14 +126,14 @@ func TestScoreVerdictIsValid(t *testing.T) {
 func TestNewAndSwapRefuseNil(t *testing.T) {
 	_, err := scorer.New(nil, scorer.Options{})
 	assert.ErrorIs(t, err, scorer.ErrNoModel)
-	s, err := scorer.New(loadBundled(t), scorer.Options{})
+	s, err := scorer.New(testenv.BundledModel(t), scorer.Options{})
 	require.NoError(t, err)
 	assert.ErrorIs(t, s.Swap(nil), scorer.ErrNoModel)
 	assert.NotNil(t, s.Model(), "a refused swap keeps the model in use")
 }
 
 func TestOverrideThresholds(t *testing.T) {
-	l := loadBundled(t)
+	l := testenv.BundledModel(t)
 	s, err := scorer.New(l, scorer.Options{Review: 0.5, Decline: 0.9})
 	require.NoError(t, err)
 	p := s.Policy()
@@ -204,7 +205,7 @@ func TestPolicy(t *testing.T) {
 // thresholds) while scorers run; under -race this checks the handover, and
 // every verdict must be consistent with one version.
 func TestSwapUnderConcurrentScore(t *testing.T) {
-	a := loadBundled(t)
+	a := testenv.BundledModel(t)
 	b := *a
 	b.Version = "v20990101_000000"
 	b.Meta.Thresholds = modelstore.Thresholds{Review: 0.5, Decline: 0.99}
@@ -263,7 +264,7 @@ func TestSwapUnderConcurrentScore(t *testing.T) {
 }
 
 func TestScoreDoesNotAllocate(t *testing.T) {
-	s, err := scorer.New(loadBundled(t), scorer.Options{})
+	s, err := scorer.New(testenv.BundledModel(t), scorer.Options{})
 	require.NoError(t, err)
 	evs := testdataEvents(t)
 	var vd contracts.Verdict

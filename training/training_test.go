@@ -17,13 +17,12 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fraudscore/fraudscore/internal/testenv"
 	"github.com/fraudscore/fraudscore/scorer/features"
 	"github.com/fraudscore/fraudscore/scorer/model"
 	"github.com/fraudscore/fraudscore/scorer/modelstore"
 	"github.com/fraudscore/fraudscore/training"
 )
-
-const python = "/usr/bin/python3"
 
 func smallConfig(now time.Time, log *bytes.Buffer) training.Config {
 	return training.Config{
@@ -35,8 +34,8 @@ func smallConfig(now time.Time, log *bytes.Buffer) training.Config {
 // TestTrainSmoke trains a small model into a temporary store and checks the
 // new version end to end: parity gate, metadata, promotion.
 func TestTrainSmoke(t *testing.T) {
-	if _, err := os.Stat(python); err != nil {
-		t.Skipf("no %s: %v", python, err)
+	if _, err := os.Stat(testenv.Python); err != nil {
+		t.Skipf("no %s: %v", testenv.Python, err)
 	}
 	if testing.Short() {
 		t.Skip("trains a model")
@@ -142,8 +141,8 @@ func TestTrainSmoke(t *testing.T) {
 
 // TestTrainReproducible trains twice from the same seed: the same model.
 func TestTrainReproducible(t *testing.T) {
-	if _, err := os.Stat(python); err != nil {
-		t.Skipf("no %s: %v", python, err)
+	if _, err := os.Stat(testenv.Python); err != nil {
+		t.Skipf("no %s: %v", testenv.Python, err)
 	}
 	if testing.Short() {
 		t.Skip("trains a model")

@@ -1,14 +1,9 @@
 package main
 
 import (
-	"bytes"
-	"context"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -16,28 +11,6 @@ import (
 	"github.com/fraudscore/fraudscore/internal/testenv"
 	"github.com/fraudscore/fraudscore/worker"
 )
-
-// runCLI runs the binary with args and env (on top of the test's
-// environment) and a generous deadline: a command that started a worker
-// instead of printing help would hit it and fail.
-func runCLI(t *testing.T, env []string, args ...string) result {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, fraudscore(t), args...)
-	cmd.Env = append(os.Environ(), env...)
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
-	require.NoError(t, ctx.Err(), "fraudscore %v did not exit", args)
-	r := result{stdout: so.String(), stderr: se.String()}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else {
-		require.NoError(t, err)
-	}
-	return r
-}
 
 func TestEveryCommandHasItsOwnHelp(t *testing.T) {
 	for _, tc := range []struct {
@@ -63,7 +36,7 @@ func TestEveryCommandHasItsOwnHelp(t *testing.T) {
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			// A configuration that would be refused: help must not read it.
-			r := runCLI(t, []string{"FRAUDSCORE_MAX_DELIVER=1"}, tc.args...)
+			r := runBin(t, "", []string{"FRAUDSCORE_MAX_DELIVER=1"}, tc.args...)
 			assert.Zero(t, r.code, r.stderr)
 			assert.Empty(t, r.stderr)
 			first, _, _ := strings.Cut(r.stdout, "\n")
@@ -80,7 +53,7 @@ func TestEveryCommandHasItsOwnHelp(t *testing.T) {
 
 // The worker's help lists every variable with its default.
 func TestWorkerHelpListsEveryVariableWithItsDefault(t *testing.T) {
-	r := runCLI(t, nil, "worker", "--help")
+	r := runBin(t, "", nil, "worker", "--help")
 	require.Zero(t, r.code)
 	for _, v := range worker.Variables() {
 		assert.Regexp(t, `(?m)^  `+v.Name+` +`+strings.ReplaceAll(v.Default, ".", `\.`), r.stdout)
@@ -106,7 +79,7 @@ func TestCommandLineMistakesExit2WithTheirUsage(t *testing.T) {
 		{[]string{"version", "now"}, "takes no arguments", "usage: fraudscore version"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
-			r := runCLI(t, nil, tc.args...)
+			r := runBin(t, "", nil, tc.args...)
 			assert.Equal(t, 2, r.code)
 			assert.Empty(t, r.stdout)
 			assert.Contains(t, r.stderr, tc.msg)
@@ -120,7 +93,7 @@ func TestCommandLineMistakesExit2WithTheirUsage(t *testing.T) {
 // set it is pointed out.
 func TestMissingModelDirectoryExits2(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "models")
-	r := runCLI(t, []string{"FRAUDSCORE_MODEL_DIR=" + missing, "FRAUDSCORE_MODEL_DIRR=" + testenv.ModelDir(t),
+	r := runBin(t, "", []string{"FRAUDSCORE_MODEL_DIR=" + missing, "FRAUDSCORE_MODEL_DIRR=" + testenv.ModelDir(t),
 		"FRAUDSCORE_NATS_URL=nats://127.0.0.1:1"}, "worker")
 	assert.Equal(t, 2, r.code)
 	assert.Contains(t, r.stderr, "FRAUDSCORE_MODEL_DIR: model directory "+missing+" does not exist")

@@ -1,16 +1,10 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -23,62 +17,37 @@ import (
 	"github.com/fraudscore/fraudscore/synthetic"
 )
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// waitReady waits until the worker's side port at addr reports ready.
-func waitReady(t *testing.T, addr string) {
-	t.Helper()
-	require.Eventually(t, func() bool {
-		resp, err := http.Get("http://" + addr + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == 200
-	}, 30*time.Second, 50*time.Millisecond, "never ready")
-}
-
 func TestHelpListsEveryVariable(t *testing.T) {
-	out, err := exec.Command(fraudscore(t), "--help").CombinedOutput()
-	require.NoError(t, err)
+	r := runBin(t, "", nil, "--help")
+	require.Zero(t, r.code, r.stderr)
+	out := r.stdout + r.stderr
 	for _, v := range []string{"FRAUDSCORE_NATS_URL", "FRAUDSCORE_NATS_CREDS_FILE", "FRAUDSCORE_NATS_CA_FILE", "FRAUDSCORE_STREAM",
 		"FRAUDSCORE_CONSUMER", "FRAUDSCORE_MODEL_DIR", "FRAUDSCORE_CONCURRENCY", "FRAUDSCORE_BATCH_SIZE", "FRAUDSCORE_ACK_WAIT",
 		"FRAUDSCORE_MAX_DELIVER", "FRAUDSCORE_BACKOFF", "FRAUDSCORE_HTTP_ADDR", "FRAUDSCORE_LOG_LEVEL", "FRAUDSCORE_DRAIN_TIMEOUT",
 		"FRAUDSCORE_EMBEDDED", "nats://127.0.0.1:4222", "5s,15s,30s,60s"} {
-		assert.Contains(t, string(out), v)
+		assert.Contains(t, out, v)
 	}
 }
 
 func TestInvalidConfigurationExitsBeforeConnecting(t *testing.T) {
-	cmd := exec.Command(fraudscore(t), "worker")
-	cmd.Env = append(os.Environ(), "FRAUDSCORE_MAX_DELIVER=1", "FRAUDSCORE_BATCH_SIZE=0", "FRAUDSCORE_NATS_URL=nats://127.0.0.1:1",
-		"FRAUDSCORE_NATS_CREDS_FILE=/nonexistent/user.creds", "FRAUDSCORE_LOG_LEVEL=loud")
-	out, err := cmd.CombinedOutput()
-	var ee *exec.ExitError
-	require.ErrorAs(t, err, &ee)
-	assert.Equal(t, 2, ee.ExitCode())
+	r := runBin(t, "", []string{"FRAUDSCORE_MAX_DELIVER=1", "FRAUDSCORE_BATCH_SIZE=0", "FRAUDSCORE_NATS_URL=nats://127.0.0.1:1",
+		"FRAUDSCORE_NATS_CREDS_FILE=/nonexistent/user.creds", "FRAUDSCORE_LOG_LEVEL=loud"}, "worker")
+	assert.Equal(t, 2, r.code)
+	out := r.stdout + r.stderr
 	for _, s := range []string{"FRAUDSCORE_MAX_DELIVER", "FRAUDSCORE_BATCH_SIZE", "FRAUDSCORE_NATS_CREDS_FILE", "FRAUDSCORE_LOG_LEVEL"} {
-		assert.Contains(t, string(out), s)
+		assert.Contains(t, out, s)
 	}
-	assert.NotContains(t, string(out), "connect", "it must fail before connecting")
+	assert.NotContains(t, out, "connect", "it must fail before connecting")
 
 	// Values that do not parse are reported with the rules that fail, all
 	// of them, not only the first.
-	cmd = exec.Command(fraudscore(t), "worker")
-	cmd.Env = append(os.Environ(), "FRAUDSCORE_ACK_WAIT=soon", "FRAUDSCORE_CONCURRENCY=many", "FRAUDSCORE_EMBEDDED=maybe",
-		"FRAUDSCORE_BATCH_SIZE=0", "FRAUDSCORE_MODEL_DIR="+testenv.ModelDir(t))
-	out, err = cmd.CombinedOutput()
-	require.ErrorAs(t, err, &ee)
-	assert.Equal(t, 2, ee.ExitCode())
+	r = runBin(t, "", []string{"FRAUDSCORE_ACK_WAIT=soon", "FRAUDSCORE_CONCURRENCY=many", "FRAUDSCORE_EMBEDDED=maybe",
+		"FRAUDSCORE_BATCH_SIZE=0", "FRAUDSCORE_MODEL_DIR=" + testenv.ModelDir(t)}, "worker")
+	assert.Equal(t, 2, r.code)
+	out = r.stdout + r.stderr
 	for _, s := range []string{`FRAUDSCORE_ACK_WAIT="soon" is not a duration`, `FRAUDSCORE_CONCURRENCY="many" is not an integer`,
 		`FRAUDSCORE_EMBEDDED="maybe" is not true or false`, "FRAUDSCORE_BATCH_SIZE=0 must be 1..10000"} {
-		assert.Contains(t, string(out), s)
+		assert.Contains(t, out, s)
 	}
 }
 
@@ -86,22 +55,14 @@ func TestInvalidConfigurationExitsBeforeConnecting(t *testing.T) {
 // the worker becomes ready, answers a request, shows verdicts, and stops
 // cleanly on SIGTERM.
 func TestEmbeddedRunSmoke(t *testing.T) {
-	natsAddr, monAddr, httpAddr := freePort(t), freePort(t), freePort(t)
-	cmd := exec.Command(fraudscore(t), "worker")
-	cmd.Env = append(os.Environ(),
-		"FRAUDSCORE_EMBEDDED=true",
-		"FRAUDSCORE_EMBEDDED_STORE_DIR="+t.TempDir(),
+	natsAddr, monAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	w, httpAddr := startWorker(t,
 		"FRAUDSCORE_EMBEDDED_LISTEN="+natsAddr,
 		"FRAUDSCORE_EMBEDDED_MONITOR="+monAddr,
-		"FRAUDSCORE_HTTP_ADDR="+httpAddr,
-		"FRAUDSCORE_MODEL_DIR="+testenv.ModelDir(t),
 		"FRAUDSCORE_DEMO_RATE=200",
-		"FRAUDSCORE_PULL_EXPIRY=1s",
 		"FRAUDSCORE_PROGRESS_INTERVAL=500ms",
 	)
-	logs, exited := startLogged(t, cmd)
-
-	waitReady(t, httpAddr)
+	w.WaitHTTP(t, "http://"+httpAddr+"/readyz", 30*time.Second)
 
 	nc, err := nats.Connect("nats://" + natsAddr)
 	require.NoError(t, err)
@@ -136,7 +97,7 @@ func TestEmbeddedRunSmoke(t *testing.T) {
 	// The progress line carries the demo publisher's counts beside the
 	// worker's.
 	require.Eventually(t, func() bool {
-		for _, r := range logs.matching(msgIs("progress")) {
+		for _, r := range matching(w.Records(), msgIs("progress")) {
 			if r["demo_sent"].(float64) > 0 && r["approve"].(float64) > 0 {
 				return true
 			}
@@ -144,16 +105,8 @@ func TestEmbeddedRunSmoke(t *testing.T) {
 		return false
 	}, 30*time.Second, 100*time.Millisecond, "no progress line with demo traffic")
 
-	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	select {
-	case err := <-exited:
-		require.NoError(t, err, "clean exit on SIGTERM")
-	case <-ctx.Done():
-		t.Fatal("no exit after SIGTERM")
-	}
-	all := logs.all()
+	require.NoError(t, w.Stop(30*time.Second), "clean exit on SIGTERM")
+	all := strings.Split(strings.TrimSuffix(w.Output(), "\n"), "\n")
 	joined := strings.Join(all, "\n")
 	assert.Contains(t, joined, `"msg":"drained"`)
 	assert.Contains(t, joined, `"msg":"stopped"`)
@@ -165,11 +118,10 @@ func TestEmbeddedRunSmoke(t *testing.T) {
 }
 
 func TestModelFlagsAfterArguments(t *testing.T) {
-	latest, err := os.Readlink(filepath.Join("..", "..", "models", "latest"))
-	require.NoError(t, err)
-	out, err := exec.Command(fraudscore(t), "model", "check", latest, "-dir", testenv.ModelDir(t)).CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	assert.Contains(t, string(out), latest+" ok")
-	out, err = exec.Command(fraudscore(t), "model", "check", latest, "-dir", t.TempDir()).CombinedOutput()
-	require.Error(t, err, "the -dir after the version must be honoured: %s", out)
+	latest := testenv.BundledVersion(t)
+	r := runBin(t, "", nil, "model", "check", latest, "-dir", testenv.ModelDir(t))
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, latest+" ok")
+	r = runBin(t, "", nil, "model", "check", latest, "-dir", t.TempDir())
+	require.NotZero(t, r.code, "the -dir after the version must be honoured: %s", r.stdout)
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"math"
 	"os"
 	"os/exec"
@@ -21,63 +20,13 @@ import (
 	"github.com/fraudscore/fraudscore/synthetic"
 )
 
-const python = "/usr/bin/python3"
-
-// fraudscore returns the binary under test, built once per test process.
-func fraudscore(t testing.TB) string {
-	return testenv.Binary(t, "./cmd/fraudscore")
-}
-
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testenv.Cleanup()
-	os.Exit(code)
-}
-
-type result struct {
-	code           int
-	stdout, stderr string
-}
-
-func runBin(t *testing.T, stdin string, args ...string) result {
-	t.Helper()
-	cmd := exec.Command(fraudscore(t), args...)
-	cmd.Env = append(os.Environ(), "FRAUDSCORE_MODEL_DIR=")
-	cmd.Stdin = strings.NewReader(stdin)
-	var so, se bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &so, &se
-	err := cmd.Run()
-	r := result{stdout: so.String(), stderr: se.String()}
-	if err != nil {
-		ee, ok := err.(*exec.ExitError)
-		require.True(t, ok, "run %v: %v", args, err)
-		r.code = ee.ExitCode()
-		require.NotContains(t, r.stderr, "goroutine ", "the binary crashed")
-	}
-	return r
-}
-
 // tempStore copies the bundled latest version into a temporary store as
 // two versions, v1 (older) and v2, with latest -> v2.
 func tempStore(t *testing.T) (dir, v1, v2 string) {
 	dir = t.TempDir()
 	v1, v2 = "v20250101_000000", "v20250102_000000"
-	src := filepath.Join(testenv.ModelDir(t), testenv.BundledVersion(t))
-	for _, v := range []string{v1, v2} {
-		require.NoError(t, os.Mkdir(filepath.Join(dir, v), 0o755))
-		for _, f := range []string{"model.json", "metadata.json"} {
-			b, err := os.ReadFile(filepath.Join(src, f))
-			require.NoError(t, err)
-			if f == "metadata.json" {
-				var m map[string]any
-				require.NoError(t, json.Unmarshal(b, &m))
-				m["version"] = v
-				b, err = json.Marshal(m)
-				require.NoError(t, err)
-			}
-			require.NoError(t, os.WriteFile(filepath.Join(dir, v, f), b, 0o644))
-		}
-	}
+	testenv.CopyBundled(t, dir, v1)
+	testenv.CopyBundled(t, dir, v2)
 	require.NoError(t, os.Symlink(v2, filepath.Join(dir, "latest")))
 	return dir, v1, v2
 }
@@ -90,58 +39,56 @@ func latestOf(t *testing.T, dir string) string {
 
 func TestModelListAndCheckBundled(t *testing.T) {
 	v := testenv.BundledVersion(t)
-	r := runBin(t, "", "model", "list", "-dir", testenv.ModelDir(t))
+	r := runBin(t, "", nil, "model", "list", "-dir", testenv.ModelDir(t))
 	require.Zero(t, r.code, r.stderr)
 	assert.Regexp(t, `(?m)^\* `+v+`  xgboost 1\.7\.4  features=17  holdout roc_auc=0\.9229 pr_auc=0\.8274`, r.stdout)
 
-	r = runBin(t, "", "model", "check", "-dir", testenv.ModelDir(t))
+	r = runBin(t, "", nil, "model", "check", "-dir", testenv.ModelDir(t))
 	require.Zero(t, r.code, r.stderr)
 	assert.Regexp(t, `^`+v+` ok: xgboost-json, 123 trees, 17 features, 128 golden rows within 1e-06`, r.stdout)
 
-	r = runBin(t, "", "model")
+	r = runBin(t, "", nil, "model")
 	assert.Equal(t, 2, r.code, "no subcommand is a usage error")
 	assert.Contains(t, r.stderr, "usage: fraudscore model")
-	r = runBin(t, "", "model", "frobnicate")
+	r = runBin(t, "", nil, "model", "frobnicate")
 	assert.Equal(t, 2, r.code)
 	assert.Contains(t, r.stderr, `unknown command "frobnicate"`)
 }
 
 func TestModelPromoteRollback(t *testing.T) {
 	dir, v1, v2 := tempStore(t)
-	r := runBin(t, "", "model", "list", "-dir", dir)
+	r := runBin(t, "", nil, "model", "list", "-dir", dir)
 	require.Zero(t, r.code, r.stderr)
 	assert.Contains(t, r.stdout, "  "+v1)
 	assert.Contains(t, r.stdout, "* "+v2)
 
-	r = runBin(t, "", "model", "rollback", "-dir", dir)
+	r = runBin(t, "", nil, "model", "rollback", "-dir", dir)
 	require.Zero(t, r.code, r.stderr)
 	assert.Equal(t, "latest -> "+v1+"\n", r.stdout)
 	assert.Equal(t, v1, latestOf(t, dir))
 
-	r = runBin(t, "", "model", "rollback", "-dir", dir)
+	r = runBin(t, "", nil, "model", "rollback", "-dir", dir)
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "no earlier version to roll back to")
 	assert.Equal(t, v1, latestOf(t, dir))
 
-	r = runBin(t, "", "model", "promote", "-dir", dir, v2)
+	r = runBin(t, "", nil, "model", "promote", "-dir", dir, v2)
 	require.Zero(t, r.code, r.stderr)
 	assert.Equal(t, "latest -> "+v2+"\n", r.stdout)
 	assert.Equal(t, v2, latestOf(t, dir))
 
-	r = runBin(t, "", "model", "promote", "-dir", dir)
+	r = runBin(t, "", nil, "model", "promote", "-dir", dir)
 	assert.Equal(t, 2, r.code, "a missing argument is a command-line mistake")
 	assert.Contains(t, r.stderr, "usage: fraudscore model promote [flags] VERSION")
-	r = runBin(t, "", "model", "promote", "-dir", dir, "v20990101_000000")
+	r = runBin(t, "", nil, "model", "promote", "-dir", dir, "v20990101_000000")
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "no such model version")
 	assert.Equal(t, v2, latestOf(t, dir))
 
 	// FRAUDSCORE_MODEL_DIR is the default -dir.
-	cmd := exec.Command(fraudscore(t), "model", "check")
-	cmd.Env = append(os.Environ(), "FRAUDSCORE_MODEL_DIR="+dir)
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-	assert.Contains(t, string(out), v2+" ok:")
+	r = runBin(t, "", []string{"FRAUDSCORE_MODEL_DIR=" + dir}, "model", "check")
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, v2+" ok:")
 }
 
 func TestModelCheckTampered(t *testing.T) {
@@ -154,45 +101,20 @@ func TestModelCheckTampered(t *testing.T) {
 	b[len(b)/2] ^= 0x04
 	require.NoError(t, os.WriteFile(p, b, 0o644))
 
-	r := runBin(t, "", "model", "check", "-dir", dir, v2)
+	r := runBin(t, "", nil, "model", "check", "-dir", dir, v2)
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "fraudscore model check: modelstore: "+v2)
 	assert.Contains(t, r.stderr, "model file sha256 mismatch")
 	assert.Empty(t, r.stdout)
 
-	r = runBin(t, "", "model", "promote", "-dir", dir, v2)
+	r = runBin(t, "", nil, "model", "promote", "-dir", dir, v2)
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "refusing to promote")
 	assert.Contains(t, r.stderr, "sha256 mismatch")
 	assert.Equal(t, v1, latestOf(t, dir), "latest unchanged")
 
-	r = runBin(t, "", "model", "check", "-dir", dir)
+	r = runBin(t, "", nil, "model", "check", "-dir", dir)
 	assert.Zero(t, r.code, "latest (v1) is still good: %s", r.stderr)
-}
-
-// xgboostPredict returns XGBoost's own predictions for a TSV of rows, read
-// the same way as `fraudscore model predict` (empty or nan = missing).
-func xgboostPredict(t *testing.T, modelFile, tsv string) []float64 {
-	t.Helper()
-	const script = `
-import sys
-import numpy as np
-import xgboost as xgb
-rows = [[float(f) if f.strip() not in ("", "nan") else np.nan for f in line.rstrip("\n").split("\t")]
-        for line in sys.stdin if line.strip()]
-bst = xgb.Booster()
-bst.load_model(sys.argv[1])
-p = bst.predict(xgb.DMatrix(np.array(rows, dtype=np.float64), missing=np.nan, feature_names=bst.feature_names))
-for v in p:
-    print(repr(float(v)))
-`
-	cmd := exec.Command(python, "-c", script, modelFile)
-	cmd.Stdin = strings.NewReader(tsv)
-	var se bytes.Buffer
-	cmd.Stderr = &se
-	out, err := cmd.Output()
-	require.NoError(t, err, se.String())
-	return parseFloats(t, string(out))
 }
 
 func parseFloats(t *testing.T, s string) []float64 {
@@ -235,16 +157,13 @@ func sampleTSV(n int) (string, int) {
 }
 
 func TestModelPredictMatchesXGBoost(t *testing.T) {
-	if _, err := os.Stat(python); err != nil {
-		t.Skipf("no %s", python)
-	}
 	modelFile, err := filepath.Abs(filepath.Join(testenv.ModelDir(t), "latest", "model.json"))
 	require.NoError(t, err)
 	tsv, missing := sampleTSV(300)
 	require.Greater(t, missing, 10)
-	want := xgboostPredict(t, modelFile, tsv)
+	want := testenv.XGBoostPredict(t, modelFile, tsv)
 
-	r := runBin(t, tsv, "model", "predict", modelFile)
+	r := runBin(t, tsv, nil, "model", "predict", modelFile)
 	require.Zero(t, r.code, r.stderr)
 	lines := strings.Split(strings.TrimSuffix(r.stdout, "\n"), "\n")
 	require.Len(t, lines, len(want))
@@ -261,13 +180,13 @@ func TestModelPredictMatchesXGBoost(t *testing.T) {
 }
 
 func TestModelPredictRefusesLegacyBinary(t *testing.T) {
-	if _, err := os.Stat(python); err != nil {
-		t.Skipf("no %s", python)
+	if _, err := os.Stat(testenv.Python); err != nil {
+		t.Skipf("no %s", testenv.Python)
 	}
 	src, err := filepath.Abs(filepath.Join(testenv.ModelDir(t), "latest", "model.json"))
 	require.NoError(t, err)
 	dst := filepath.Join(t.TempDir(), "model.bin")
-	out, err := exec.Command(python, "-c", `
+	out, err := exec.Command(testenv.Python, "-c", `
 import sys, xgboost as xgb
 b = xgb.Booster()
 b.load_model(sys.argv[1])
@@ -279,7 +198,7 @@ b.save_model(sys.argv[2])
 	require.False(t, bytes.HasPrefix(bytes.TrimSpace(raw), []byte("{")), "xgboost wrote JSON, not the legacy binary")
 
 	tsv, _ := sampleTSV(3)
-	r := runBin(t, tsv, "model", "predict", dst)
+	r := runBin(t, tsv, nil, "model", "predict", dst)
 	assert.Equal(t, 1, r.code)
 	assert.Empty(t, r.stdout)
 	assert.Contains(t, r.stderr, "fraudscore model predict: ")
@@ -292,24 +211,24 @@ func TestModelPredictBadInput(t *testing.T) {
 	modelFile := filepath.Join(testenv.ModelDir(t), "latest", "model.json")
 	row := strings.TrimSuffix(strings.Repeat("1\t", features.Count), "\t")
 
-	r := runBin(t, row+"\n1\t2\t3\n", "model", "predict", modelFile)
+	r := runBin(t, row+"\n1\t2\t3\n", nil, "model", "predict", modelFile)
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "line 2: 3 fields, the model reads 17 features")
 
-	r = runBin(t, strings.Replace(row, "1", "abc", 1)+"\n", "model", "predict", modelFile)
+	r = runBin(t, strings.Replace(row, "1", "abc", 1)+"\n", nil, "model", "predict", modelFile)
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "line 1, field 1")
 
-	r = runBin(t, row+"\n", "model", "predict", filepath.Join(t.TempDir(), "missing.json"))
+	r = runBin(t, row+"\n", nil, "model", "predict", filepath.Join(t.TempDir(), "missing.json"))
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "open model")
 
-	r = runBin(t, "", "model", "predict")
+	r = runBin(t, "", nil, "model", "predict")
 	assert.Equal(t, 2, r.code)
 	assert.Contains(t, r.stderr, "usage: fraudscore model predict MODEL_FILE")
 
 	// Blank lines are skipped; CRLF is accepted.
-	r = runBin(t, "\n"+row+"\r\n\n", "model", "predict", modelFile)
+	r = runBin(t, "\n"+row+"\r\n\n", nil, "model", "predict", modelFile)
 	require.Zero(t, r.code, r.stderr)
 	assert.Len(t, parseFloats(t, r.stdout), 1)
 }
@@ -322,20 +241,12 @@ func TestModelCheckWrongObjective(t *testing.T) {
 	s := strings.Replace(string(b), `"name":"binary:logistic"`, `"name":"reg:squarederror"`, 1)
 	require.NoError(t, os.WriteFile(p, []byte(s), 0o644))
 	sum := sha256.Sum256([]byte(s))
-	mp := filepath.Join(dir, v2, "metadata.json")
-	mb, err := os.ReadFile(mp)
-	require.NoError(t, err)
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(mb, &m))
-	m["model_sha256"] = hex.EncodeToString(sum[:])
-	mb, err = json.Marshal(m)
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(mp, mb, 0o644))
+	testenv.EditMetadata(t, filepath.Join(dir, v2), func(m map[string]any) { m["model_sha256"] = hex.EncodeToString(sum[:]) })
 
-	r := runBin(t, "", "model", "check", "-dir", dir)
+	r := runBin(t, "", nil, "model", "check", "-dir", dir)
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "only binary:logistic is supported")
-	r = runBin(t, "", "model", "rollback", "-dir", dir)
+	r = runBin(t, "", nil, "model", "rollback", "-dir", dir)
 	require.Zero(t, r.code, r.stderr)
 	assert.Equal(t, v1, latestOf(t, dir))
 }

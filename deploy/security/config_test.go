@@ -31,7 +31,7 @@ import (
 func TestServerMaxPayload(t *testing.T) {
 	e := render(t, tlsOff)
 	s := e.start(t)
-	cfg := defaultConfig(t)
+	cfg := worker.DefaultConfig()
 	opts, err := server.ProcessConfigFile(e.conf)
 	require.NoError(t, err)
 	maxPayload := int(opts.MaxPayload)
@@ -120,7 +120,7 @@ func TestPermissionStructure(t *testing.T) {
 		}
 	}
 
-	cfg := defaultConfig(t)
+	cfg := worker.DefaultConfig()
 	w, m := users["worker"].Permissions, users["worker-managed-topology"].Permissions
 	assert.Subset(t, w.Publish.Allow, m.Publish.Allow, "worker can do what the managed-topology worker can")
 	assert.Equal(t, w.Subscribe.Allow, m.Subscribe.Allow)
@@ -131,7 +131,7 @@ func TestPermissionStructure(t *testing.T) {
 	for _, s := range extra {
 		assert.Regexp(t, topo, s, "the worker's extra rights are topology only")
 	}
-	for _, sc := range worker.StreamConfigs(cfg) {
+	for _, sc := range worker.StreamConfigs(&cfg) {
 		assert.Contains(t, w.Publish.Allow, "$JS.API.STREAM.CREATE."+sc.Name)
 		assert.Contains(t, w.Publish.Allow, "$JS.API.STREAM.UPDATE."+sc.Name)
 		assert.NotContains(t, m.Publish.Allow, "$JS.API.STREAM.UPDATE."+sc.Name)

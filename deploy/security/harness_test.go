@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -144,15 +143,10 @@ func randomSecret(t *testing.T) string {
 }
 
 // logCapture is the embedded server's logger: it keeps every line.
-type logCapture struct {
-	mu    sync.Mutex
-	lines []string
-}
+type logCapture struct{ buf testenv.Buffer }
 
 func (l *logCapture) add(level, format string, v ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.lines = append(l.lines, level+" "+fmt.Sprintf(format, v...))
+	fmt.Fprintf(&l.buf, "%s %s\n", level, fmt.Sprintf(format, v...))
 }
 
 func (l *logCapture) Noticef(format string, v ...any) { l.add("INF", format, v...) }
@@ -164,10 +158,8 @@ func (l *logCapture) Tracef(format string, v ...any)  { l.add("TRC", format, v..
 
 // matching returns the logged lines that match re.
 func (l *logCapture) matching(re *regexp.Regexp) []string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
 	var out []string
-	for _, s := range l.lines {
+	for _, s := range strings.Split(l.buf.String(), "\n") {
 		if re.MatchString(s) {
 			out = append(out, s)
 		}

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kelseyhightower/envconfig"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -19,22 +18,13 @@ import (
 	"github.com/fraudscore/fraudscore/worker"
 )
 
-// defaultConfig is the worker's configuration with every default, as a
-// worker started without FRAUDSCORE_* variables has it.
-func defaultConfig(t *testing.T) *worker.Config {
-	t.Helper()
-	var cfg worker.Config
-	require.NoError(t, envconfig.Process("FRAUDSCORE_SECURITY_TEST_NO_SUCH_PREFIX", &cfg))
-	return &cfg
-}
-
 // createTopology creates the worker's streams and consumers as ops, the way
 // deploy/jetstream does where the worker may not; mutate adjusts them.
 func createTopology(t *testing.T, ops *client, mutate func(streams []jetstream.StreamConfig, cons *jetstream.ConsumerConfig)) {
 	t.Helper()
-	cfg := defaultConfig(t)
-	streams := worker.StreamConfigs(cfg)
-	cons := worker.ConsumerConfig(cfg)
+	cfg := worker.DefaultConfig() // a worker started without FRAUDSCORE_* variables
+	streams := worker.StreamConfigs(&cfg)
+	cons := worker.ConsumerConfig(&cfg)
 	if mutate != nil {
 		mutate(streams, &cons)
 	}
@@ -45,7 +35,7 @@ func createTopology(t *testing.T, ops *client, mutate func(streams []jetstream.S
 	}
 	_, err := ops.js.CreateConsumer(ctx, cfg.Stream, cons)
 	require.NoError(t, err)
-	_, err = ops.js.CreateConsumer(ctx, cfg.AdvisoryStream, worker.AdvisoryConsumerConfig(cfg))
+	_, err = ops.js.CreateConsumer(ctx, cfg.AdvisoryStream, worker.AdvisoryConsumerConfig(&cfg))
 	require.NoError(t, err)
 }
 
@@ -99,19 +89,19 @@ func TestManagedTopologyWorker(t *testing.T) {
 
 	// The same user may not create or change streams and consumers.
 	wm := e.mustConnect(t, s.url, "worker-managed-topology")
-	cfg := defaultConfig(t)
+	cfg := worker.DefaultConfig()
 	denyJS(t, wm, "$JS.API.STREAM.UPDATE.TRANSACTIONS", func(ctx context.Context) error {
-		sc := worker.StreamConfigs(cfg)[0]
+		sc := worker.StreamConfigs(&cfg)[0]
 		sc.Subjects = []string{">"}
 		_, err := wm.js.UpdateStream(ctx, sc)
 		return err
 	})
 	denyJS(t, wm, "$JS.API.STREAM.CREATE.FRAUD_DLQ", func(ctx context.Context) error {
-		_, err := wm.js.CreateStream(ctx, worker.StreamConfigs(cfg)[2])
+		_, err := wm.js.CreateStream(ctx, worker.StreamConfigs(&cfg)[2])
 		return err
 	})
 	denyJS(t, wm, "$JS.API.CONSUMER.CREATE.TRANSACTIONS.fraudscore", func(ctx context.Context) error {
-		cc := worker.ConsumerConfig(cfg)
+		cc := worker.ConsumerConfig(&cfg)
 		cc.MaxDeliver = -1
 		_, err := wm.js.CreateOrUpdateConsumer(ctx, "TRANSACTIONS", cc)
 		return err

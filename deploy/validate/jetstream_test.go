@@ -9,7 +9,6 @@ import (
 	"reflect"
 	"testing"
 
-	"github.com/kelseyhightower/envconfig"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fraudscore/fraudscore/internal/testenv"
@@ -18,14 +17,10 @@ import (
 
 var update = flag.Bool("update", false, "rewrite deploy/jetstream from worker.StreamConfigs (Replicas 3)")
 
-// clusterConfig is the worker's default configuration with Replicas 3, read
-// through envconfig under a prefix nothing sets, so only defaults apply.
+// clusterConfig is the worker's default configuration with Replicas 3.
 func clusterConfig(t *testing.T) *worker.Config {
 	t.Helper()
-	var cfg worker.Config
-	if err := envconfig.Process("FRAUDSCORE_DEPLOY_VALIDATE_UNSET", &cfg); err != nil {
-		t.Fatal(err)
-	}
+	cfg := worker.DefaultConfig()
 	cfg.Replicas = 3
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)

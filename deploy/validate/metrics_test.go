@@ -2,15 +2,11 @@ package validate
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -90,6 +86,9 @@ func declaredMetrics(t *testing.T) map[string]bool {
 	v := reflect.ValueOf(m).Elem()
 	descName := regexp.MustCompile(`fqName: "([^"]+)"`)
 	for i := 0; i < v.NumField(); i++ {
+		if !v.Type().Field(i).IsExported() {
+			continue // bookkeeping (a mutex, the current model), not a collector
+		}
 		c, ok := v.Field(i).Interface().(prometheus.Collector)
 		if !ok {
 			continue
@@ -137,16 +136,6 @@ func TestDashboardQueriesParse(t *testing.T) {
 	}
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // TestMetricsExistInWorker runs the worker binary with an embedded NATS
 // server and demo traffic, makes it dead-letter one transaction and answer
 // one request, scrapes /metrics, and checks that every metric the alerts and
@@ -157,36 +146,18 @@ func TestMetricsExistInWorker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping the live worker")
 	}
-	bin := fraudscoreBinary(t)
-	side, natsAddr, monitor := freeAddr(t), freeAddr(t), freeAddr(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, bin, "worker")
-	cmd.Env = append(os.Environ(),
+	side, natsAddr := testenv.FreeAddr(t), testenv.FreeAddr(t)
+	w := testenv.StartProcess(t, testenv.Binary(t, "./cmd/fraudscore"), []string{"worker"}, []string{
 		"FRAUDSCORE_EMBEDDED=true",
-		"FRAUDSCORE_EMBEDDED_STORE_DIR="+t.TempDir(),
-		"FRAUDSCORE_EMBEDDED_LISTEN="+natsAddr,
-		"FRAUDSCORE_EMBEDDED_MONITOR="+monitor,
-		"FRAUDSCORE_HTTP_ADDR="+side,
-		"FRAUDSCORE_MODEL_DIR="+filepath.Join(testenv.RepoRoot(t), "models"),
+		"FRAUDSCORE_EMBEDDED_STORE_DIR=" + t.TempDir(),
+		"FRAUDSCORE_EMBEDDED_LISTEN=" + natsAddr,
+		"FRAUDSCORE_EMBEDDED_MONITOR=" + testenv.FreeAddr(t),
+		"FRAUDSCORE_HTTP_ADDR=" + side,
+		"FRAUDSCORE_MODEL_DIR=" + testenv.ModelDir(t),
 		"FRAUDSCORE_DEMO_RATE=200",
 		"FRAUDSCORE_BACKLOG_POLL=200ms",
 		"FRAUDSCORE_LOG_LEVEL=warn",
-	)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
-	cmd.WaitDelay = 30 * time.Second
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cancel()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("worker output:\n%s", logs.String())
-		}
-	}()
+	})
 	client := &http.Client{Timeout: 2 * time.Second}
 	get := func(path string) (int, string) {
 		resp, err := client.Get("http://" + side + path)
@@ -197,17 +168,7 @@ func TestMetricsExistInWorker(t *testing.T) {
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	waitFor := func(what string, ok func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(40 * time.Second)
-		for !ok() {
-			if time.Now().After(deadline) || ctx.Err() != nil {
-				t.Fatalf("timed out waiting for %s", what)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
-	}
-	waitFor("/readyz", func() bool { code, _ := get("/readyz"); return code == 200 })
+	w.WaitHTTP(t, "http://"+side+"/readyz", 40*time.Second)
 	if code, body := get("/healthz"); code != 200 {
 		t.Fatalf("/healthz: %d %s", code, body)
 	}

@@ -413,8 +413,7 @@ func (d *deployment) startNATS(t *testing.T) {
 	}
 	clusterPorts := make([]int, n)
 	for i := range clusterPorts {
-		_, p, _ := net.SplitHostPort(testenv.FreeAddr(t))
-		clusterPorts[i], _ = strconv.Atoi(p)
+		clusterPorts[i] = testenv.FreePort(t)
 	}
 	for i := 0; i < n; i++ {
 		opts := d.podOptions(t, i)

@@ -1,7 +1,6 @@
 package testenv
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"net"
@@ -9,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -19,26 +17,33 @@ import (
 // output is kept, and it is stopped with SIGTERM when the test ends.
 type Process struct {
 	cmd      *exec.Cmd
-	out      syncBuffer
+	out      Buffer
 	done     chan struct{}
 	exitCode int
 }
 
-// StartProcess runs bin with args and env appended to the inherited
-// environment minus every FRAUDSCORE_* variable (so a developer's shell
-// cannot change what the test runs). When the test ends the process is
-// stopped, and its output is logged if the test failed.
+// Environ returns the test's environment minus every FRAUDSCORE_* variable
+// (so a developer's shell cannot change what the test runs), with env
+// appended: the environment for a program under test, such as an
+// exec.Cmd's Env.
+func Environ(env ...string) []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "FRAUDSCORE_") {
+			out = append(out, kv)
+		}
+	}
+	return append(out, env...)
+}
+
+// StartProcess runs bin with args in the environment Environ(env...). When
+// the test ends a process still running is stopped, and the output is
+// logged if the test failed.
 func StartProcess(t testing.TB, bin string, args, env []string) *Process {
 	t.Helper()
 	p := &Process{done: make(chan struct{})}
-	var base []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "FRAUDSCORE_") {
-			base = append(base, kv)
-		}
-	}
 	p.cmd = exec.Command(bin, args...)
-	p.cmd.Env = append(base, env...)
+	p.cmd.Env = Environ(env...)
 	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("testenv: start %s: %v", bin, err)
@@ -49,8 +54,12 @@ func StartProcess(t testing.TB, bin string, args, env []string) *Process {
 		close(p.done)
 	}()
 	t.Cleanup(func() {
-		if err := p.Stop(20 * time.Second); err != nil {
-			t.Logf("testenv: %v", err)
+		select {
+		case <-p.done: // exited during the test, which has seen its status
+		default:
+			if err := p.Stop(20 * time.Second); err != nil {
+				t.Logf("testenv: %v", err)
+			}
 		}
 		if t.Failed() {
 			t.Logf("output of %s:\n%s", bin, p.Output())
@@ -61,6 +70,19 @@ func StartProcess(t testing.TB, bin string, args, env []string) *Process {
 
 // Output returns what the process wrote to stdout and stderr so far.
 func (p *Process) Output() string { return p.out.String() }
+
+// Records returns the JSON log records in the output so far (see
+// Buffer.Records).
+func (p *Process) Records() []map[string]any { return p.out.Records() }
+
+// Signal sends sig to the process (by its id); it fails t if the signal
+// cannot be delivered, for example because the process has exited.
+func (p *Process) Signal(t testing.TB, sig os.Signal) {
+	t.Helper()
+	if err := p.cmd.Process.Signal(sig); err != nil {
+		t.Fatalf("testenv: signal %v to %s: %v", sig, p.cmd.Path, err)
+	}
+}
 
 // Done is closed when the process has exited.
 func (p *Process) Done() <-chan struct{} { return p.done }
@@ -107,54 +129,41 @@ func (p *Process) WaitHTTP(t testing.TB, url string, d time.Duration) {
 	t.Fatalf("testenv: %s did not answer 200 within %s:\n%s", url, d, p.Output())
 }
 
-// Stop sends SIGTERM and waits up to grace for the process to exit, then
-// kills it. It reports a non-zero exit status or a kill as an error.
+// Stop sends SIGTERM to a process still running and waits up to grace for
+// it to exit, then kills it. It reports a kill, or a non-zero exit status
+// (also of a process that had exited before), as an error.
 func (p *Process) Stop(grace time.Duration) error {
 	select {
 	case <-p.done:
-		return nil
 	default:
-	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-		if p.exitCode != 0 {
-			return fmt.Errorf("%s exited with %d", p.cmd.Path, p.exitCode)
+		_ = p.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-p.done:
+		case <-time.After(grace):
+			_ = p.cmd.Process.Kill()
+			<-p.done
+			return errors.New(p.cmd.Path + " did not stop on SIGTERM")
 		}
-		return nil
-	case <-time.After(grace):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-		return errors.New(p.cmd.Path + " did not stop on SIGTERM")
 	}
+	if p.exitCode != 0 {
+		return fmt.Errorf("%s exited with %d", p.cmd.Path, p.exitCode)
+	}
+	return nil
 }
 
-// FreeAddr returns a 127.0.0.1 address whose port was free a moment ago.
-func FreeAddr(t testing.TB) string {
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func FreePort(t testing.TB) int {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}
 	defer l.Close()
-	return l.Addr().String()
+	return l.Addr().(*net.TCPAddr).Port
 }
 
-// syncBuffer is a bytes.Buffer safe for the process's two output streams
-// and the test's reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+// FreeAddr returns FreePort as a 127.0.0.1 address (host:port).
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	return fmt.Sprintf("127.0.0.1:%d", FreePort(t))
 }

@@ -1,6 +1,12 @@
-// Package testenv holds the helpers that tests across fraudscore share: the
-// repository root, the bundled model store, and binaries built once per test
-// process. It is for tests only and knows nothing of NATS (see natstest).
+// Package testenv holds the helpers that tests across fraudscore share, so
+// that each lives in one place: the repository root (Root, RepoRoot), the
+// bundled model store (ModelDir, BundledVersion, BundledModel, and
+// CopyBundled and EditMetadata for a test's own store), binaries built once
+// per test process (Build, Binary, Cleanup), programs under test (Environ,
+// StartProcess, Process), free loopback ports (FreePort, FreeAddr), a
+// goroutine-safe Buffer for output read while it is written, and a
+// throw-away PKI. It is for tests only and knows nothing of NATS (see
+// natstest).
 package testenv
 
 import (

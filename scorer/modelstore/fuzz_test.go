@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fraudscore/fraudscore/internal/testenv"
 	"github.com/fraudscore/fraudscore/scorer/features"
 	"github.com/fraudscore/fraudscore/scorer/model"
 	"github.com/fraudscore/fraudscore/scorer/modelstore"
@@ -20,12 +21,12 @@ import (
 // every documented rule; and loading the version never panics and refuses
 // with one of the store's, the model's or the feature extractor's errors.
 func FuzzReadMetadata(f *testing.F) {
-	version := bundledVersion(f)
-	good, err := os.ReadFile(filepath.Join(bundled, version, modelstore.MetadataFile))
+	version := testenv.BundledVersion(f)
+	good, err := os.ReadFile(filepath.Join(testenv.ModelDir(f), version, modelstore.MetadataFile))
 	if err != nil {
 		f.Fatal(err)
 	}
-	modelData, err := os.ReadFile(filepath.Join(bundled, version, "model.json"))
+	modelData, err := os.ReadFile(filepath.Join(testenv.ModelDir(f), version, "model.json"))
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -101,8 +102,8 @@ func FuzzReadMetadata(f *testing.F) {
 // TestReadMetadataSeedAccepted: the unmodified bundled metadata is accepted
 // by the fuzz target's setup, so the fuzzer starts from a loadable version.
 func TestReadMetadataSeedAccepted(t *testing.T) {
-	version := bundledVersion(t)
-	if _, err := modelstore.Open(bundled).Load(version); err != nil {
+	version := testenv.BundledVersion(t)
+	if _, err := modelstore.Open(testenv.ModelDir(t)).Load(version); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/fraudscore/fraudscore/internal/testenv"
 	"github.com/fraudscore/fraudscore/scorer/model"
 	"github.com/fraudscore/fraudscore/scorer/modelstore"
 )
@@ -14,11 +15,7 @@ import (
 // A model file replaced by an oversized file or a FIFO is refused without
 // being read whole (a FIFO would block a plain ReadFile forever).
 func TestLoadRefusesOversizedAndSpecialModelFiles(t *testing.T) {
-	src := filepath.Join("..", "..", "models")
-	latest, err := os.Readlink(filepath.Join(src, modelstore.LatestLink))
-	if err != nil {
-		t.Fatal(err)
-	}
+	latest := testenv.BundledVersion(t)
 	for _, tc := range []struct {
 		name string
 		make func(path string) error
@@ -34,19 +31,7 @@ func TestLoadRefusesOversizedAndSpecialModelFiles(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			vdir := filepath.Join(dir, latest)
-			if err := os.MkdirAll(vdir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			for _, f := range []string{"model.json", modelstore.MetadataFile} {
-				b, err := os.ReadFile(filepath.Join(src, latest, f))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(filepath.Join(vdir, f), b, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
+			vdir := testenv.CopyBundled(t, dir, latest)
 			if err := tc.make(filepath.Join(vdir, "model.json")); err != nil {
 				t.Fatal(err)
 			}

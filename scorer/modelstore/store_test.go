@@ -3,7 +3,6 @@ package modelstore_test
 import (
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"math"
 	"os"
@@ -17,51 +16,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fraudscore/fraudscore/internal/testenv"
 	"github.com/fraudscore/fraudscore/scorer/features"
 	"github.com/fraudscore/fraudscore/scorer/model"
 	"github.com/fraudscore/fraudscore/scorer/modelstore"
 )
-
-// bundled is the repository's model store.
-const bundled = "../../models"
-
-func bundledVersion(t testing.TB) string {
-	t.Helper()
-	v, err := modelstore.Open(bundled).Latest()
-	require.NoError(t, err)
-	return v
-}
-
-// copyVersion copies the bundled latest version into dir as version name,
-// rewriting metadata's version field, and returns the new directory.
-func copyVersion(t testing.TB, dir, name string) string {
-	t.Helper()
-	src := filepath.Join(bundled, bundledVersion(t))
-	dst := filepath.Join(dir, name)
-	require.NoError(t, os.MkdirAll(dst, 0o755))
-	for _, f := range []string{"model.json", modelstore.MetadataFile} {
-		b, err := os.ReadFile(filepath.Join(src, f))
-		require.NoError(t, err)
-		require.NoError(t, os.WriteFile(filepath.Join(dst, f), b, 0o644))
-	}
-	editMeta(t, dst, func(m map[string]any) { m["version"] = name })
-	return dst
-}
-
-// editMeta rewrites a version's metadata.json through a generic map, so that
-// fields the Metadata type does not know survive.
-func editMeta(t testing.TB, vdir string, edit func(map[string]any)) {
-	t.Helper()
-	p := filepath.Join(vdir, modelstore.MetadataFile)
-	raw, err := os.ReadFile(p)
-	require.NoError(t, err)
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(raw, &m))
-	edit(m)
-	raw, err = json.MarshalIndent(m, "", "  ")
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(p, raw, 0o644))
-}
 
 // replaceModel writes data as the version's model file (named file) and
 // updates model_file and model_sha256 so that only the content is wrong.
@@ -69,7 +28,7 @@ func replaceModel(t testing.TB, vdir, file string, data []byte) {
 	t.Helper()
 	require.NoError(t, os.WriteFile(filepath.Join(vdir, file), data, 0o644))
 	sum := sha256.Sum256(data)
-	editMeta(t, vdir, func(m map[string]any) {
+	testenv.EditMetadata(t, vdir, func(m map[string]any) {
 		m["model_file"] = file
 		m["model_sha256"] = hex.EncodeToString(sum[:])
 	})
@@ -102,14 +61,14 @@ const (
 // as v1 and v2, latest -> v1.
 func newStore(t *testing.T) (*modelstore.Store, string) {
 	dir := t.TempDir()
-	copyVersion(t, dir, v1)
-	copyVersion(t, dir, v2)
+	testenv.CopyBundled(t, dir, v1)
+	testenv.CopyBundled(t, dir, v2)
 	setLatest(t, dir, v1)
 	return modelstore.Open(dir), dir
 }
 
 func TestBundledStoreLoads(t *testing.T) {
-	s := modelstore.Open(bundled)
+	s := modelstore.Open(testenv.ModelDir(t))
 	vs, err := s.Versions()
 	require.NoError(t, err)
 	require.NotEmpty(t, vs)
@@ -130,7 +89,7 @@ func TestVersionsAndLatest(t *testing.T) {
 	// Noise that is not a version.
 	require.NoError(t, os.Mkdir(filepath.Join(dir, "scratch"), 0o755))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "v20990101_000000"), nil, 0o644)) // a file, not a dir
-	copyVersion(t, dir, "v20240101_000000")
+	testenv.CopyBundled(t, dir, "v20240101_000000")
 	vs, err := s.Versions()
 	require.NoError(t, err)
 	assert.Equal(t, []string{"v20240101_000000", v1, v2}, vs, "oldest first, only version directories")
@@ -277,31 +236,31 @@ func refusals(t *testing.T) []refusal {
 			require.NoError(t, os.Remove(filepath.Join(vdir, modelstore.MetadataFile)))
 		}, modelstore.ErrNoMetadata},
 		{"metadata names another version", func(t *testing.T, vdir string) {
-			editMeta(t, vdir, func(m map[string]any) { m["version"] = v3 })
+			testenv.EditMetadata(t, vdir, func(m map[string]any) { m["version"] = v3 })
 		}, modelstore.ErrNoMetadata},
 		{"thresholds out of order", func(t *testing.T, vdir string) {
-			editMeta(t, vdir, func(m map[string]any) { m["thresholds"] = map[string]any{"review": 0.9, "decline": 0.1} })
+			testenv.EditMetadata(t, vdir, func(m map[string]any) { m["thresholds"] = map[string]any{"review": 0.9, "decline": 0.1} })
 		}, modelstore.ErrNoMetadata},
 		{"no golden rows", func(t *testing.T, vdir string) {
-			editMeta(t, vdir, func(m map[string]any) { delete(m, "golden_rows") })
+			testenv.EditMetadata(t, vdir, func(m map[string]any) { delete(m, "golden_rows") })
 		}, modelstore.ErrNoMetadata},
 		{"model_file escapes the version", func(t *testing.T, vdir string) {
-			editMeta(t, vdir, func(m map[string]any) { m["model_file"] = "../" + v1 + "/model.json" })
+			testenv.EditMetadata(t, vdir, func(m map[string]any) { m["model_file"] = "../" + v1 + "/model.json" })
 		}, modelstore.ErrNoMetadata},
 		{"unknown feature in metadata", func(t *testing.T, vdir string) {
-			editMeta(t, vdir, func(m map[string]any) {
+			testenv.EditMetadata(t, vdir, func(m map[string]any) {
 				fs := m["features"].([]any)
 				fs[3] = "shoe_size"
 			})
 		}, features.ErrUnknownFeature},
 		{"features reordered", func(t *testing.T, vdir string) {
-			editMeta(t, vdir, func(m map[string]any) {
+			testenv.EditMetadata(t, vdir, func(m map[string]any) {
 				fs := m["features"].([]any)
 				fs[0], fs[1] = fs[1], fs[0]
 			})
 		}, modelstore.ErrNoMetadata},
 		{"golden row altered", func(t *testing.T, vdir string) {
-			editMeta(t, vdir, func(m map[string]any) {
+			testenv.EditMetadata(t, vdir, func(m map[string]any) {
 				rows := m["golden_rows"].([]any)
 				r := rows[len(rows)/2].(map[string]any)
 				r["probability"] = r["probability"].(float64) + 1e-4
@@ -338,7 +297,7 @@ func TestRefusals(t *testing.T) {
 			assertNoTempLinks(t, dir)
 
 			// Rollback from a good v3 skips the broken v2 and lands on v1.
-			copyVersion(t, dir, v3)
+			testenv.CopyBundled(t, dir, v3)
 			require.NoError(t, s.Promote(v3))
 			got, err := s.Rollback()
 			require.NoError(t, err)
@@ -361,10 +320,10 @@ func TestRollbackNoGoodVersion(t *testing.T) {
 
 func TestWrite(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "store")
-	src := modelstore.Open(bundled)
-	meta, err := src.ReadMetadata(bundledVersion(t))
+	src := modelstore.Open(testenv.ModelDir(t))
+	meta, err := src.ReadMetadata(testenv.BundledVersion(t))
 	require.NoError(t, err)
-	data, err := os.ReadFile(filepath.Join(bundled, bundledVersion(t), meta.ModelFile))
+	data, err := os.ReadFile(filepath.Join(testenv.ModelDir(t), testenv.BundledVersion(t), meta.ModelFile))
 	require.NoError(t, err)
 
 	s := modelstore.Open(dir)
@@ -390,8 +349,7 @@ func TestWrite(t *testing.T) {
 // TestParityMargin reports how close the Go model comes to XGBoost's golden
 // probabilities of the bundled version (the gate allows 1e-6). Run with -v.
 func TestParityMargin(t *testing.T) {
-	l, err := modelstore.Open(bundled).LoadLatest()
-	require.NoError(t, err)
+	l := testenv.BundledModel(t)
 	var worst float64
 	for _, r := range l.Meta.GoldenRows {
 		p, err := l.Model.Predict(r.Features)
@@ -406,8 +364,8 @@ func TestParityMargin(t *testing.T) {
 // (read, sha256, parse, convert, parity gate): what a worker pays when
 // latest moves.
 func BenchmarkLoad(b *testing.B) {
-	s := modelstore.Open(bundled)
-	v := bundledVersion(b)
+	s := modelstore.Open(testenv.ModelDir(b))
+	v := testenv.BundledVersion(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := s.Load(v); err != nil {

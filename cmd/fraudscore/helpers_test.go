@@ -1,0 +1,92 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/fraudscore/fraudscore/internal/testenv"
+)
+
+// fraudscore returns the binary under test, built once per test process.
+func fraudscore(t testing.TB) string {
+	return testenv.Binary(t, "./cmd/fraudscore")
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testenv.Cleanup()
+	os.Exit(code)
+}
+
+// result is how a command run by runBin ended.
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// runBin runs the binary to completion with args, stdin, and env on top of
+// testenv.Environ (no FRAUDSCORE_* variable of the developer's shell), under
+// a generous deadline: a command that started a worker instead of exiting
+// would hit it and fail. A crash (a goroutine dump on stderr) fails t.
+func runBin(t *testing.T, stdin string, env []string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, fraudscore(t), args...)
+	cmd.Env = testenv.Environ(env...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var so, se bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &so, &se
+	err := cmd.Run()
+	require.NoError(t, ctx.Err(), "fraudscore %v did not exit", args)
+	r := result{stdout: so.String(), stderr: se.String()}
+	if err != nil {
+		var ee *exec.ExitError
+		require.True(t, errors.As(err, &ee), "run %v: %v", args, err)
+		r.code = ee.ExitCode()
+		require.NotContains(t, r.stderr, "goroutine ", "the binary crashed")
+	}
+	return r
+}
+
+// startWorker starts `fraudscore worker` on an embedded NATS server with its
+// store in a temporary directory, on free ports, with env added (later
+// entries win), and returns the process and its side port's address.
+func startWorker(t *testing.T, env ...string) (p *testenv.Process, httpAddr string) {
+	t.Helper()
+	httpAddr = testenv.FreeAddr(t)
+	base := []string{
+		"FRAUDSCORE_EMBEDDED=true",
+		"FRAUDSCORE_EMBEDDED_STORE_DIR=" + t.TempDir(),
+		"FRAUDSCORE_EMBEDDED_LISTEN=" + testenv.FreeAddr(t),
+		"FRAUDSCORE_EMBEDDED_MONITOR=" + testenv.FreeAddr(t),
+		"FRAUDSCORE_HTTP_ADDR=" + httpAddr,
+		"FRAUDSCORE_MODEL_DIR=" + testenv.ModelDir(t),
+		"FRAUDSCORE_PULL_EXPIRY=1s",
+	}
+	return testenv.StartProcess(t, fraudscore(t), []string{"worker"}, append(base, env...)), httpAddr
+}
+
+// msgIs keeps the log records whose message is msg.
+func msgIs(msg string) func(map[string]any) bool {
+	return func(r map[string]any) bool { return r["msg"] == msg }
+}
+
+// matching returns the records for which keep is true.
+func matching(recs []map[string]any, keep func(map[string]any) bool) []map[string]any {
+	var out []map[string]any
+	for _, r := range recs {
+		if keep(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
