@@ -52,6 +52,7 @@ var (
 // Figure is one quoted figure and the marker after it.
 type Figure struct {
 	Line     int     // 1-based line in the document
+	Start    int     // byte offset of Quoted in its line
 	Quoted   string  // the figure as written
 	Value    float64 // Quoted parsed (separators removed, suffix applied)
 	Decimals int     // precision Quoted is written with, in units of Value
@@ -119,6 +120,7 @@ func Scan(text string) ([]Figure, []Problem) {
 			last := nums[len(nums)-1]
 			seg := line[prev:m[0]]
 			f.Line = n
+			f.Start = prev + last[0]
 			f.Quoted = seg[last[0]:last[1]]
 			f.Value, f.Decimals = parseNumber(seg[last[2]:last[3]], sub(seg, last[4], last[5]), sub(seg, last[6], last[7]))
 			figs = append(figs, f)
@@ -216,18 +218,9 @@ func CheckFile(root, doc string) (int, []Problem) {
 	figs, probs := Scan(string(text))
 	cache := map[string]source{}
 	for _, f := range figs {
-		src, ok := cache[f.Source]
-		if !ok {
-			src, err = openSource(filepath.Join(root, f.Source))
-			if err != nil {
-				probs = append(probs, Problem{f.Line, fmt.Errorf("%w: %w", ErrMarker, err)})
-				continue
-			}
-			cache[f.Source] = src
-		}
-		v, err := src.lookup(f.Selector)
+		v, err := resolve(root, f, cache)
 		if err != nil {
-			probs = append(probs, Problem{f.Line, fmt.Errorf("%w: %s %s: %w", ErrMarker, f.Source, f.Selector, err)})
+			probs = append(probs, Problem{f.Line, err})
 			continue
 		}
 		if !f.Matches(v) {
@@ -235,4 +228,100 @@ func CheckFile(root, doc string) (int, []Problem) {
 		}
 	}
 	return len(figs), probs
+}
+
+// Format writes the source value v as the figure is written: scaled, at the
+// same precision, with the same k or M suffix and digit-group separator.
+func (f Figure) Format(v float64) string {
+	x, dec, suffix := v*f.Scale, f.Decimals, ""
+	switch {
+	case strings.HasSuffix(f.Quoted, "k"):
+		x, dec, suffix = x/1e3, dec+3, "k"
+	case strings.HasSuffix(f.Quoted, "M"):
+		x, dec, suffix = x/1e6, dec+6, "M"
+	}
+	out := strconv.FormatFloat(x, 'f', max(dec, 0), 64)
+	intPart, frac, _ := strings.Cut(out, ".")
+	if sep := groupSeparator(f.Quoted); sep != "" && len(intPart) > 3 {
+		var b strings.Builder
+		for i, r := range intPart {
+			if i > 0 && (len(intPart)-i)%3 == 0 {
+				b.WriteString(sep)
+			}
+			b.WriteRune(r)
+		}
+		intPart = b.String()
+	}
+	if frac != "" {
+		intPart += "." + frac
+	}
+	return intPart + suffix
+}
+
+// groupSeparator returns the digit-group separator a quoted figure uses.
+func groupSeparator(q string) string {
+	intPart, _, _ := strings.Cut(q, ".")
+	for _, r := range intPart {
+		if r < '0' || r > '9' {
+			if r == 'k' || r == 'M' {
+				return ""
+			}
+			return string(r)
+		}
+	}
+	return ""
+}
+
+// UpdateFile rewrites every marked figure in root/doc that differs from its
+// source with the source's value, written as the figure was (Format). It is
+// for re-quoting after a new measurement; it returns the figures changed and
+// the problems that stopped it from resolving others.
+func UpdateFile(root, doc string) (int, []Problem) {
+	path := filepath.Join(root, doc)
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return 0, []Problem{{0, fmt.Errorf("%w: %w", ErrMarker, err)}}
+	}
+	figs, _ := Scan(string(text))
+	lines := strings.Split(string(text), "\n")
+	var probs []Problem
+	changed := 0
+	cache := map[string]source{}
+	for i := len(figs) - 1; i >= 0; i-- { // right to left keeps offsets valid
+		f := figs[i]
+		v, err := resolve(root, f, cache)
+		if err != nil {
+			probs = append(probs, Problem{f.Line, err})
+			continue
+		}
+		if f.Matches(v) {
+			continue
+		}
+		line := lines[f.Line-1]
+		lines[f.Line-1] = line[:f.Start] + f.Format(v) + line[f.Start+len(f.Quoted):]
+		changed++
+	}
+	if changed > 0 {
+		if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+			probs = append(probs, Problem{0, err})
+		}
+	}
+	return changed, probs
+}
+
+// resolve reads a figure's value from its source, opening each source once.
+func resolve(root string, f Figure, cache map[string]source) (float64, error) {
+	src, ok := cache[f.Source]
+	if !ok {
+		var err error
+		if src, err = openSource(filepath.Join(root, f.Source)); err != nil {
+			return 0, fmt.Errorf("%w: %w", ErrMarker, err)
+		}
+		cache[f.Source] = src
+	}
+	v, err := src.lookup(f.Selector)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s %s: %w", ErrMarker, f.Source, f.Selector, err)
+	}
+	return v, nil
 }

@@ -80,3 +80,37 @@ func TestProblems(t *testing.T) {
 		})
 	}
 }
+
+func TestUpdateRequotesAsWritten(t *testing.T) {
+	doc := "a **54 900**<!-- fig run.json results[name=\"fraudscore backlog\"].rate --> b 54.1k/s<!-- fig run.json results[0].rate -->" +
+		" c 0.71<!-- fig run.json ratio --> d 78,000<!-- fig run.json results[1].rate --> e `9 ms` f 57.0<!-- fig run.json results[0].rss_bytes /1048576 -->\n"
+	root := t.TempDir()
+	for _, f := range []string{"run.json"} {
+		b, err := os.ReadFile(filepath.Join("testdata", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "doc.md"), []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	n, probs := figures.UpdateFile(root, "doc.md")
+	if n != 4 || len(probs) != 0 {
+		t.Fatalf("want 4 figures changed, got %d, %v", n, probs)
+	}
+	got, err := os.ReadFile(filepath.Join(root, "doc.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "a **54 845**<!-- fig run.json results[name=\"fraudscore backlog\"].rate --> b 54.8k/s<!-- fig run.json results[0].rate -->" +
+		" c 0.70<!-- fig run.json ratio --> d 78,868<!-- fig run.json results[1].rate --> e `9 ms` f 57.0<!-- fig run.json results[0].rss_bytes /1048576 -->\n"
+	if string(got) != want {
+		t.Fatalf("updated document:\n got %s\nwant %s", got, want)
+	}
+	if _, probs := figures.CheckFile(root, "doc.md"); len(probs) != 0 {
+		t.Fatalf("updated document does not check: %v", probs)
+	}
+}
