@@ -126,7 +126,14 @@ func Scan(text string) ([]Figure, []Problem) {
 			figs = append(figs, f)
 			prev = m[1]
 		}
-		for _, u := range unitRE.FindAllStringIndex(line, -1) {
+		// Markers' own text (selectors such as "fraudscore 5k/s") is not prose.
+		swept := []byte(line)
+		for _, m := range marks {
+			for i := m[0]; i < m[1]; i++ {
+				swept[i] = ' '
+			}
+		}
+		for _, u := range unitRE.FindAllIndex(swept, -1) {
 			if !markedAfter(line, u[1], marks) {
 				probs = append(probs, Problem{n, fmt.Errorf("%w: %q", ErrUnmarked, line[u[0]:u[1]])})
 			}
