@@ -17,6 +17,7 @@ import (
 
 	"github.com/fraudscore/fraudscore/contracts"
 	"github.com/fraudscore/fraudscore/internal/testenv"
+	"github.com/fraudscore/fraudscore/loadtest/bench"
 	"github.com/fraudscore/fraudscore/scorer/modelstore"
 )
 
@@ -139,11 +140,11 @@ func copyModels(t *testing.T) string {
 func (s *system) run(rep *chaosReport, name string, sz size, garbage int, f fault) counts {
 	t := s.t
 	t.Helper()
-	res := &scenarioResult{Name: name, Started: time.Now().UTC(), LoadAvgStart: loadAvgs()}
+	res := &scenarioResult{Name: name, Started: time.Now().UTC(), LoadAvgStart: bench.ReadLoadAvg()}
 	t.Cleanup(func() {
 		res.Passed = !t.Failed()
 		res.Seconds = time.Since(res.Started).Seconds()
-		res.LoadAvgEnd = loadAvgs()
+		res.LoadAvgEnd = bench.ReadLoadAvg()
 		rep.add(*res)
 	})
 	ctx := withTimeout(t, 8*time.Minute)
@@ -244,7 +245,8 @@ func (s *system) logStats(name string) {
 // CI version runs in `go test ./...`; FRAUDSCORE_CHAOS=full runs larger
 // volumes (make chaos). With FRAUDSCORE_CHAOS_REPORT=<dir> the results
 // (per scenario: fault evidence, counts, integrity) are written there as
-// JSON, with the commit, machine, date and load of the run.
+// JSON, with the commit, machine, date and load of the run, and as the
+// markdown rendered from that JSON (see chaosReport).
 func TestChaos(t *testing.T) {
 	skipUnlessChaos(t)
 	bins(t)

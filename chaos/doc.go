@@ -15,7 +15,10 @@
 // `go test ./chaos` runs the bounded CI version; FRAUDSCORE_CHAOS=full (make
 // chaos) runs larger volumes and, with FRAUDSCORE_CHAOS_REPORT=docs/chaos,
 // writes the results (fault evidence, counts, integrity, with commit,
-// machine, date and load) as JSON; FRAUDSCORE_SOAK=10m (make soak) runs the
-// soak, whose report is rendered from the raw samples written beside it.
+// machine, date and load) as JSON and a markdown table rendered from that
+// JSON read back; FRAUDSCORE_SOAK=10m (make soak) runs the soak, whose
+// report is likewise rendered from the raw samples written beside it.
+// FRAUDSCORE_CHAOS_RENDER and FRAUDSCORE_SOAK_RENDER (TestRenderChaosReport,
+// TestRenderSoakReport) re-render a committed JSON without running anything.
 // See docs/adr/0011-fault-testing.md and docs/reliability.md.
 package chaos

@@ -3,10 +3,9 @@ package chaos
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -19,78 +18,67 @@ import (
 // runInfo says what code ran where and when, taken at the start of a run
 // (a commit made while it runs is not the one that ran).
 type runInfo struct {
-	Commit  string        `json:"commit"`
-	Dirty   bool          `json:"dirty"`
-	Host    string        `json:"hostname"`
+	// Git is the commit checked out and whether the work tree differed
+	// from it (bench.GitState); its fields are the JSON's "commit" and
+	// "dirty".
+	bench.Git
 	Machine bench.Machine `json:"machine"`
 	Started time.Time     `json:"started"`
 	// LoadAvg is the 1, 5 and 15 minute load average at the start.
-	LoadAvg [3]float64 `json:"loadavg_start"`
+	LoadAvg bench.LoadAvgs `json:"loadavg_start"`
 }
 
 // newRunInfo reads the commit (and whether the work tree differs from it),
 // the machine and the load now.
 func newRunInfo(t testing.TB) runInfo {
 	t.Helper()
-	root := testenv.RepoRoot(t)
-	ri := runInfo{Commit: "unknown", Machine: bench.DescribeMachine(), Started: time.Now().UTC(), LoadAvg: loadAvgs()}
-	if out, err := exec.Command("git", "-C", root, "rev-parse", "HEAD").Output(); err == nil {
-		ri.Commit = strings.TrimSpace(string(out))
+	return runInfo{
+		Git:     bench.GitState(t.Context(), testenv.RepoRoot(t)),
+		Machine: bench.DescribeMachine(),
+		Started: time.Now().UTC(),
+		LoadAvg: bench.ReadLoadAvg(),
 	}
-	if out, err := exec.Command("git", "-C", root, "status", "--porcelain", "--untracked-files=no").Output(); err != nil || len(out) > 0 {
-		ri.Dirty = true
-	}
-	ri.Host, _ = os.Hostname()
-	return ri
 }
 
 func (ri runInfo) String() string {
-	dirty := ""
-	if ri.Dirty {
-		dirty = " (dirty: uncommitted changes)"
+	commit := ri.Commit
+	if commit == "" {
+		commit = "unknown"
 	}
-	return fmt.Sprintf("commit %s%s; host %s, %d CPUs (%s), %s, %s; started %s, load average %.2f %.2f %.2f",
-		ri.Commit, dirty, ri.Host, ri.Machine.NProc, ri.Machine.CPU, ri.Machine.OS, ri.Machine.GoVersion,
-		ri.Started.Format(time.RFC3339), ri.LoadAvg[0], ri.LoadAvg[1], ri.LoadAvg[2])
+	if ri.Dirty {
+		commit += " (dirty: uncommitted changes)"
+	}
+	return fmt.Sprintf("commit %s; host %s, %d CPUs (%s), %s, %s; started %s, load average %s",
+		commit, ri.Machine.Hostname, ri.Machine.NProc, ri.Machine.CPU, ri.Machine.OS, ri.Machine.GoVersion,
+		ri.Started.Format(time.RFC3339), loads(ri.LoadAvg))
 }
 
-// loadAvgs reads the 1, 5 and 15 minute load averages (zeros if unknown).
-func loadAvgs() [3]float64 {
-	var l [3]float64
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return l
-	}
-	for i, f := range strings.Fields(string(data)) {
-		if i == len(l) {
-			break
-		}
-		l[i], _ = strconv.ParseFloat(f, 64)
-	}
-	return l
-}
+// loads formats load averages as "1.00 0.50 0.25" (1, 5, 15 minutes).
+func loads(l bench.LoadAvgs) string { return fmt.Sprintf("%.2f %.2f %.2f", l[0], l[1], l[2]) }
 
 // scenarioResult is one scenario's record in the results JSON.
 type scenarioResult struct {
-	Name         string     `json:"name"`
-	Passed       bool       `json:"passed"`
-	Evidence     evidence   `json:"fault"`
-	Counts       counts     `json:"counts"`
-	IntegrityErr string     `json:"integrity_error,omitempty"`
-	Started      time.Time  `json:"started"`
-	Seconds      float64    `json:"seconds"`
-	LoadAvgStart [3]float64 `json:"loadavg_start"`
-	LoadAvgEnd   [3]float64 `json:"loadavg_end"`
+	Name         string         `json:"name"`
+	Passed       bool           `json:"passed"`
+	Evidence     evidence       `json:"fault"`
+	Counts       counts         `json:"counts"`
+	IntegrityErr string         `json:"integrity_error,omitempty"`
+	Started      time.Time      `json:"started"`
+	Seconds      float64        `json:"seconds"`
+	LoadAvgStart bench.LoadAvgs `json:"loadavg_start"`
+	LoadAvgEnd   bench.LoadAvgs `json:"loadavg_end"`
 }
 
 // chaosReport collects the scenarios of one TestChaos run and, when
-// FRAUDSCORE_CHAOS_REPORT names a directory, writes them there as
-// chaos-<date>-<ci|full>.json at the end of the test.
+// FRAUDSCORE_CHAOS_REPORT names a directory, writes them there at the end
+// of the test as chaos-<date>-<ci|full>.json and, rendered from that file
+// read back, chaos-<date>-<ci|full>.md.
 type chaosReport struct {
-	Run       runInfo          `json:"run"`
-	Volume    string           `json:"volume"`
-	Finished  time.Time        `json:"finished"`
-	Scenarios []scenarioResult `json:"scenarios"`
+	Run        runInfo          `json:"run"`
+	Volume     string           `json:"volume"`
+	Finished   time.Time        `json:"finished"`
+	LoadAvgEnd bench.LoadAvgs   `json:"loadavg_end"`
+	Scenarios  []scenarioResult `json:"scenarios"`
 
 	mu sync.Mutex
 }
@@ -106,16 +94,15 @@ func newChaosReport(t *testing.T) *chaosReport {
 	if dir == "" {
 		return rep
 	}
-	if !filepath.IsAbs(dir) {
-		dir = filepath.Join(testenv.RepoRoot(t), dir) // relative to the repository, not to chaos/
-	}
+	dir = repoPath(t, dir)
 	t.Cleanup(func() {
-		path := filepath.Join(dir, "chaos-"+rep.Run.Started.Format("2006-01-02")+"-"+rep.Volume+".json")
-		if err := rep.write(path); err != nil {
+		base := filepath.Join(dir, "chaos-"+rep.Run.Started.Format("2006-01-02")+"-"+rep.Volume)
+		md, err := rep.write(base)
+		if err != nil {
 			t.Errorf("chaos report: %v", err)
 			return
 		}
-		t.Logf("chaos results written to %s", path)
+		t.Logf("chaos results written to %s.json and rendered to %s", base, md)
 	})
 	return rep
 }
@@ -127,11 +114,183 @@ func (r *chaosReport) add(s scenarioResult) {
 	r.Scenarios = append(r.Scenarios, s)
 }
 
-func (r *chaosReport) write(path string) error {
+// write stamps the end of the run and writes base.json and base.md (see
+// writeReport); it returns the markdown's path.
+func (r *chaosReport) write(base string) (string, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.Finished = time.Now().UTC()
-	return writeJSON(path, r)
+	r.Finished, r.LoadAvgEnd = time.Now().UTC(), bench.ReadLoadAvg()
+	return writeReport(base, r)
+}
+
+// markdown renders the report: a header on the run and a row per scenario.
+// Every figure in it comes from r.
+func (r *chaosReport) markdown(w io.Writer, jsonName string) {
+	fmt.Fprintf(w, "# Chaos %s (%s)\n\n", r.Run.Started.Format("2006-01-02"), r.Volume)
+	fmt.Fprintf(w, "Generated by `TestChaos` (chaos/report_test.go) from [%s](%s); re-render with "+
+		"`FRAUDSCORE_CHAOS_RENDER=<json> go test -count=1 -run '^TestRenderChaosReport$' ./chaos/`.\n\n", jsonName, jsonName)
+	dirty := "no"
+	if r.Run.Dirty {
+		dirty = "**yes** (uncommitted changes)"
+	}
+	commit := r.Run.Commit
+	if commit == "" {
+		commit = "unknown"
+	}
+	m := r.Run.Machine
+	fmt.Fprintf(w, "| run | |\n|---|---|\n")
+	fmt.Fprintf(w, "| commit | `%s` |\n| dirty | %s |\n", commit, dirty)
+	fmt.Fprintf(w, "| host | %s |\n| CPU | %s |\n| cores | %d |\n| Go | %s (%s) |\n", cell(m.Hostname), cell(m.CPU), m.NProc, m.GoVersion, m.OS)
+	fmt.Fprintf(w, "| started | %s |\n| finished | %s |\n", r.Run.Started.Format(time.RFC3339), r.Finished.Format(time.RFC3339))
+	fmt.Fprintf(w, "| load average (1, 5, 15 min) at start | %s |\n| load average at finish | %s |\n\n", loads(r.Run.LoadAvg), loads(r.LoadAvgEnd))
+	passed := 0
+	for _, s := range r.Scenarios {
+		if s.Passed {
+			passed++
+		}
+	}
+	fmt.Fprintf(w, "## %d of %d scenarios passed\n\n", passed, len(r.Scenarios))
+	fmt.Fprintf(w, "Stored verdicts and dead letters are read back from VERDICTS and FRAUD_DLQ and matched by transaction id; "+
+		"missing and duplicates must be 0 (duplicates: more than one verdict, or dead letter, or both, for one transaction).\n\n")
+	fmt.Fprintf(w, "| scenario | passed | published | stored verdicts | stored dead letters | missing | duplicates | redelivered | seconds | fault: what happened and how it bit |\n")
+	fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, s := range r.Scenarios {
+		verdicts, deadLetters, missing, dups := s.Counts.figures()
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s | %d | %.0f | %s |\n", s.Name, yes(s.Passed), s.Counts.published(),
+			verdicts, deadLetters, missing, dups, s.Evidence.Redeliveries, s.Seconds, cell(s.Evidence.sentence()))
+	}
+	var failed []scenarioResult
+	for _, s := range r.Scenarios {
+		if !s.Passed || s.IntegrityErr != "" {
+			failed = append(failed, s)
+		}
+	}
+	if len(failed) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n## Failures\n\nThe test log has the cause of each; the integrity check said:\n\n")
+	for _, s := range failed {
+		why := s.IntegrityErr
+		switch {
+		case why != "":
+		case s.Counts.Integrity == nil:
+			why = "the streams were not read back (see the log)"
+		default:
+			why = "integrity held; the scenario failed otherwise (the fault not injected or not biting, unconfirmed publishes: see the log)"
+		}
+		fmt.Fprintf(w, "- %s: %s\n", s.Name, why)
+	}
+}
+
+// evidenceItemMax is how many characters of one injected or bit item the
+// markdown keeps (a log line can be long); the JSON has them whole.
+const evidenceItemMax = 160
+
+// sentence says in one line what was injected and how it bit.
+func (e evidence) sentence() string {
+	short := func(items []string) string {
+		out := make([]string, len(items))
+		for i, s := range items {
+			if r := []rune(s); len(r) > evidenceItemMax {
+				s = string(r[:evidenceItemMax]) + "…"
+			}
+			out[i] = s
+		}
+		return strings.Join(out, "; ")
+	}
+	injected, bit := "nothing recorded as injected", "**no bite recorded**"
+	if len(e.Injected) > 0 {
+		injected = short(e.Injected)
+	}
+	if len(e.Bit) > 0 {
+		bit = short(e.Bit)
+	}
+	return injected + "; it bit: " + bit + "."
+}
+
+// cell makes s safe in a markdown table cell: one line, pipes escaped.
+func cell(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	return strings.ReplaceAll(s, "|", `\|`)
+}
+
+// writeReport writes rep as base.json, reads that file back and writes
+// base.md rendered from what was read (renderReport), so that the markdown
+// holds nothing the JSON does not. It returns the markdown's path.
+func writeReport[T any, P interface {
+	*T
+	markdown(w io.Writer, jsonName string)
+}](base string, rep P) (string, error) {
+	if err := writeJSON(base+".json", rep); err != nil {
+		return "", err
+	}
+	return renderReport[T, P](base + ".json")
+}
+
+// renderReport reads the JSON report at path into a T and writes its
+// markdown beside it (the same name, .md); it returns the markdown's path.
+func renderReport[T any, P interface {
+	*T
+	markdown(w io.Writer, jsonName string)
+}](path string) (string, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("chaos: %w", err)
+	}
+	var rep T
+	if err := json.Unmarshal(data, &rep); err != nil {
+		return "", fmt.Errorf("chaos: %s: %w", path, err)
+	}
+	var b strings.Builder
+	P(&rep).markdown(&b, filepath.Base(path))
+	md := strings.TrimSuffix(path, ".json") + ".md"
+	if err := os.WriteFile(md, []byte(b.String()), 0o644); err != nil {
+		return "", fmt.Errorf("chaos: %w", err)
+	}
+	return md, nil
+}
+
+// renderFromEnv is the re-render tool mode of the TestRender* tests: when
+// env names a JSON report (relative to the repository root, or absolute),
+// it renders its markdown beside it; otherwise the test is skipped.
+func renderFromEnv[T any, P interface {
+	*T
+	markdown(w io.Writer, jsonName string)
+}](t *testing.T, env string) {
+	t.Helper()
+	path := os.Getenv(env)
+	if path == "" {
+		t.Skipf("tool mode: set %s=<report .json> to render its markdown beside it", env)
+	}
+	md, err := renderReport[T, P](repoPath(t, path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("rendered %s", md)
+}
+
+// TestRenderChaosReport re-renders a committed chaos results JSON
+// (FRAUDSCORE_CHAOS_RENDER=docs/chaos/chaos-<date>-full.json) into the
+// markdown beside it, without running the suite.
+func TestRenderChaosReport(t *testing.T) {
+	renderFromEnv[chaosReport](t, "FRAUDSCORE_CHAOS_RENDER")
+}
+
+// TestRenderSoakReport re-renders a soak report JSON
+// (FRAUDSCORE_SOAK_RENDER=docs/soak/<date>.json) into the markdown beside
+// it, without running the soak.
+func TestRenderSoakReport(t *testing.T) {
+	renderFromEnv[soakReport](t, "FRAUDSCORE_SOAK_RENDER")
+}
+
+// repoPath resolves a path from the environment: relative ones are
+// relative to the repository, not to chaos/ where the test runs.
+func repoPath(t testing.TB, p string) string {
+	t.Helper()
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(testenv.RepoRoot(t), p)
 }
 
 // writeJSON writes v as indented JSON, creating the directory.
@@ -147,4 +306,119 @@ func writeJSON(path string, v any) error {
 		return fmt.Errorf("chaos: %w", err)
 	}
 	return nil
+}
+
+// The chaos markdown is rendered from the JSON file: a header on the run,
+// one row per scenario with its counts and fault evidence, and the
+// failures listed after the table.
+func TestChaosReportMarkdownFromJSON(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join("testdata", "chaos-2026-01-02-ci.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "chaos-2026-01-02-ci.json")
+	if err := os.WriteFile(path, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	md, err := renderReport[chaosReport](path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := strings.TrimSuffix(path, ".json") + ".md"; md != want {
+		t.Errorf("markdown at %s, want %s", md, want)
+	}
+	data, err := os.ReadFile(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	lines := strings.Split(text, "\n")
+	has := func(line string) {
+		t.Helper()
+		for _, l := range lines {
+			if l == line {
+				return
+			}
+		}
+		t.Errorf("no line %q in:\n%s", line, text)
+	}
+	has("# Chaos 2026-01-02 (ci)")
+	has("| commit | `0123456789abcdef0123456789abcdef01234567` |")
+	has("| dirty | **yes** (uncommitted changes) |")
+	has("| host | ci-host |")
+	has("| CPU | Example CPU @ 2.00GHz |")
+	has("| cores | 2 |")
+	has("| Go | go1.26.0 (linux/amd64) |")
+	has("| started | 2026-01-02T10:00:00Z |")
+	has("| finished | 2026-01-02T10:03:30Z |")
+	has("| load average (1, 5, 15 min) at start | 0.50 0.25 0.10 |")
+	has("| load average at finish | 2.50 1.75 0.90 |")
+	has("## 1 of 3 scenarios passed")
+	has("| a_sigkill_worker | yes | 2400 | 2400 | 0 | 0 | 0 | 57 | 21 | SIGKILL w3 (pid 4242, stopped, after it received 800 messages): " +
+		"signal: killed; it bit: consumer fraudscore-workers redelivered 57 messages. |")
+	has("| c_restart_server | **no** | 0 | - | - | - | - | 0 | 3 | nothing recorded as injected; it bit: **no bite recorded**. |")
+	has("- h_dlq_unavailable: 2 missing, 1 duplicate dead letter")
+	has("- c_restart_server: the streams were not read back (see the log)")
+
+	var rows []string
+	for _, l := range lines {
+		if strings.HasPrefix(l, "| h_dlq_unavailable |") {
+			rows = append(rows, l)
+		}
+	}
+	if len(rows) != 1 {
+		t.Fatalf("%d rows for h_dlq_unavailable, want 1:\n%s", len(rows), text)
+	}
+	row := rows[0]
+	prefix := "| h_dlq_unavailable | **no** | 2400 (240 garbage, 1 unconfirmed) | 2158 | 241 | **2** | **1** (0 verdicts, 1 dead letters, 0 both) | 3 | 30 | " +
+		"FRAUD_DLQ moved off its subjects for 3s; 14 probe publishes to deadletters.chaos-probe refused; restored; it bit: w1 log: "
+	if !strings.HasPrefix(row, prefix) {
+		t.Errorf("row\n%s\ndoes not start with\n%s", row, prefix)
+	}
+	if !strings.Contains(row, `publish refused \| retry`) || !strings.HasSuffix(row, "…. |") {
+		t.Errorf("row %q: want the pipe in the evidence escaped and the long log line cut short", row)
+	}
+	if n := strings.Count(strings.ReplaceAll(row, `\|`, ""), "|"); n != 11 {
+		t.Errorf("row has %d cell borders, want 11: %s", n, row)
+	}
+}
+
+// The soak report goes to JSON and its markdown is rendered from the file
+// read back, with the trend and sample rows.
+func TestSoakReportWrittenAndRendered(t *testing.T) {
+	at := time.Date(2026, 1, 2, 10, 0, 0, 0, time.UTC)
+	f := func(v float64) *float64 { return &v }
+	rep := &soakReport{
+		Run:      runInfo{Git: bench.Git{Commit: "abc123"}, Machine: bench.Machine{Hostname: "h", NProc: 2}, Started: at},
+		Duration: "1m0s", Rate: 100, EverySeconds: 10, Workers: []string{"w1", "w2"}, Flat: true, Finished: at.Add(time.Minute),
+		Samples: []sample{
+			{AtSeconds: 0, RSS: []*float64{f(20 << 20), f(21 << 20)}, Goroutines: []*float64{f(40), f(41)}},
+			{AtSeconds: 10, Confirmed: 1000, RSS: []*float64{nil, f(22 << 20)}, Goroutines: []*float64{nil, f(41)}},
+		},
+		Trends: []workerTrend{{Worker: "w1", RSS: trend{First: 20 << 20, Last: 21 << 20, SlopePerMin: 1 << 19}, RSSFlat: true,
+			Goroutines: trend{First: 40, Last: 40}, GorFlat: true}},
+	}
+	md, err := writeReport(filepath.Join(t.TempDir(), "2026-01-02"), rep)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(strings.TrimSuffix(md, ".md") + ".json"); err != nil {
+		t.Errorf("no JSON beside the markdown: %v", err)
+	}
+	data, err := os.ReadFile(md)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(data)
+	for _, want := range []string{
+		"# Soak 2026-01-02\n",
+		"commit abc123; host h, 2 CPUs",
+		"\n| w1 | 20.0 | 21.0 | +0.50 | yes | 40 | 40 | +0.00 | yes |\n",
+		"\n| 0 | 0 | 20.0 | 40 | 21.0 | 41 |\n",
+		"\n| 10 | 1000 | - | - | 22.0 | 41 |\n",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("markdown lacks %q:\n%s", want, text)
+		}
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -46,6 +47,42 @@ func (c counts) String() string {
 		"missing %d, duplicate verdicts %d, duplicate dead letters %d, verdict+dead letter %d, unexpected %d, foreign %d",
 		c.Published, c.Valid, c.Garbage, c.Retried, c.Unconfirmed, g.Verdicts, g.DeadLetters, strings.Join(rs, " "),
 		g.Missing, g.DuplicateVerdicts, g.DuplicateDeadLetters, g.Both, g.Unexpected, g.Foreign)
+}
+
+// published is a report's cell for what was sent: the count, with the
+// garbage and the publishes never confirmed among it when there are any.
+func (c counts) published() string {
+	var of []string
+	if c.Garbage > 0 {
+		of = append(of, fmt.Sprintf("%d garbage", c.Garbage))
+	}
+	if c.Unconfirmed > 0 {
+		of = append(of, fmt.Sprintf("%d unconfirmed", c.Unconfirmed))
+	}
+	if len(of) == 0 {
+		return strconv.Itoa(c.Published)
+	}
+	return fmt.Sprintf("%d (%s)", c.Published, strings.Join(of, ", "))
+}
+
+// figures returns a report's cells for the integrity check: stored
+// verdicts, stored dead letters, missing, and duplicates (transactions with
+// more than one verdict, more than one dead letter, or both; broken down
+// when not 0). Each is "-" when the streams were not read.
+func (c counts) figures() (verdicts, deadLetters, missing, duplicates string) {
+	g := c.Integrity
+	if g == nil {
+		return "-", "-", "-", "-"
+	}
+	d := fmt.Sprint(g.DuplicateVerdicts + g.DuplicateDeadLetters + g.Both)
+	if d != "0" {
+		d = fmt.Sprintf("**%s** (%d verdicts, %d dead letters, %d both)", d, g.DuplicateVerdicts, g.DuplicateDeadLetters, g.Both)
+	}
+	m := fmt.Sprint(g.Missing)
+	if g.Missing != 0 {
+		m = "**" + m + "**"
+	}
+	return fmt.Sprint(g.Verdicts), fmt.Sprint(g.DeadLetters), m, d
 }
 
 // expected says what the streams must hold for each transaction of tr: a

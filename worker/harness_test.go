@@ -2,7 +2,6 @@ package worker_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -134,6 +133,9 @@ func connect(t testing.TB, url string) (*nats.Conn, jetstream.JetStream) {
 	return nc, js
 }
 
+// testSubject is the transaction subject the tests publish on.
+const testSubject = contracts.SubjectTransactionsPrefix + "test"
+
 // events generates n valid transactions stamped now.
 func events(seed uint64, n int) []contracts.TransactionEvent {
 	g := synthetic.New(synthetic.Config{Seed: seed, Now: time.Now, IDPrefix: fmt.Sprintf("t%d-", seed)})
@@ -142,25 +144,6 @@ func events(seed uint64, n int) []contracts.TransactionEvent {
 		out[i], _ = g.Next()
 	}
 	return out
-}
-
-// patientPublish lets an async publish wait for room in the window for as
-// long as a loaded machine needs (the default, 200 ms, fails the publish).
-var patientPublish = jetstream.WithStallWait(30 * time.Second)
-
-func publishEvents(t testing.TB, js jetstream.JetStream, evs []contracts.TransactionEvent) {
-	t.Helper()
-	for i := range evs {
-		data, err := json.Marshal(&evs[i])
-		require.NoError(t, err)
-		_, err = js.PublishAsync(contracts.SubjectTransactionsPrefix+"test", data, patientPublish)
-		require.NoError(t, err)
-	}
-	select {
-	case <-js.PublishAsyncComplete():
-	case <-time.After(30 * time.Second):
-		t.Fatal("publishes not acknowledged")
-	}
 }
 
 func publishRaw(t testing.TB, js jetstream.JetStream, subject string, data []byte) uint64 {

@@ -2,7 +2,6 @@ package worker_test
 
 import (
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -17,27 +16,17 @@ import (
 	"github.com/fraudscore/fraudscore/worker"
 )
 
-// freeAddr returns a loopback address with a free port.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	addr := l.Addr().String()
-	require.NoError(t, l.Close())
-	return addr
-}
-
 // The server goes away and comes back on the same store: readiness follows
 // the connection, the worker resumes without help, and nothing is lost.
 func TestServerRestartOnSameStore(t *testing.T) {
 	cfg := testConfig(t)
-	dir, addr := t.TempDir(), freeAddr(t)
+	dir, addr := t.TempDir(), testenv.FreeAddr(t)
 	s := natstest.StartAt(t, dir, addr)
 	r := startWorker(t, s.ClientURL(), cfg, nil)
 	_, js := connect(t, s.ClientURL())
 
 	first := events(6, 1000)
-	publishEvents(t, js, first)
+	natstest.PublishEvents(t, js, testSubject, first)
 	s.Shutdown()
 	s.WaitForShutdown()
 	require.Eventually(t, func() bool { return r.w.Ready() != nil }, 10*time.Second, 20*time.Millisecond,
@@ -50,7 +39,7 @@ func TestServerRestartOnSameStore(t *testing.T) {
 	require.Eventually(t, func() bool { return r.w.Ready() == nil }, 20*time.Second, 20*time.Millisecond,
 		"readiness must come back after reconnect")
 	second := events(7, 1000)
-	publishEvents(t, js, second)
+	natstest.PublishEvents(t, js, testSubject, second)
 	waitCount(t, js, cfg.VerdictStream, 2000, 90*time.Second)
 	require.Eventually(t, func() bool { return streamCount(t, js, cfg.Stream) == 0 }, 30*time.Second, 50*time.Millisecond)
 	got := verdictsByID(t, js, cfg.VerdictStream)
@@ -74,7 +63,7 @@ func TestGracefulDrainUnderLoadLosesNothing(t *testing.T) {
 	go func() {
 		for i := range evs {
 			data, _ := json.Marshal(&evs[i])
-			if _, err := js.PublishAsync("payments.transactions.test", data, patientPublish); err != nil {
+			if _, err := js.PublishAsync(testSubject, data, natstest.PatientPublish); err != nil {
 				pubErr <- err
 				return
 			}
@@ -108,7 +97,7 @@ func TestSidePortProbesAndMetrics(t *testing.T) {
 	defer s.Shutdown()
 	r := startWorker(t, s.ClientURL(), cfg, nil)
 	_, js := connect(t, s.ClientURL())
-	publishEvents(t, js, events(9, 200))
+	natstest.PublishEvents(t, js, testSubject, events(9, 200))
 	waitCount(t, js, cfg.VerdictStream, 200, 30*time.Second)
 
 	h := worker.SideHandler(r.reg, []worker.Checker{r.w.Healthy}, []worker.Checker{r.w.Ready})

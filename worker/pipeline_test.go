@@ -28,7 +28,7 @@ func TestEveryTransactionGetsExactlyOneVerdict(t *testing.T) {
 	_, js := connect(t, s.ClientURL())
 
 	evs := events(1, 3000)
-	publishEvents(t, js, evs)
+	natstest.PublishEvents(t, js, testSubject, evs)
 	waitCount(t, js, cfg.VerdictStream, uint64(len(evs)), 60*time.Second)
 
 	got := verdictsByID(t, js, cfg.VerdictStream)
@@ -68,7 +68,7 @@ func TestRedeliveryAfterCrashStoresOneVerdict(t *testing.T) {
 
 	nc, js := connect(t, s.ClientURL())
 	evs := events(2, 600)
-	publishEvents(t, js, evs)
+	natstest.PublishEvents(t, js, testSubject, evs)
 
 	// The "crashed" replica: fetch a batch from the shared consumer, store
 	// verdicts for the first 100 (marked), ack nothing, disconnect.
@@ -147,7 +147,7 @@ func TestPoisonAndMaxDeliveriesGoToDeadLetters(t *testing.T) {
 		publishRaw(t, js, "payments.transactions.atm", []byte(`{"schema_version":"transaction_event.v1","amount_minor":"12"}`)): contracts.ReasonMalformed,
 	}
 	evs := events(3, 500) // ids t3-1..t3-500; t3-7, t3-70..79, t3-700.. fail scoring
-	publishEvents(t, js, evs)
+	natstest.PublishEvents(t, js, testSubject, evs)
 	failing := 0
 	for _, ev := range evs {
 		if strings.HasPrefix(ev.TransactionID, "t3-7") {

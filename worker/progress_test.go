@@ -1,53 +1,18 @@
 package worker_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"log/slog"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/fraudscore/fraudscore/contracts"
+	"github.com/fraudscore/fraudscore/internal/testenv"
 	"github.com/fraudscore/fraudscore/internal/testenv/natstest"
 	"github.com/fraudscore/fraudscore/worker"
 )
-
-// syncBuffer is a log destination that tests read while the logger writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-// records returns the JSON log records whose msg is msg.
-func (b *syncBuffer) records(t testing.TB, msg string) []map[string]any {
-	b.mu.Lock()
-	text := b.buf.String()
-	b.mu.Unlock()
-	var out []map[string]any
-	for _, l := range strings.Split(strings.TrimSpace(text), "\n") {
-		var rec map[string]any
-		if l == "" {
-			continue
-		}
-		require.NoError(t, json.Unmarshal([]byte(l), &rec), l)
-		if rec["msg"] == msg {
-			out = append(out, rec)
-		}
-	}
-	return out
-}
 
 // sums adds up a numeric field over records.
 func sums(recs []map[string]any, fields ...string) map[string]int64 {
@@ -68,7 +33,7 @@ func TestProgressSummaryCountsWhatWasProcessed(t *testing.T) {
 	s := natstest.Start(t)
 	cfg := testConfig(t)
 	r := startWorker(t, s.ClientURL(), cfg, nil)
-	var logs syncBuffer
+	var logs testenv.Buffer
 	p := &worker.Progress{Metrics: r.metrics, Logger: slog.New(slog.NewJSONHandler(&logs, nil)),
 		Every: 100 * time.Millisecond, Extra: func() []any { return []any{"extra", "yes"} }}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -78,9 +43,9 @@ func TestProgressSummaryCountsWhatWasProcessed(t *testing.T) {
 
 	_, js := connect(t, s.ClientURL())
 	const n, poison = 400, 3
-	publishEvents(t, js, events(31, n))
+	natstest.PublishEvents(t, js, testSubject, events(31, n))
 	for range poison {
-		publishRaw(t, js, contracts.SubjectTransactionsPrefix+"test", []byte("not json"))
+		publishRaw(t, js, testSubject, []byte("not json"))
 	}
 	waitCount(t, js, cfg.VerdictStream, n, 60*time.Second)
 	waitCount(t, js, cfg.DLQStream, poison, 60*time.Second)
@@ -92,7 +57,7 @@ func TestProgressSummaryCountsWhatWasProcessed(t *testing.T) {
 	fields := []string{"approve", "review", "decline", "dead_letters"}
 	var recs []map[string]any
 	require.Eventually(t, func() bool {
-		recs = logs.records(t, "progress")
+		recs = testenv.Matching(logs.Records(), testenv.MsgIs("progress"))
 		last := len(recs) - 1
 		return last >= 0 && assert.ObjectsAreEqual(want, withoutZeros(sums(recs, fields...))) && recs[last]["backlog"] == 0.0
 	}, 60*time.Second, 50*time.Millisecond, "summary lines never added up to the stream contents %v", want)

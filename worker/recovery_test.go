@@ -19,14 +19,14 @@ func TestConsumerDeletedIsRecreated(t *testing.T) {
 	defer s.Shutdown()
 	r := startWorker(t, s.ClientURL(), cfg, nil)
 	_, js := connect(t, s.ClientURL())
-	publishEvents(t, js, events(21, 100))
+	natstest.PublishEvents(t, js, testSubject, events(21, 100))
 	waitCount(t, js, cfg.VerdictStream, 100, 30*time.Second)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	require.NoError(t, js.DeleteConsumer(ctx, cfg.Stream, cfg.Consumer))
 
-	publishEvents(t, js, events(22, 100))
+	natstest.PublishEvents(t, js, testSubject, events(22, 100))
 	waitCount(t, js, cfg.VerdictStream, 200, 60*time.Second)
 	assert.Len(t, verdictsByID(t, js, cfg.VerdictStream), 200)
 	assert.NoError(t, r.w.Ready())

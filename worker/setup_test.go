@@ -56,7 +56,7 @@ func TestSetupWaitsForFreshClusterToElectMetaLeader(t *testing.T) {
 
 	_, js := connect(t, cl.ClientURL())
 	ev := events(41, 1)
-	publishEvents(t, js, ev)
+	natstest.PublishEvents(t, js, testSubject, ev)
 	waitCount(t, js, cfg.VerdictStream, 1, 60*time.Second)
 	got := verdictsByID(t, js, cfg.VerdictStream)
 	require.Contains(t, got, ev[0].TransactionID)

@@ -74,19 +74,3 @@ func startWorker(t *testing.T, env ...string) (p *testenv.Process, httpAddr stri
 	}
 	return testenv.StartProcess(t, fraudscore(t), []string{"worker"}, append(base, env...)), httpAddr
 }
-
-// msgIs keeps the log records whose message is msg.
-func msgIs(msg string) func(map[string]any) bool {
-	return func(r map[string]any) bool { return r["msg"] == msg }
-}
-
-// matching returns the records for which keep is true.
-func matching(recs []map[string]any, keep func(map[string]any) bool) []map[string]any {
-	var out []map[string]any
-	for _, r := range recs {
-		if keep(r) {
-			out = append(out, r)
-		}
-	}
-	return out
-}

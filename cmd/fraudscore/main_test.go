@@ -97,7 +97,7 @@ func TestEmbeddedRunSmoke(t *testing.T) {
 	// The progress line carries the demo publisher's counts beside the
 	// worker's.
 	require.Eventually(t, func() bool {
-		for _, r := range matching(w.Records(), msgIs("progress")) {
+		for _, r := range testenv.Matching(w.Records(), testenv.MsgIs("progress")) {
 			if r["demo_sent"].(float64) > 0 && r["approve"].(float64) > 0 {
 				return true
 			}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"testing"
 	"time"
 
@@ -29,23 +28,16 @@ func TestProgressSummaryWithoutDemo(t *testing.T) {
 	js := natstest.JetStream(t, "nats://"+natsAddr)
 	const n = 120
 	gen := synthetic.New(synthetic.Config{Seed: 9, Now: time.Now, IDPrefix: "progress-"})
-	for range n {
-		ev, _ := gen.Next()
-		data, err := json.Marshal(&ev)
-		require.NoError(t, err)
-		_, err = js.PublishAsync(contracts.SubjectTransactionsPrefix+"test", data)
-		require.NoError(t, err)
+	evs := make([]contracts.TransactionEvent, n)
+	for i := range evs {
+		evs[i], _ = gen.Next()
 	}
-	select {
-	case <-js.PublishAsyncComplete():
-	case <-time.After(30 * time.Second):
-		t.Fatal("publishes not acknowledged")
-	}
+	natstest.PublishEvents(t, js, contracts.SubjectTransactionsPrefix+"test", evs)
 
 	var total int64
 	require.Eventually(t, func() bool {
 		total = 0
-		recs := matching(w.Records(), msgIs("progress"))
+		recs := testenv.Matching(w.Records(), testenv.MsgIs("progress"))
 		for _, r := range recs {
 			for _, d := range contracts.Decisions {
 				total += int64(r[string(d)].(float64))
@@ -54,12 +46,12 @@ func TestProgressSummaryWithoutDemo(t *testing.T) {
 		return total == n && recs[len(recs)-1]["backlog"] == 0.0
 	}, 60*time.Second, 50*time.Millisecond, "progress lines never added up to %d verdicts", n)
 
-	warn := matching(w.Records(), func(r map[string]any) bool { return r["level"] == "WARN" && r["var"] != nil })
+	warn := testenv.Matching(w.Records(), func(r map[string]any) bool { return r["level"] == "WARN" && r["var"] != nil })
 	require.Len(t, warn, 1, "one unknown variable, and FRAUDSCORE_CHAOS is not one")
 	assert.Equal(t, "FRAUDSCORE_CONCURENCY", warn[0]["var"])
 	assert.Equal(t, "FRAUDSCORE_CONCURRENCY", warn[0]["did_you_mean"])
 	assert.Contains(t, warn[0]["msg"], "did you mean FRAUDSCORE_CONCURRENCY")
 
 	require.NoError(t, w.Stop(30*time.Second), "clean exit on SIGTERM")
-	assert.Empty(t, matching(w.Records(), msgIs("demo: publishing synthetic transactions")))
+	assert.Empty(t, testenv.Matching(w.Records(), testenv.MsgIs("demo: publishing synthetic transactions")))
 }

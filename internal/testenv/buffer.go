@@ -42,3 +42,20 @@ func (b *Buffer) Records() []map[string]any {
 	}
 	return out
 }
+
+// Matching returns the records for which keep is true, in order.
+func Matching(recs []map[string]any, keep func(map[string]any) bool) []map[string]any {
+	var out []map[string]any
+	for _, r := range recs {
+		if keep(r) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// MsgIs is a Matching filter that keeps the records whose message (the
+// log/slog "msg" key) is msg.
+func MsgIs(msg string) func(map[string]any) bool {
+	return func(r map[string]any) bool { return r["msg"] == msg }
+}

@@ -4,7 +4,8 @@
 // CopyBundled and EditMetadata for a test's own store), binaries built once
 // per test process (Build, Binary, Cleanup), programs under test (Environ,
 // StartProcess, Process), free loopback ports (FreePort, FreeAddr), a
-// goroutine-safe Buffer for output read while it is written, and a
+// goroutine-safe Buffer for output read while it is written (with
+// Matching and MsgIs to pick its log records), and a
 // throw-away PKI. It is for tests only and knows nothing of NATS (see
 // natstest).
 package testenv

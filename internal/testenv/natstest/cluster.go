@@ -2,7 +2,6 @@ package natstest
 
 import (
 	"fmt"
-	"net"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -10,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/fraudscore/fraudscore/internal/testenv"
 )
 
 // ServerOptions returns the options of a standalone JetStream server on a
@@ -62,7 +63,7 @@ func NewCluster(t testing.TB, n int) *Cluster {
 	base := t.TempDir()
 	clientPorts, routePorts := make([]int, n), make([]int, n)
 	for i := range n {
-		clientPorts[i], routePorts[i] = freePort(t), freePort(t)
+		clientPorts[i], routePorts[i] = testenv.FreePort(t), testenv.FreePort(t)
 	}
 	c := &Cluster{t: t, opts: make([]*server.Options, n), servers: make([]*server.Server, n)}
 	for i := range n {
@@ -110,15 +111,4 @@ func (c *Cluster) ClientURL() string {
 		urls[i] = "nats://127.0.0.1:" + strconv.Itoa(o.Port)
 	}
 	return strings.Join(urls, ",")
-}
-
-// freePort returns a port that was free on 127.0.0.1 when asked.
-func freePort(t testing.TB) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("natstest: free port: %v", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }

@@ -1,6 +1,8 @@
 // Package natstest starts the embedded JetStream server that fraudscore's
 // tests run against: a real nats-server in process, on 127.0.0.1, with its
-// store in the test's temporary directory.
+// store in the test's temporary directory (Start, StartAt, StartOptions), or
+// a routed cluster of them (Cluster); it connects to one (JetStream) and
+// publishes transactions to it (PublishEvents).
 package natstest
 
 import (
