@@ -8,7 +8,7 @@ CHAOS_REPORT ?= docs/chaos
 
 .PHONY: chaos chaos-ci soak
 
-chaos: ## full fault-injection suite: SIGKILL, SIGSTOP, server restart, cluster leader loss, garbage, tampered model, stream outages; results JSON in docs/chaos/
+chaos: ## full fault-injection suite: SIGKILL, SIGSTOP, server restart, cluster leader loss, garbage, tampered model, stream outages; results JSON and its markdown in docs/chaos/
 	FRAUDSCORE_CHAOS=full FRAUDSCORE_CHAOS_REPORT=$(CHAOS_REPORT) $(GO) test -count=1 -run '^TestChaos$$' -v -timeout 30m ./chaos/ $(CHAOS_FLAGS)
 
 chaos-ci: ## the bounded fault suite that go test ./... runs, with the checks that show a fault or a verdict gone missing fails (about 3 minutes)
