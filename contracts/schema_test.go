@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/fraudscore/fraudscore/contracts"
@@ -116,6 +117,34 @@ func TestVerdictSchema(t *testing.T) {
 	}
 	for _, b := range bad {
 		assert.Error(t, schemaValidate(t, sch, []byte(b)), b)
+	}
+	// Shadow entries: the schema and the Go validator agree, entry by entry.
+	base := `{"schema_version":"verdict.v1","transaction_id":"t","decision":"approve","score":0,"model_version":"m",` +
+		`"policy_version":"p","reasons":[],"scored_at":"2025-06-01T12:00:00Z","scoring_us":0,"shadow":SHADOW}`
+	shadows := map[string]bool{ // shadow value -> valid
+		`[]`: true,
+		`[{"model_version":"m2","policy_version":"p","score":0.5,"decision":"review"}]`:                                                                                     true,
+		`[{"model_version":"m2","policy_version":"p","score":1,"decision":"decline"},{"model_version":"m3","policy_version":"q","score":0,"decision":"approve","extra":1}]`: true,
+		`{}`:   false,
+		`[1]`:  false,
+		`[{}]`: false,
+		`[{"model_version":"","policy_version":"p","score":0.5,"decision":"review"}]`:    false,
+		`[{"model_version":"m2","policy_version":"p","score":-0.1,"decision":"review"}]`: false,
+		`[{"model_version":"m2","policy_version":"p","score":0.5,"decision":"allow"}]`:   false,
+		`[{"model_version":"m2","policy_version":"","score":0.5,"decision":"review"}]`:   false,
+	}
+	for sh, valid := range shadows {
+		in := []byte(strings.Replace(base, "SHADOW", sh, 1))
+		var vd contracts.Verdict
+		goErr := contracts.DecodeVerdict(in, &vd)
+		schemaErr := schemaValidate(t, sch, in)
+		if valid {
+			assert.NoError(t, goErr, sh)
+			assert.NoError(t, schemaErr, sh)
+		} else {
+			assert.Error(t, goErr, sh)
+			assert.Error(t, schemaErr, sh)
+		}
 	}
 	// Unknown fields are allowed.
 	ok := `{"schema_version":"verdict.v1","transaction_id":"t","decision":"approve","score":0,"model_version":"m","policy_version":"p","reasons":[],"scored_at":"2025-06-01T12:00:00.123Z","scoring_us":0,"extra":{"a":1}}`

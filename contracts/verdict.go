@@ -39,8 +39,26 @@ type Verdict struct {
 	PolicyVersion string `json:"policy_version"`
 	// Reasons explain the decision; may be empty.
 	Reasons []string `json:"reasons"`
+	// Shadow lists every other model that scored the transaction beside the
+	// one that decided (a challenger in shadow, or the champion when the
+	// challenger decided): its version, score and would-be decision. Absent
+	// when no other model scored; consumers that predate it ignore it.
+	Shadow []ShadowResult `json:"shadow,omitempty"`
 	// ScoredAt is when the verdict was computed (UTC).
 	ScoredAt time.Time `json:"scored_at"`
 	// ScoringMicros is the in-process scoring time in microseconds.
 	ScoringMicros int64 `json:"scoring_us"`
+}
+
+// ShadowResult is one model's result for a transaction it scored without
+// deciding it: an entry of Verdict.Shadow.
+type ShadowResult struct {
+	// ModelVersion names the model version that produced Score.
+	ModelVersion string `json:"model_version"`
+	// PolicyVersion names the thresholds that turned Score into Decision.
+	PolicyVersion string `json:"policy_version"`
+	// Score is the model's fraud probability in [0, 1].
+	Score float64 `json:"score"`
+	// Decision is what this model would have decided.
+	Decision Decision `json:"decision"`
 }

@@ -13,6 +13,7 @@ import (
 // The output means the same as encoding/json's: the same field names and
 // order, strings escaped as encoding/json escapes them (including <, > and &
 // and invalid UTF-8 as U+FFFD), reasons always an array (nil encodes as []),
+// shadow omitted when empty (omitempty),
 // scored_at in RFC 3339 with nanoseconds in UTC, score formatted with
 // strconv 'g' and shortest precision. AppendJSON does not validate: a NaN or
 // infinite score, which ValidateVerdict rejects, is written as null so that
@@ -25,11 +26,7 @@ func (vd *Verdict) AppendJSON(buf []byte) []byte {
 	buf = append(buf, `,"decision":`...)
 	buf = appendString(buf, string(vd.Decision))
 	buf = append(buf, `,"score":`...)
-	if isFinite(vd.Score) {
-		buf = strconv.AppendFloat(buf, vd.Score, 'g', -1, 64)
-	} else {
-		buf = append(buf, "null"...)
-	}
+	buf = appendScore(buf, vd.Score)
 	buf = append(buf, `,"model_version":`...)
 	buf = appendString(buf, vd.ModelVersion)
 	buf = append(buf, `,"policy_version":`...)
@@ -41,11 +38,44 @@ func (vd *Verdict) AppendJSON(buf []byte) []byte {
 		}
 		buf = appendString(buf, r)
 	}
-	buf = append(buf, `],"scored_at":"`...)
+	buf = append(buf, ']')
+	if len(vd.Shadow) > 0 {
+		buf = append(buf, `,"shadow":[`...)
+		for i := range vd.Shadow {
+			if i > 0 {
+				buf = append(buf, ',')
+			}
+			buf = vd.Shadow[i].appendJSON(buf)
+		}
+		buf = append(buf, ']')
+	}
+	buf = append(buf, `,"scored_at":"`...)
 	buf = vd.ScoredAt.UTC().AppendFormat(buf, time.RFC3339Nano)
 	buf = append(buf, `","scoring_us":`...)
 	buf = strconv.AppendInt(buf, vd.ScoringMicros, 10)
 	return append(buf, '}')
+}
+
+// appendJSON appends the JSON encoding of sr, with the field order of the
+// struct.
+func (sr *ShadowResult) appendJSON(buf []byte) []byte {
+	buf = append(buf, `{"model_version":`...)
+	buf = appendString(buf, sr.ModelVersion)
+	buf = append(buf, `,"policy_version":`...)
+	buf = appendString(buf, sr.PolicyVersion)
+	buf = append(buf, `,"score":`...)
+	buf = appendScore(buf, sr.Score)
+	buf = append(buf, `,"decision":`...)
+	buf = appendString(buf, string(sr.Decision))
+	return append(buf, '}')
+}
+
+// appendScore appends a score, or null when it is NaN or infinite.
+func appendScore(buf []byte, f float64) []byte {
+	if isFinite(f) {
+		return strconv.AppendFloat(buf, f, 'g', -1, 64)
+	}
+	return append(buf, "null"...)
 }
 
 const hexDigits = "0123456789abcdef"

@@ -64,6 +64,17 @@ func randomVerdict(r *rand.Rand, valid bool) contracts.Verdict {
 			vd.Reasons[i] = randomString(r, 12, valid)
 		}
 	}
+	if r.IntN(2) == 0 { // nil or non-empty: an empty slice is omitted, so it decodes as nil
+		vd.Shadow = make([]contracts.ShadowResult, 1+r.IntN(2))
+		for i := range vd.Shadow {
+			vd.Shadow[i] = contracts.ShadowResult{
+				ModelVersion:  "v20250701_" + randomString(r, 10, valid),
+				PolicyVersion: "p" + randomString(r, 10, valid),
+				Score:         r.Float64(),
+				Decision:      contracts.Decisions[r.IntN(len(contracts.Decisions))],
+			}
+		}
+	}
 	return vd
 }
 
@@ -128,11 +139,35 @@ func TestAppendJSONKnownOutput(t *testing.T) {
 	assert.Contains(t, string(vd.AppendJSON(nil)), `"reasons":["amount_high","new_device"]`)
 }
 
+func TestAppendJSONShadowKnownOutput(t *testing.T) {
+	vd := contracts.Verdict{
+		SchemaVersion: contracts.VerdictSchemaV1, TransactionID: "txn_1", Decision: contracts.DecisionApprove,
+		Score: 0.25, ModelVersion: "v20250601_120000", PolicyVersion: "p1",
+		Shadow: []contracts.ShadowResult{
+			{ModelVersion: "v20250701_120000", PolicyVersion: "p1", Score: 0.75, Decision: contracts.DecisionReview},
+			{ModelVersion: "v<2>", PolicyVersion: "p2", Score: math.Inf(1), Decision: contracts.DecisionDecline},
+		},
+		ScoredAt: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC), ScoringMicros: 9,
+	}
+	want := `{"schema_version":"verdict.v1","transaction_id":"txn_1","decision":"approve","score":0.25,` +
+		`"model_version":"v20250601_120000","policy_version":"p1","reasons":[],` +
+		`"shadow":[{"model_version":"v20250701_120000","policy_version":"p1","score":0.75,"decision":"review"},` +
+		`{"model_version":"v\u003c2\u003e","policy_version":"p2","score":null,"decision":"decline"}],` +
+		`"scored_at":"2025-06-01T12:00:00Z","scoring_us":9}`
+	assert.Equal(t, want, string(vd.AppendJSON(nil)))
+	vd.Shadow = []contracts.ShadowResult{} // empty is omitted, as omitempty does
+	assert.NotContains(t, string(vd.AppendJSON(nil)), "shadow")
+}
+
 func TestAppendJSONDoesNotAllocate(t *testing.T) {
 	vd := typicalVerdict()
 	buf := make([]byte, 0, 512)
 	allocs := testing.AllocsPerRun(1000, func() { buf = vd.AppendJSON(buf[:0]) })
 	assert.Zero(t, allocs)
+	vd.Shadow = []contracts.ShadowResult{{ModelVersion: "v20250701_120000", PolicyVersion: "policy-2025-05-20",
+		Score: 0.5, Decision: contracts.DecisionReview}}
+	allocs = testing.AllocsPerRun(1000, func() { buf = vd.AppendJSON(buf[:0]) })
+	assert.Zero(t, allocs, "with a shadow entry")
 }
 
 func typicalVerdict() contracts.Verdict {
@@ -179,6 +214,46 @@ func TestDecodeVerdict(t *testing.T) {
 	require.ErrorIs(t, contracts.DecodeVerdict(make([]byte, contracts.DefaultMaxEventBytes+1), &got), contracts.ErrTooLarge)
 }
 
+func TestDecodeVerdictShadow(t *testing.T) {
+	vd := typicalVerdict()
+	vd.Shadow = []contracts.ShadowResult{{ModelVersion: "v20250701_120000", PolicyVersion: "p", Score: 0.5,
+		Decision: contracts.DecisionReview}}
+	var got contracts.Verdict
+	require.NoError(t, contracts.DecodeVerdict(vd.AppendJSON(nil), &got))
+	assert.Equal(t, vd, got)
+
+	base := `{"schema_version":"verdict.v1","transaction_id":"t","decision":"approve","score":0,"model_version":"m",` +
+		`"policy_version":"p","reasons":[],"scored_at":"2025-06-01T12:00:00Z","scoring_us":0,"shadow":SHADOW}`
+	cases := []struct {
+		shadow string
+		kind   contracts.Kind
+		paths  []string
+	}{
+		{`null`, "", nil},
+		{`[]`, "", nil},
+		{`{}`, contracts.KindMalformed, []string{"shadow"}},
+		{`[1,null]`, contracts.KindMalformed, []string{"shadow[0]", "shadow[1]"}},
+		{`[{}]`, contracts.KindInvalid, []string{"shadow[0].model_version", "shadow[0].policy_version", "shadow[0].decision"}},
+		{`[{"model_version":"m","policy_version":"p","score":1.5,"decision":"maybe"}]`, contracts.KindInvalid,
+			[]string{"shadow[0].score", "shadow[0].decision"}},
+		{`[{"model_version":"m","policy_version":"p","score":0.5,"decision":"review"},{"model_version":7,"policy_version":"p","score":"x","decision":"review"}]`,
+			contracts.KindMalformed, []string{"shadow[1].model_version", "shadow[1].score"}},
+	}
+	for _, c := range cases {
+		in := strings.Replace(base, "SHADOW", c.shadow, 1)
+		err := contracts.DecodeVerdict([]byte(in), &got)
+		if c.kind == "" {
+			require.NoError(t, err, in)
+			assert.Empty(t, got.Shadow, in)
+			continue
+		}
+		var ve *contracts.ValidationError
+		require.ErrorAs(t, err, &ve, in)
+		assert.Equal(t, c.kind, ve.Kind, "%s: %v", in, err)
+		assert.Equal(t, sorted(c.paths), problemPaths(ve), "%s: %v", in, err)
+	}
+}
+
 func TestValidateVerdict(t *testing.T) {
 	v := contracts.NewValidator()
 	vd := typicalVerdict()
@@ -198,4 +273,14 @@ func TestValidateVerdict(t *testing.T) {
 	require.ErrorAs(t, err, &ve)
 	assert.Equal(t, sorted([]string{"decision", "model_version", "scored_at", "reasons[1]"}), problemPaths(ve))
 	assert.NotContains(t, err.Error(), "4111")
+
+	bad = typicalVerdict()
+	bad.Shadow = []contracts.ShadowResult{
+		{ModelVersion: "v2", PolicyVersion: "p", Score: 0.5, Decision: contracts.DecisionApprove},
+		{ModelVersion: strings.Repeat("v", contracts.MaxVersionLen+1), Score: math.NaN(), Decision: "allow"},
+	}
+	err = v.ValidateVerdict(&bad)
+	require.ErrorAs(t, err, &ve)
+	assert.Equal(t, sorted([]string{"shadow[1].model_version", "shadow[1].policy_version", "shadow[1].score",
+		"shadow[1].decision"}), problemPaths(ve))
 }

@@ -13,6 +13,8 @@ import (
 // decision is a known Decision; score is a number in [0, 1]; model_version and
 // policy_version are 1..128 characters; scored_at is set; scoring_us is not
 // negative; no string holds a card number. Reasons may be nil or empty.
+// Shadow may be nil or empty; each entry has the rules of the same fields of
+// the verdict (versions, score, decision).
 func (v *Validator) ValidateVerdict(vd *Verdict) error {
 	if vd == nil {
 		return singleProblem(KindInvalid, "", "nil verdict")
@@ -33,6 +35,7 @@ const (
 	vReasons
 	vScoredAt
 	vScoringMicros
+	vShadow
 )
 
 func checkVerdict(vd *Verdict, done fieldSet, ps *problems) {
@@ -74,6 +77,44 @@ func checkVerdict(vd *Verdict, done fieldSet, ps *problems) {
 	if done&vScoringMicros == 0 && vd.ScoringMicros < 0 {
 		ps.add("scoring_us", msgNegative)
 	}
+	if done&vShadow == 0 {
+		for i := range vd.Shadow {
+			checkShadowResult(&vd.Shadow[i], shadowPath(i), 0, ps)
+		}
+	}
+}
+
+// ShadowResult field bits for the slow path.
+const (
+	sModelVersion fieldSet = 1 << iota
+	sPolicyVersion
+	sScore
+	sDecision
+	numShadowFields = iota
+)
+
+var shadowFieldNames = [numShadowFields]string{"model_version", "policy_version", "score", "decision"}
+
+// shadowPath is the problem path prefix of shadow entry i.
+func shadowPath(i int) string { return "shadow[" + strconv.Itoa(i) + "]." }
+
+// checkShadowResult checks one shadow entry; prefix is its path prefix and
+// done the fields already reported.
+func checkShadowResult(sr *ShadowResult, prefix string, done fieldSet, ps *problems) {
+	if done&sModelVersion == 0 && checkString(ps, prefix+"model_version", sr.ModelVersion, true) &&
+		utf8.RuneCountInString(sr.ModelVersion) > MaxVersionLen {
+		ps.add(prefix+"model_version", "must be at most 128 characters")
+	}
+	if done&sPolicyVersion == 0 && checkString(ps, prefix+"policy_version", sr.PolicyVersion, true) &&
+		utf8.RuneCountInString(sr.PolicyVersion) > MaxVersionLen {
+		ps.add(prefix+"policy_version", "must be at most 128 characters")
+	}
+	if done&sScore == 0 && !(sr.Score >= 0 && sr.Score <= 1) { // also rejects NaN
+		ps.add(prefix+"score", msgScore)
+	}
+	if done&sDecision == 0 && checkString(ps, prefix+"decision", string(sr.Decision), true) && !sr.Decision.Valid() {
+		ps.add(prefix+"decision", msgDecision)
+	}
 }
 
 const (
@@ -86,12 +127,13 @@ const (
 	jReasons
 	jScoredAt
 	jScoringMicros
+	jShadow
 	numVerdictFields
 )
 
 var verdictFieldNames = [numVerdictFields]string{
 	"schema_version", "transaction_id", "decision", "score", "model_version", "policy_version",
-	"reasons", "scored_at", "scoring_us",
+	"reasons", "scored_at", "scoring_us", "shadow",
 }
 
 // DecodeVerdict decodes and validates a verdict, for consumers of the
@@ -180,11 +222,57 @@ func slowDecodeVerdict(data []byte, vd *Verdict) error {
 	} else {
 		done |= vScoringMicros
 	}
+	if r := raw[jShadow]; !isNull(r) {
+		done |= vShadow
+		slowDecodeShadow(r, vd, &ps)
+	}
 	checkVerdict(vd, done, &ps)
 	if err := ps.err(); err != nil {
 		return err
 	}
 	return singleProblem(KindMalformed, "", "payload could not be decoded")
+}
+
+// slowDecodeShadow decodes and checks the shadow array r into vd.Shadow,
+// reporting every problem of every entry.
+func slowDecodeShadow(r json.RawMessage, vd *Verdict, ps *problems) {
+	var arr []json.RawMessage
+	if r[0] != '[' || json.Unmarshal(r, &arr) != nil {
+		ps.typeErr("shadow", msgArray)
+		return
+	}
+	vd.Shadow = make([]ShadowResult, len(arr))
+	for i, e := range arr {
+		prefix := shadowPath(i)
+		var fields [numShadowFields]json.RawMessage
+		if isNull(e) || e[0] != '{' || readObject(e, shadowFieldNames[:], fields[:]) != nil {
+			ps.typeErr(prefix[:len(prefix)-1], msgObject)
+			continue
+		}
+		sr := &vd.Shadow[i]
+		var done fieldSet
+		strs := [...]struct {
+			bit fieldSet
+			i   int
+			dst *string
+		}{
+			{sModelVersion, 0, &sr.ModelVersion}, {sPolicyVersion, 1, &sr.PolicyVersion},
+			{sDecision, 3, (*string)(&sr.Decision)},
+		}
+		for _, f := range strs {
+			s, ok := rawString(ps, prefix+shadowFieldNames[f.i], fields[f.i])
+			if !ok {
+				done |= f.bit
+			}
+			*f.dst = s
+		}
+		if f, ok := rawFloat(ps, prefix+"score", fields[2]); ok {
+			sr.Score = f
+		} else {
+			done |= sScore
+		}
+		checkShadowResult(sr, prefix, done, ps)
+	}
 }
 
 // isFinite reports whether f is neither NaN nor infinite.

@@ -1,0 +1,45 @@
+package contracts_test
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/fraudscore/fraudscore/contracts"
+)
+
+// A verdict decided by the champion while a challenger scored the same
+// transaction in shadow: encode it, read it back and validate it, as a
+// consumer of the VERDICTS stream does.
+func ExampleVerdict_shadow() {
+	vd := contracts.Verdict{
+		SchemaVersion: contracts.VerdictSchemaV1,
+		TransactionID: "txn_1",
+		Decision:      contracts.DecisionApprove,
+		Score:         0.125,
+		ModelVersion:  "v20250601_120000",
+		PolicyVersion: "policy-1",
+		Shadow: []contracts.ShadowResult{{
+			ModelVersion:  "v20250701_120000",
+			PolicyVersion: "policy-1",
+			Score:         0.625,
+			Decision:      contracts.DecisionReview,
+		}},
+		ScoredAt:      time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC),
+		ScoringMicros: 42,
+	}
+	buf := vd.AppendJSON(make([]byte, 0, 512))
+	fmt.Println(string(buf))
+
+	var got contracts.Verdict
+	if err := contracts.DecodeVerdict(buf, &got); err != nil {
+		fmt.Println("invalid:", err)
+		return
+	}
+	for _, s := range got.Shadow {
+		fmt.Printf("%s decided %s; %s would have decided %s (score %.3f)\n",
+			got.ModelVersion, got.Decision, s.ModelVersion, s.Decision, s.Score)
+	}
+	// Output:
+	// {"schema_version":"verdict.v1","transaction_id":"txn_1","decision":"approve","score":0.125,"model_version":"v20250601_120000","policy_version":"policy-1","reasons":[],"shadow":[{"model_version":"v20250701_120000","policy_version":"policy-1","score":0.625,"decision":"review"}],"scored_at":"2025-06-01T12:00:00Z","scoring_us":42}
+	// v20250601_120000 decided approve; v20250701_120000 would have decided review (score 0.625)
+}
