@@ -42,6 +42,11 @@ type Metadata struct {
 	Holdout    Metrics `json:"holdout"`
 	// HoldoutScores is the holdout score distribution, for drift checks.
 	HoldoutScores Distribution `json:"holdout_score_distribution"`
+	// FeatureBaselines are the holdout rows' histograms of every feature,
+	// the baseline of live drift checks (package scorer/drift). Versions
+	// trained before they existed have none; they load and serve as before,
+	// without drift metrics.
+	FeatureBaselines []FeatureBaseline `json:"feature_baselines,omitempty"`
 	// GoldenRows are feature vectors with the probability the training
 	// framework itself computed; loading replays them (the parity gate).
 	GoldenRows []model.GoldenRow `json:"golden_rows"`
@@ -84,4 +89,22 @@ type Distribution struct {
 	// Edges are histogram bucket upper bounds; Counts the rows per bucket.
 	Edges  []float64 `json:"edges"`
 	Counts []int     `json:"counts"`
+}
+
+// FeatureBaseline is one feature's distribution on the holdout rows. Its bins
+// follow the rule of Distribution: bin i holds the values v with
+// Edges[i-1] < v <= Edges[i], the first bin also every value below Edges[0]
+// and the last bin every value above the last edge; a missing value (NaN)
+// has a bin of its own, counted in Missing.
+type FeatureBaseline struct {
+	// Feature is the feature's name, as in Metadata.Features.
+	Feature string `json:"feature"`
+	// Edges are the bins' upper bounds, ascending and distinct: quantiles of
+	// the training rows, deduplicated, so a discrete feature has one bin per
+	// value or group of values.
+	Edges []float64 `json:"edges"`
+	// Counts are the holdout rows per bin (as many as Edges).
+	Counts []int `json:"counts"`
+	// Missing is the holdout rows where the feature is missing.
+	Missing int `json:"missing"`
 }
