@@ -186,9 +186,9 @@ func (p *pairAcc) report(key [2]string) Pair {
 }
 
 func binCounts(edges, scores []float64) []int {
-	c := make([]int, len(edges)+1)
+	c := make([]int, len(edges))
 	for _, s := range scores {
-		c[bin(edges, s)]++
+		c[drift.Bin(edges, s)]++
 	}
 	return c
 }

@@ -111,7 +111,7 @@ func TestReportPair(t *testing.T) {
 	}, p.Agreement)
 	assert.Equal(t, 0.6, p.AgreementRate)
 	assert.Equal(t, compare.BinsDeciles, p.Bins)
-	assert.Equal(t, []float64{0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09}, p.BinEdges)
+	assert.Equal(t, []float64{0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.1}, p.BinEdges)
 	assert.Equal(t, []int{1, 1, 1, 1, 1, 1, 1, 1, 1, 1}, p.ChampionBins)
 	assert.Equal(t, []int{1, 1, 1, 1, 1, 0, 0, 0, 0, 5}, p.ChallengerBins)
 	// Shares: champion 0.1 everywhere; challenger 0.1 in five bins, empty
@@ -142,8 +142,9 @@ func TestReportPairOrientation(t *testing.T) {
 	assert.Equal(t, [3][3]int{{1, 1, 0}, {0, 0, 0}, {0, 0, 0}}, p.Agreement)
 }
 
-// Equal deciles merge: a champion that always scores 0 has one edge and two
-// bins, and a challenger that never does lands wholly in the other.
+// Equal deciles merge: a champion that always scores 0 has one edge and one
+// bin, which also takes every higher challenger score (PSI 0: the bins say
+// nothing, and the quantiles and the matrix show the difference).
 func TestReportTiedDeciles(t *testing.T) {
 	var vs []contracts.Verdict
 	for i := range 4 {
@@ -151,9 +152,9 @@ func TestReportTiedDeciles(t *testing.T) {
 	}
 	p := report(t, vs).Pairs[0]
 	assert.Equal(t, []float64{0}, p.BinEdges)
-	assert.Equal(t, []int{4, 0}, p.ChampionBins)
-	assert.Equal(t, []int{0, 4}, p.ChallengerBins)
-	assert.InDelta(t, 2*(1-1e-4)*math.Log(1/1e-4), p.PSI, 1e-12)
+	assert.Equal(t, []int{4}, p.ChampionBins)
+	assert.Equal(t, []int{4}, p.ChallengerBins, "above the last edge: the last bin")
+	assert.Zero(t, p.PSI, "one bin cannot tell distributions apart")
 	assert.Equal(t, [3][3]int{{0, 4, 0}}, p.Agreement)
 }
 

@@ -42,7 +42,7 @@ func Example() {
 	//   approve                3        0       0
 	//   review                 0        0       0
 	//   decline                1        0       0
-	//   agreement 75.00%; score PSI 2.1285 over 5 bins (deciles of the champion's scores)
+	//   agreement 75.00%; score PSI 2.1285 over 4 bins (deciles of the champion's scores)
 	//
 	// agreement 0.75, PSI 2.129
 }

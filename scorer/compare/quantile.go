@@ -15,33 +15,18 @@ func Quantile(sorted []float64, perMille int) float64 {
 	return sorted[max(rank, 1)-1]
 }
 
-// decileEdges returns the upper edges of the first nine decile bins of
-// sorted (ascending): the nearest-rank 10th..90th percentiles, duplicates
-// dropped. A value v falls in bin i = the number of edges below v, so bin i
-// holds (edges[i-1], edges[i]] and the last bin everything above the last
-// edge; with n distinct values each bin then holds n/10 of them.
+// decileEdges returns the upper edges of the decile bins of sorted
+// (ascending): the nearest-rank 10th, 20th, ..., 100th percentiles,
+// duplicates dropped, binned by drift.Bin (bin i holds (edges[i-1],
+// edges[i]], the last bin also anything above the last edge). With n
+// distinct values each bin holds n/10 of them.
 func decileEdges(sorted []float64) []float64 {
-	edges := make([]float64, 0, 9)
-	for k := 1; k <= 9; k++ {
+	edges := make([]float64, 0, 10)
+	for k := 1; k <= 10; k++ {
 		e := Quantile(sorted, 100*k)
 		if len(edges) == 0 || e > edges[len(edges)-1] {
 			edges = append(edges, e)
 		}
 	}
 	return edges
-}
-
-// bin returns the index of v's bin for edges as decileEdges returns them:
-// the number of edges strictly below v.
-func bin(edges []float64, v float64) int {
-	lo, hi := 0, len(edges)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if edges[m] < v {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	return lo
 }

@@ -102,10 +102,12 @@ type Pair struct {
 	// champion's (expected), counted in the same bins.
 	PSI float64 `json:"psi"`
 	// Bins says how the scores were binned ("deciles of the champion's
-	// scores"); BinEdges are the bins' inclusive upper edges, all but the
-	// last bin's (a value v is in bin i when BinEdges[i-1] < v <=
-	// BinEdges[i]); equal deciles are merged, so there may be fewer than 10
-	// bins.
+	// scores"); BinEdges are the bins' inclusive upper edges, the champion's
+	// nearest-rank 10th, 20th, ..., 100th percentiles, binned by drift.Bin: a
+	// score v is in the first bin i with v <= BinEdges[i], and a score above
+	// the last edge (a challenger scoring higher than the champion ever did)
+	// in the last bin. Equal deciles are merged, so there may be fewer than
+	// 10 bins.
 	Bins     string    `json:"bins"`
 	BinEdges []float64 `json:"bin_edges"`
 	// ChampionBins and ChallengerBins count each model's scores per bin.
