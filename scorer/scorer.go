@@ -82,32 +82,80 @@ func (s *Scorer) Model() *modelstore.Loaded {
 // Policy returns the policy in use.
 func (s *Scorer) Policy() Policy { return s.cur.Load().policy }
 
-// Score scores ev (already validated) into vd. vd's Reasons slice is reused.
-// It does not allocate.
+// RowObserver receives the feature row and score of every event a Scorer
+// scores (the drift windows). row is only valid during the call: it returns
+// to a pool afterwards. Observe must not allocate and must be safe for
+// concurrent use.
+type RowObserver interface {
+	Observe(row []float64, score float64)
+}
+
+// Score scores ev (already validated) into vd. vd's Reasons slice is reused
+// and its Shadow is left alone. It does not allocate.
 func (s *Scorer) Score(ev *contracts.TransactionEvent, vd *contracts.Verdict) error {
+	return s.ScoreObserved(ev, vd, nil)
+}
+
+// ScoreObserved is Score that also hands the feature row and the score to
+// obs (when not nil) before the row returns to its pool. vd's model and
+// policy versions are set before anything can fail, so an error is counted
+// under the version that failed. It does not allocate.
+func (s *Scorer) ScoreObserved(ev *contracts.TransactionEvent, vd *contracts.Verdict, obs RowObserver) error {
 	a := s.cur.Load()
 	if a == nil {
 		return ErrNoModel
 	}
+	vd.ModelVersion = a.loaded.Version
+	vd.PolicyVersion = a.policy.Version
 	start := s.opts.Now()
-	vp := a.vecs.Get().(*[]float64)
-	defer a.vecs.Put(vp)
-	if err := a.loaded.Extractor.Extract(ev, *vp); err != nil {
-		return fmt.Errorf("scorer: %w", err)
-	}
-	p, err := a.loaded.Model.Predict(*vp)
+	p, err := a.predict(ev, obs)
 	if err != nil {
-		return fmt.Errorf("scorer: predict with %s: %w", a.loaded.Version, err)
+		return err
 	}
 	now := s.opts.Now()
 	vd.SchemaVersion = contracts.VerdictSchemaV1
 	vd.TransactionID = ev.TransactionID
 	vd.Score = p
 	vd.Decision = a.policy.Decide(p)
-	vd.ModelVersion = a.loaded.Version
-	vd.PolicyVersion = a.policy.Version
 	vd.Reasons = vd.Reasons[:0]
 	vd.ScoredAt = now.UTC()
 	vd.ScoringMicros = now.Sub(start).Microseconds()
 	return nil
+}
+
+// ScoreShadow scores ev into sr, the result of a model that scores without
+// deciding (contracts.Verdict.Shadow), handing the row and score to obs as
+// ScoreObserved does. sr's versions are set before anything can fail. It
+// does not allocate.
+func (s *Scorer) ScoreShadow(ev *contracts.TransactionEvent, sr *contracts.ShadowResult, obs RowObserver) error {
+	a := s.cur.Load()
+	if a == nil {
+		return ErrNoModel
+	}
+	sr.ModelVersion = a.loaded.Version
+	sr.PolicyVersion = a.policy.Version
+	p, err := a.predict(ev, obs)
+	if err != nil {
+		return err
+	}
+	sr.Score = p
+	sr.Decision = a.policy.Decide(p)
+	return nil
+}
+
+// predict extracts ev's features into a pooled row and predicts.
+func (a *active) predict(ev *contracts.TransactionEvent, obs RowObserver) (float64, error) {
+	vp := a.vecs.Get().(*[]float64)
+	defer a.vecs.Put(vp)
+	if err := a.loaded.Extractor.Extract(ev, *vp); err != nil {
+		return 0, fmt.Errorf("scorer: %w", err)
+	}
+	p, err := a.loaded.Model.Predict(*vp)
+	if err != nil {
+		return 0, fmt.Errorf("scorer: predict with %s: %w", a.loaded.Version, err)
+	}
+	if obs != nil {
+		obs.Observe(*vp, p)
+	}
+	return p, nil
 }

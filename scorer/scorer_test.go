@@ -277,3 +277,68 @@ func TestScoreDoesNotAllocate(t *testing.T) {
 	})
 	assert.Zero(t, allocs, "Score allocates")
 }
+
+// rowCopy is a RowObserver that keeps the last row and score it saw.
+type rowCopy struct {
+	row   []float64
+	score float64
+	n     int
+}
+
+func (r *rowCopy) Observe(row []float64, score float64) {
+	r.row = append(r.row[:0], row...)
+	r.score = score
+	r.n++
+}
+
+func TestScoreObservedAndShadowAgreeWithScore(t *testing.T) {
+	l := testenv.BundledModel(t)
+	s, err := scorer.New(l, scorer.Options{})
+	require.NoError(t, err)
+	for _, ev := range sampleEvents(t, 50) {
+		var plain, observed contracts.Verdict
+		require.NoError(t, s.Score(&ev, &plain))
+		obs := &rowCopy{}
+		require.NoError(t, s.ScoreObserved(&ev, &observed, obs))
+		assert.Equal(t, plain.Score, observed.Score)
+		assert.Equal(t, plain.Score, obs.score)
+		want := make([]float64, l.Extractor.Len())
+		require.NoError(t, l.Extractor.Extract(&ev, want))
+		assert.Equal(t, len(want), len(obs.row))
+		for i := range want { // NaN (missing) compares unequal with ==
+			assert.True(t, want[i] == obs.row[i] || math.IsNaN(want[i]) && math.IsNaN(obs.row[i]), "feature %d", i)
+		}
+
+		var sr contracts.ShadowResult
+		require.NoError(t, s.ScoreShadow(&ev, &sr, nil))
+		assert.Equal(t, contracts.ShadowResult{ModelVersion: plain.ModelVersion, PolicyVersion: plain.PolicyVersion,
+			Score: plain.Score, Decision: plain.Decision}, sr)
+	}
+}
+
+func TestScoreObservedDoesNotAllocate(t *testing.T) {
+	s, err := scorer.New(testenv.BundledModel(t), scorer.Options{})
+	require.NoError(t, err)
+	evs := testdataEvents(t)
+	var vd contracts.Verdict
+	var sr contracts.ShadowResult
+	obs := &rowCopy{row: make([]float64, 0, 64)}
+	// One call per measurement: under -race sync.Pool drops a quarter of
+	// its Puts, which a single Get per run keeps below one allocation.
+	i := 0
+	allocs := testing.AllocsPerRun(2000, func() {
+		if err := s.ScoreObserved(&evs[i%len(evs)], &vd, obs); err != nil {
+			t.Fatal(err)
+		}
+		i++
+	})
+	assert.Zero(t, allocs, "ScoreObserved allocates")
+	allocs = testing.AllocsPerRun(2000, func() {
+		if err := s.ScoreShadow(&evs[i%len(evs)], &sr, obs); err != nil {
+			t.Fatal(err)
+		}
+		i++
+	})
+	assert.Zero(t, allocs, "ScoreShadow allocates")
+	assert.Positive(t, obs.n)
+}
