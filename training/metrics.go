@@ -4,6 +4,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/fraudscore/fraudscore/scorer/drift"
 	"github.com/fraudscore/fraudscore/scorer/modelstore"
 )
 
@@ -158,8 +159,9 @@ func distribution(preds []float64) modelstore.Distribution {
 	}
 	d.Counts = make([]int, len(d.Edges))
 	for _, p := range s {
-		i, _ := slices.BinarySearch(d.Edges, p)
-		d.Counts[min(i, len(d.Edges)-1)]++
+		if b := drift.Bin(d.Edges, p); b < len(d.Counts) {
+			d.Counts[b]++
+		}
 	}
 	return d
 }

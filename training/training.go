@@ -50,6 +50,9 @@ type Config struct {
 	LearningRate float64
 	// GoldenRows is how many holdout rows become golden rows (default 128).
 	GoldenRows int
+	// BaselineBins is the number of quantile bins of each feature's drift
+	// baseline before deduplication (default 10).
+	BaselineBins int
 	// Python is the interpreter with the xgboost module (default /usr/bin/python3).
 	Python string
 	// Now stamps the version (default time.Now).
@@ -76,6 +79,9 @@ func (c *Config) defaults() {
 	}
 	if c.GoldenRows <= 0 {
 		c.GoldenRows = 128
+	}
+	if c.BaselineBins <= 1 {
+		c.BaselineBins = 10
 	}
 	if c.Python == "" {
 		c.Python = "/usr/bin/python3"
@@ -194,11 +200,12 @@ func Train(ctx context.Context, store *modelstore.Store, cfg Config) (modelstore
 			Generator: "synthetic", Seed: cfg.Seed, Rows: cfg.Rows,
 			FraudRate: float64(frauds) / float64(cfg.Rows),
 		},
-		Training:      splitMetrics(splits[0].rows, res.Train),
-		Validation:    splitMetrics(splits[1].rows, res.Valid),
-		Holdout:       holdoutMetrics(preds, labels, th),
-		HoldoutScores: distribution(preds),
-		GoldenRows:    goldenRows(holdout, preds, cfg.GoldenRows),
+		Training:         splitMetrics(splits[0].rows, res.Train),
+		Validation:       splitMetrics(splits[1].rows, res.Valid),
+		Holdout:          holdoutMetrics(preds, labels, th),
+		HoldoutScores:    distribution(preds),
+		FeatureBaselines: featureBaselines(features.Names(), splits[0].rows, holdout, cfg.BaselineBins),
+		GoldenRows:       goldenRows(holdout, preds, cfg.GoldenRows),
 	}
 	meta.Params["num_boost_round"] = res.BestIteration
 	if _, err := store.Write(meta, "model.json", modelData); err != nil {

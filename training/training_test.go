@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fraudscore/fraudscore/internal/testenv"
+	"github.com/fraudscore/fraudscore/scorer/drift"
 	"github.com/fraudscore/fraudscore/scorer/features"
 	"github.com/fraudscore/fraudscore/scorer/model"
 	"github.com/fraudscore/fraudscore/scorer/modelstore"
@@ -126,6 +127,23 @@ func TestTrainSmoke(t *testing.T) {
 	assert.Less(t, withNaN, len(meta.GoldenRows))
 	require.NoError(t, l.Model.CheckParity(meta.GoldenRows, model.DefaultParityTolerance))
 	assert.NotEmpty(t, meta.HoldoutScores.Quantiles)
+
+	// Drift baselines: one per feature, in order, every holdout row counted
+	// once, and a Monitor accepts them.
+	require.Len(t, meta.FeatureBaselines, features.Count)
+	for i, fb := range meta.FeatureBaselines {
+		assert.Equal(t, meta.Features[i], fb.Feature)
+		assert.NotEmpty(t, fb.Edges, fb.Feature)
+		assert.LessOrEqual(t, len(fb.Edges), 10, fb.Feature)
+		assert.Len(t, fb.Counts, len(fb.Edges), fb.Feature)
+		n := fb.Missing
+		for _, c := range fb.Counts {
+			n += c
+		}
+		assert.Equal(t, meta.Holdout.Rows, n, fb.Feature)
+	}
+	_, err = drift.NewMonitor(meta.Version, meta.Features, drift.BaselineFrom(meta), 0)
+	require.NoError(t, err)
 
 	require.NoError(t, store.Promote(meta.Version))
 	latest, err := store.Latest()
