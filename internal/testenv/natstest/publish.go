@@ -1,6 +1,7 @@
 package natstest
 
 import (
+	"context"
 	"encoding/json"
 	"testing"
 	"time"
@@ -34,5 +35,21 @@ func PublishEvents(t testing.TB, js jetstream.JetStream, subject string, evs []c
 	case <-js.PublishAsyncComplete():
 	case <-time.After(30 * time.Second):
 		t.Fatalf("natstest: %d publishes on %s not acknowledged in 30s", js.PublishAsyncPending(), subject)
+	}
+}
+
+// PublishVerdicts publishes vds as a worker does: each encoded by
+// contracts' AppendJSON on prefix+decision with its transaction id as
+// Nats-Msg-Id, synchronously, so that each is stored (in order) when it
+// returns. It fails t on any publish error.
+func PublishVerdicts(t testing.TB, js jetstream.JetStream, prefix string, vds []contracts.Verdict) {
+	t.Helper()
+	var buf []byte
+	for i := range vds {
+		buf = vds[i].AppendJSON(buf[:0])
+		subject := contracts.VerdictSubject(prefix, vds[i].Decision)
+		if _, err := js.Publish(context.Background(), subject, buf, jetstream.WithMsgID(vds[i].TransactionID)); err != nil {
+			t.Fatalf("natstest: publish verdict %d on %s: %v", i, subject, err)
+		}
 	}
 }
