@@ -10,6 +10,9 @@
 // golden rows (the parity gate) check out. Promote and Rollback move the
 // latest link atomically (a temporary link renamed over it) and only to a
 // version that passes those checks, so a bad model never becomes latest.
+// SetChallenger does the same for the optional challenger link
+// (models/challenger -> a version on trial beside latest), which never
+// names the version latest names.
 package modelstore
 
 import (
@@ -127,18 +130,7 @@ func (s *Store) Versions() ([]string, error) {
 
 // Latest returns the version the latest link points to.
 func (s *Store) Latest() (string, error) {
-	target, err := os.Readlink(filepath.Join(s.dir, LatestLink))
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("modelstore: %s: %w", filepath.Join(s.dir, LatestLink), ErrNoLatest)
-		}
-		return "", fmt.Errorf("modelstore: read latest link: %w", err)
-	}
-	v := filepath.Base(target)
-	if !ValidVersionName(v) {
-		return "", fmt.Errorf("modelstore: latest points to %q: %w", target, ErrBadVersion)
-	}
-	return v, nil
+	return s.readLink(LatestLink, ErrNoLatest)
 }
 
 // Loaded is a model version that passed every check.
@@ -230,6 +222,9 @@ func (s *Store) LoadLatest() (*Loaded, error) {
 }
 
 // Promote checks version and, if it passes, points latest at it atomically.
+// Promoting the challenger's version ends its trial: the challenger link is
+// removed first (under the same lock), so latest and challenger never name
+// the same version.
 func (s *Store) Promote(version string) error {
 	unlock, err := s.lock()
 	if err != nil {
@@ -239,7 +234,16 @@ func (s *Store) Promote(version string) error {
 	if _, err := s.Load(version); err != nil {
 		return fmt.Errorf("modelstore: refusing to promote: %w", err)
 	}
-	return s.link(version)
+	if c, err := s.Challenger(); err == nil && c == version {
+		if _, err := s.removeLink(ChallengerLink); err != nil {
+			return fmt.Errorf("modelstore: promote %s: %w", version, err)
+		}
+		if err := s.setLink(LatestLink, version); err != nil {
+			return fmt.Errorf("modelstore: promote %s: the challenger link is cleared but latest did not move: %w", version, err)
+		}
+		return nil
+	}
+	return s.setLink(LatestLink, version)
 }
 
 // lock takes an exclusive lock on the store, so a promote and a rollback
@@ -260,7 +264,10 @@ func (s *Store) lock() (func(), error) {
 }
 
 // Rollback points latest at the newest version older than the current one
-// that passes every check, and returns it. Versions that fail are skipped.
+// that passes every check and is not the challenger, and returns it.
+// Versions that fail are skipped; so is the challenger's version: it is on
+// trial, not a champion known to be good, and becoming latest would end its
+// trial without anyone asking (promote it to do that).
 func (s *Store) Rollback() (string, error) {
 	unlock, err := s.lock()
 	if err != nil {
@@ -275,30 +282,37 @@ func (s *Store) Rollback() (string, error) {
 	if err != nil {
 		return "", err
 	}
+	challenger, _ := s.Challenger()
 	var skipped []error
 	for i := len(vs) - 1; i >= 0; i-- {
 		if vs[i] >= cur {
+			continue
+		}
+		if vs[i] == challenger {
+			skipped = append(skipped, fmt.Errorf("modelstore: %s: skipped, it is the challenger", vs[i]))
 			continue
 		}
 		if _, err := s.Load(vs[i]); err != nil {
 			skipped = append(skipped, err)
 			continue
 		}
-		return vs[i], s.link(vs[i])
+		return vs[i], s.setLink(LatestLink, vs[i])
 	}
 	return "", fmt.Errorf("modelstore: from %s: %w", cur, errors.Join(append([]error{ErrNoRollback}, skipped...)...))
 }
 
-// link replaces the latest link with one to version: a temporary link is
-// created and renamed over latest, which is atomic on POSIX file systems.
-func (s *Store) link(version string) error {
-	tmp := filepath.Join(s.dir, fmt.Sprintf(".%s.tmp-%d", LatestLink, time.Now().UnixNano()))
+// setLink points the link name (latest or challenger) at version: a
+// temporary link is created and renamed over it, which is atomic on POSIX
+// file systems, so a reader sees the old target or the new, never none. The
+// caller holds the lock.
+func (s *Store) setLink(name, version string) error {
+	tmp := filepath.Join(s.dir, fmt.Sprintf(".%s.tmp-%d", name, time.Now().UnixNano()))
 	if err := os.Symlink(version, tmp); err != nil {
 		return fmt.Errorf("modelstore: create link: %w", err)
 	}
-	if err := os.Rename(tmp, filepath.Join(s.dir, LatestLink)); err != nil {
+	if err := os.Rename(tmp, filepath.Join(s.dir, name)); err != nil {
 		_ = os.Remove(tmp)
-		return fmt.Errorf("modelstore: move latest link: %w", err)
+		return fmt.Errorf("modelstore: move %s link: %w", name, err)
 	}
 	// Make the rename durable: a crash right after a promote must not undo it.
 	return syncDir(s.dir)

@@ -7,6 +7,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -184,22 +185,7 @@ func assertNoTempLinks(t *testing.T, dir string) {
 // half-written while it moves back and forth.
 func TestPromoteIsAtomic(t *testing.T) {
 	s, dir := newStore(t)
-	var stop atomic.Bool
-	var wg sync.WaitGroup
-	var reads, bad atomic.Int64
-	for range 2 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for !stop.Load() {
-				target, err := os.Readlink(filepath.Join(dir, modelstore.LatestLink))
-				reads.Add(1)
-				if err != nil || (target != v1 && target != v2) {
-					bad.Add(1)
-				}
-			}
-		}()
-	}
+	stop := watchLink(t, dir, modelstore.LatestLink, v1, v2)
 	for i := range 20 {
 		v := v1
 		if i%2 == 0 {
@@ -207,10 +193,41 @@ func TestPromoteIsAtomic(t *testing.T) {
 		}
 		require.NoError(t, s.Promote(v))
 	}
-	stop.Store(true)
-	wg.Wait()
-	assert.Zero(t, bad.Load(), "readers saw latest missing or wrong in %d of %d reads", bad.Load(), reads.Load())
-	assert.Positive(t, reads.Load())
+	stop()
+}
+
+// watchLink reads the link name in two goroutines until stop is called,
+// and stop then fails t if a read found it missing, pointing elsewhere than
+// want, or at a version directory that does not exist.
+func watchLink(t *testing.T, dir, name string, want ...string) (stop func()) {
+	var done atomic.Bool
+	var wg sync.WaitGroup
+	var reads, bad atomic.Int64
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for !done.Load() {
+				target, err := os.Readlink(filepath.Join(dir, name))
+				reads.Add(1)
+				if err != nil || !slices.Contains(want, target) {
+					bad.Add(1)
+					continue
+				}
+				if st, err := os.Stat(filepath.Join(dir, target)); err != nil || !st.IsDir() {
+					bad.Add(1)
+				}
+			}
+		}()
+	}
+	return func() {
+		t.Helper()
+		done.Store(true)
+		wg.Wait()
+		assert.Zero(t, bad.Load(), "readers saw %s missing or wrong in %d of %d reads", name, bad.Load(), reads.Load())
+		assert.Positive(t, reads.Load())
+		assertNoTempLinks(t, dir)
+	}
 }
 
 // refusal describes a broken copy of the bundled version.
