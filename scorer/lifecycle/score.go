@@ -1,0 +1,112 @@
+package lifecycle
+
+import (
+	"fmt"
+
+	"github.com/fraudscore/fraudscore/contracts"
+	"github.com/fraudscore/fraudscore/scorer"
+)
+
+// Score implements the worker's Scorer: the decider (the champion, or in
+// split mode the challenger for its share of cards) scores ev into vd, and
+// the other served model's result goes into vd.Shadow. vd's model and
+// policy versions name the decider before anything can fail. A failure of
+// the other model is counted and the decider's verdict returned without it;
+// a challenger that fails to decide its share leaves the decision to the
+// champion. vd.Shadow's backing array is reused: Score does not allocate
+// once it has room for one entry.
+func (l *Lifecycle) Score(ev *contracts.TransactionEvent, vd *contracts.Verdict) error {
+	s := l.cur.Load()
+	if s == nil {
+		return scorer.ErrNoModel
+	}
+	vd.Shadow = vd.Shadow[:0]
+	champ, chall := s.champion, s.challenger
+	if chall != nil && l.split != 0 && CardHash(ev.CardToken)>>11 < l.split {
+		if l.tryDecide(chall, ev, vd) {
+			var sr contracts.ShadowResult
+			if l.tryShadow(champ, ev, &sr) {
+				vd.Shadow = append(vd.Shadow, sr)
+				s.decisions[decisionIndex(sr.Decision)][decisionIndex(vd.Decision)].Inc()
+			}
+			return nil
+		}
+		chall = nil // the champion decides this one
+	}
+	if err := l.decide(champ, ev, vd); err != nil {
+		return err
+	}
+	if chall != nil {
+		var sr contracts.ShadowResult
+		if l.tryShadow(chall, ev, &sr) {
+			vd.Shadow = append(vd.Shadow, sr)
+			s.decisions[decisionIndex(vd.Decision)][decisionIndex(sr.Decision)].Inc()
+		}
+	}
+	return nil
+}
+
+// decide scores ev into vd with m.
+func (l *Lifecycle) decide(m *model, ev *contracts.TransactionEvent, vd *contracts.Verdict) error {
+	if l.hook != nil {
+		vd.ModelVersion = m.version
+		vd.PolicyVersion = m.sc.Policy().Version
+		if err := l.hook(m.version); err != nil {
+			return err
+		}
+	}
+	if err := m.sc.ScoreObserved(ev, vd, m.drift); err != nil {
+		return err
+	}
+	m.score.Observe(vd.Score)
+	return nil
+}
+
+// tryDecide is decide for a challenger deciding its share: a failure or
+// panic is counted and reported as false.
+func (l *Lifecycle) tryDecide(m *model, ev *contracts.TransactionEvent, vd *contracts.Verdict) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			l.failedBeside(m, ev, fmt.Errorf("panic: %v", r))
+			ok = false
+		}
+	}()
+	if err := l.decide(m, ev, vd); err != nil {
+		l.failedBeside(m, ev, err)
+		return false
+	}
+	return true
+}
+
+// tryShadow scores ev with m, the model that does not decide, into sr. A
+// failure or panic is counted and reported as false.
+func (l *Lifecycle) tryShadow(m *model, ev *contracts.TransactionEvent, sr *contracts.ShadowResult) (ok bool) {
+	defer func() {
+		if r := recover(); r != nil {
+			l.failedBeside(m, ev, fmt.Errorf("panic: %v", r))
+			ok = false
+		}
+	}()
+	if l.hook != nil {
+		if err := l.hook(m.version); err != nil {
+			l.failedBeside(m, ev, err)
+			return false
+		}
+	}
+	if err := m.sc.ScoreShadow(ev, sr, m.drift); err != nil {
+		l.failedBeside(m, ev, err)
+		return false
+	}
+	m.score.Observe(sr.Score)
+	return true
+}
+
+// failedBeside counts a failure of a model beside the decider and logs the
+// first one of its version.
+func (l *Lifecycle) failedBeside(m *model, ev *contracts.TransactionEvent, err error) {
+	m.errs.Inc()
+	if m.failed.CompareAndSwap(false, true) {
+		l.log.Error("model beside the decider failed; the decider's verdict stands (logged once per version)",
+			"model_version", m.version, "transaction_id", ev.TransactionID, "err", err)
+	}
+}
