@@ -3,10 +3,12 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -21,29 +23,35 @@ type modelCmd struct {
 	name, args, summary string
 	minArgs, maxArgs    int
 	store, train        bool // takes -dir; takes the training flags
+	// own, when set, parses and runs the command with its own flags.
+	own func(ctx context.Context, args []string, stdout, stderr io.Writer) int
 }
 
 // modelCmds lists the model subcommands in the order the help shows them.
 func modelCmds() []modelCmd {
 	return []modelCmd{
-		{name: "list", summary: "List the versions in the store, marking latest with *.", store: true},
+		{name: "list", summary: "List the versions in the store, marking latest with * and the challenger with c.", store: true},
 		{name: "check", args: "[VERSION]", maxArgs: 1, store: true,
 			summary: "Load a version (default: latest) as a worker would: sha256, features, parity gate."},
 		{name: "promote", args: "VERSION", minArgs: 1, maxArgs: 1, store: true,
-			summary: "Check VERSION, then point latest at it (atomic)."},
-		{name: "rollback", store: true, summary: "Point latest at the newest earlier version that passes check."},
+			summary: "Check VERSION, then point latest at it (atomic). Promoting the challenger's version ends its\n" +
+				"trial: the challenger link is cleared."},
+		{name: "rollback", store: true, summary: "Point latest at the newest earlier version that passes check and is\n" +
+			"not the challenger (a version on trial is not a known-good champion; promote it to make it latest)."},
+		{name: "challenger", args: "set|clear|show", summary: challengerSummary, own: challengerCommand},
 		{name: "predict", args: "MODEL_FILE", minArgs: 1, maxArgs: 1,
 			summary: "Score TSV rows from stdin (raw feature values in the model's order; empty or nan = missing),\n" +
 				"one probability per line (17 significant digits)."},
 		{name: "train", store: true, train: true,
 			summary: "Generate synthetic data, train with XGBoost, write a new version."},
+		{name: "compare", summary: compareSummary, own: compareCommand},
 	}
 }
 
 func modelUsage(w io.Writer) {
 	fmt.Fprint(w, "usage: fraudscore model <command> [flags] [arguments]\n\nCommands:\n")
 	for _, c := range modelCmds() {
-		fmt.Fprintf(w, "  %-9s %-11s %s\n", c.name, c.args, strings.SplitN(c.summary, "\n", 2)[0])
+		fmt.Fprintf(w, "  %-10s %-14s %s\n", c.name, c.args, strings.SplitN(c.summary, "\n", 2)[0])
 	}
 	fmt.Fprint(w, "\nfraudscore model <command> --help shows a command's flags.\n")
 }
@@ -78,6 +86,9 @@ func runModel(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		fmt.Fprintf(stderr, "fraudscore model: unknown command %q\n\n", args[0])
 		modelUsage(stderr)
 		return 2
+	}
+	if mc.own != nil {
+		return mc.own(ctx, args[1:], stdout, stderr)
 	}
 	c := newCommand("model "+mc.name, mc.args, mc.summary, mc.minArgs, mc.maxArgs)
 	var f modelFlags
@@ -132,23 +143,43 @@ func (mc *modelCmd) run(ctx context.Context, f *modelFlags, pos []string, stdin 
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "%s ok: %s, %d trees, %d features, %d golden rows within %g\n",
-			v, l.Model.Format(), l.Model.NumTrees(), l.Model.NumFeatures(), len(l.Meta.GoldenRows), model.DefaultParityTolerance)
+		fmt.Fprintln(stdout, checkLine(l))
 	case "promote":
-		if err := store.Promote(pos[0]); err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "latest -> %s\n", pos[0])
+		return promote(store, pos[0], stdout)
 	case "rollback":
+		was, _ := store.Latest()
 		v, err := store.Rollback()
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "latest -> %s\n", v)
+		if c, err := store.Challenger(); err == nil && v < c && c < was {
+			fmt.Fprintf(stdout, "skipped the challenger %s: rollback never picks the version on trial (promote it to make it latest)\n", c)
+		}
 	case "predict":
 		return predict(pos[0], stdin, stdout)
 	case "train":
 		return train(ctx, store, f, stdout)
+	}
+	return nil
+}
+
+// checkLine is what check prints for a version that passed.
+func checkLine(l *modelstore.Loaded) string {
+	return fmt.Sprintf("%s ok: %s, %d trees, %d features, %d golden rows within %g",
+		l.Version, l.Model.Format(), l.Model.NumTrees(), l.Model.NumFeatures(), len(l.Meta.GoldenRows), model.DefaultParityTolerance)
+}
+
+// promote moves latest to version and says when that ended the
+// challenger's trial.
+func promote(store *modelstore.Store, version string, stdout io.Writer) error {
+	challenger, _ := store.Challenger()
+	if err := store.Promote(version); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "latest -> %s\n", version)
+	if _, err := store.Challenger(); challenger == version && errors.Is(err, modelstore.ErrNoChallenger) {
+		fmt.Fprintf(stdout, "challenger link cleared: %s is latest now\n", version)
 	}
 	return nil
 }
@@ -159,10 +190,17 @@ func listModels(store *modelstore.Store, stdout io.Writer) error {
 		return err
 	}
 	latest, _ := store.Latest()
+	challenger, _ := store.Challenger()
+	if challenger != "" && !slices.Contains(vs, challenger) {
+		fmt.Fprintf(stdout, "c %s  (missing: the challenger link points at no version; clear it)\n", challenger)
+	}
 	for _, v := range vs {
 		mark := " "
-		if v == latest {
+		switch v {
+		case latest:
 			mark = "*"
+		case challenger:
+			mark = "c"
 		}
 		meta, err := store.ReadMetadata(v)
 		if err != nil {
@@ -188,11 +226,7 @@ func train(ctx context.Context, store *modelstore.Store, f *modelFlags, stdout i
 		fmt.Fprintf(stdout, "promote it with: fraudscore model promote -dir %s %s\n", f.dir, meta.Version)
 		return nil
 	}
-	if err := store.Promote(meta.Version); err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "latest -> %s\n", meta.Version)
-	return nil
+	return promote(store, meta.Version, stdout)
 }
 
 // predict scores tab-separated rows of raw feature values.

@@ -39,6 +39,9 @@ type Source struct {
 	// verdicts read.
 	FirstSeq uint64 `json:"first_seq,omitempty"`
 	LastSeq  uint64 `json:"last_seq,omitempty"`
+	// Undecodable counts the messages on verdict subjects that were not
+	// valid verdicts and were skipped before the comparison.
+	Undecodable int `json:"undecodable"`
 }
 
 // Model is one model version's share of the verdicts.
