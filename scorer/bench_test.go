@@ -9,6 +9,7 @@ import (
 	"github.com/fraudscore/fraudscore/contracts"
 	"github.com/fraudscore/fraudscore/internal/testenv"
 	"github.com/fraudscore/fraudscore/scorer"
+	"github.com/fraudscore/fraudscore/scorer/drift"
 	"github.com/fraudscore/fraudscore/scorer/features"
 )
 
@@ -40,19 +41,32 @@ func BenchmarkPredict(b *testing.B) {
 	}
 }
 
-// BenchmarkScore is extract + predict + policy for one decoded event.
+// BenchmarkScore is extract + predict + policy for one decoded event;
+// drift=on adds the drift accounting of the worker (the feature row and
+// score into the version's drift window), so the difference is drift's
+// cost per event.
 func BenchmarkScore(b *testing.B) {
-	s, err := scorer.New(testenv.BundledModel(b), scorer.Options{})
+	l := testenv.BundledModel(b)
+	s, err := scorer.New(l, scorer.Options{})
 	require.NoError(b, err)
 	evs := sampleEvents(b, 256)
-	var vd contracts.Verdict
-	b.ReportAllocs()
-	i := 0
-	for b.Loop() {
-		if err := s.Score(&evs[i&255], &vd); err != nil {
-			b.Fatal(err)
-		}
-		i++
+	mon, err := drift.NewMonitor(l.Version, l.Meta.Features, drift.BaselineFrom(l.Meta), drift.DefaultWindow)
+	require.NoError(b, err)
+	for _, bc := range []struct {
+		name string
+		obs  scorer.RowObserver
+	}{{"drift=off", nil}, {"drift=on", mon}} {
+		b.Run(bc.name, func(b *testing.B) {
+			var vd contracts.Verdict
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if err := s.ScoreObserved(&evs[i&255], &vd, bc.obs); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
 	}
 }
 
