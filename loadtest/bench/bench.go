@@ -54,6 +54,10 @@ type Scenario struct {
 	// measures how fast they clear it (the worker's capacity without the
 	// publisher competing for the two cores).
 	Backlog bool `json:"backlog,omitempty"`
+	// Challenger serves the model store with a challenger link to the
+	// newest version other than latest (shadow mode, the default), so
+	// every transaction is scored by two models.
+	Challenger bool `json:"challenger,omitempty"`
 	// NatsBench runs natscli's JetStream publish and consume benchmark
 	// instead of fraudscore: the transport baseline.
 	NatsBench bool `json:"nats_bench,omitempty"`
@@ -128,6 +132,7 @@ func Plan(quick bool) []Scenario {
 		{Name: ScenarioNatsService, NatsService: true, Load: loadtest.Config{Mode: loadtest.ModeRequest, Count: reqCount, Concurrency: 32}},
 		{Name: ScenarioPassThroughBacklog, Workers: 1, Env: pt, Backlog: true, Load: stream(0, big, 0)},
 		{Name: ScenarioBacklog, Workers: 1, Backlog: true, Load: stream(0, big, 0)},
+		{Name: ScenarioChallengerBacklog, Workers: 1, Backlog: true, Challenger: true, Load: stream(0, big, 0)},
 		{Name: ScenarioPassThroughMax, Workers: 1, Env: pt, Load: stream(0, big, 0)},
 		{Name: ScenarioMax, Workers: 1, Load: stream(0, big, 0)},
 	}
@@ -264,11 +269,20 @@ func runScenario(ctx context.Context, o Options, sc Scenario) (r Result) {
 	}
 	defer stopWorkers()
 	var rss *RSSSampler
+	modelDir := o.ModelDir
+	if sc.Challenger {
+		dir, err := ChallengerStore(o.ModelDir, filepath.Join(store, "models"))
+		if err != nil {
+			r.Err = err.Error()
+			return r
+		}
+		modelDir = dir
+	}
 	startWorkers := func(ctx context.Context) error {
 		sides := make([]string, 0, sc.Workers)
 		for i := range sc.Workers {
 			env := append([]string{fmt.Sprintf("FRAUDSCORE_WORKER_ID=bench-%d", i)}, sc.Env...)
-			w, err := StartWorker(ctx, o.FraudscoreBin, srv.URL, o.ModelDir, env, o.ProcLog)
+			w, err := StartWorker(ctx, o.FraudscoreBin, srv.URL, modelDir, env, o.ProcLog)
 			if err != nil {
 				return err
 			}

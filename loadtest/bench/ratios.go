@@ -12,6 +12,7 @@ const (
 	ScenarioMax                = "fraudscore max"
 	ScenarioRequestMax         = "request max c32"
 	ScenarioTwoWorkersBacklog  = "2 workers backlog"
+	ScenarioChallengerBacklog  = "fraudscore backlog, challenger in shadow"
 )
 
 // Ratios are fraudscore's throughput over the baselines measured in the same
@@ -42,6 +43,10 @@ type Ratios struct {
 	// TwoWorkersBacklogPerOne is "2 workers backlog" over "fraudscore
 	// backlog" verdicts/s.
 	TwoWorkersBacklogPerOne float64 `json:"two_workers_backlog_per_one" desc:"2 workers backlog ÷ fraudscore backlog verdicts/s"`
+	// ChallengerShadowPerNone is "fraudscore backlog, challenger in shadow"
+	// over "fraudscore backlog" verdicts/s: the cost of scoring every
+	// transaction with a second model (target: at least 0.8).
+	ChallengerShadowPerNone float64 `json:"challenger_shadow_per_none" desc:"fraudscore backlog with a challenger in shadow ÷ fraudscore backlog verdicts/s"`
 }
 
 // ComputeRatios fills res.Ratios from its results.
@@ -73,6 +78,7 @@ func (res *Results) ComputeRatios() {
 		MaxPerPassThrough:                     ratio(throughput(ScenarioMax), throughput(ScenarioPassThroughMax)),
 		RequestPerServiceBench:                ratio(throughput(ScenarioRequestMax), service),
 		TwoWorkersBacklogPerOne:               ratio(backlog(ScenarioTwoWorkersBacklog), backlog(ScenarioBacklog)),
+		ChallengerShadowPerNone:               ratio(backlog(ScenarioChallengerBacklog), backlog(ScenarioBacklog)),
 	}
 }
 
