@@ -1,23 +1,28 @@
 package worker
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/fraudscore/fraudscore/internal/settings"
 )
 
 // EnvPrefix is the prefix of every configuration variable.
-const EnvPrefix = "FRAUDSCORE"
+const EnvPrefix = settings.Prefix
 
 // ErrConfig is returned (wrapped) for invalid configuration.
-var ErrConfig = errors.New("invalid configuration")
+var ErrConfig = settings.ErrConfig
 
-// Config is the worker's configuration, read from FRAUDSCORE_* environment
-// variables by LoadConfig (`fraudscore worker --help` lists them with their
-// defaults). Each field's tags declare its variable (envconfig), its default
-// and its description; DefaultConfig fills the defaults.
+// Config is the worker's settings (NATS, streams, consumer, request-reply,
+// shutdown), read from FRAUDSCORE_* environment variables through package
+// settings (`fraudscore worker --help` lists them with their defaults).
+// Each field's tags declare its variable (envconfig), its default and its
+// description; DefaultConfig fills the defaults. The binary's settings (log
+// level, side port, embedded server, demo, progress) and the model
+// lifecycle's (model directory, thresholds, challenger) have their own
+// structs beside their owners.
 type Config struct {
 	NATSURL        string        `envconfig:"NATS_URL" default:"nats://127.0.0.1:4222" desc:"NATS server URLs, comma-separated"`
 	CredsFile      string        `envconfig:"NATS_CREDS_FILE" desc:"NATS user credentials file (JWT + nkey seed)"`
@@ -69,32 +74,28 @@ type Config struct {
 	QueueGroup    string `envconfig:"QUEUE_GROUP" default:"fraudscore" desc:"queue group of the score endpoint"`
 	AuditRequests bool   `envconfig:"AUDIT_REQUESTS" default:"true" desc:"also store request-reply verdicts in the verdict stream"`
 
-	ModelDir         string  `envconfig:"MODEL_DIR" default:"models" desc:"model store; the worker serves <dir>/latest"`
-	ReviewThreshold  float64 `envconfig:"REVIEW_THRESHOLD" default:"0" desc:"override the model's review threshold (with DECLINE_THRESHOLD)"`
-	DeclineThreshold float64 `envconfig:"DECLINE_THRESHOLD" default:"0" desc:"override the model's decline threshold (with REVIEW_THRESHOLD)"`
-
-	HTTPAddr         string        `envconfig:"HTTP_ADDR" default:":8090" desc:"side port: /metrics, /healthz, /readyz"`
-	LogLevel         string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
-	DrainTimeout     time.Duration `envconfig:"DRAIN_TIMEOUT" default:"20s" desc:"graceful shutdown deadline"`
-	BacklogPoll      time.Duration `envconfig:"BACKLOG_POLL" default:"5s" desc:"how often the consumer backlog is read for metrics"`
-	StallTimeout     time.Duration `envconfig:"STALL_TIMEOUT" default:"2m" desc:"liveness fails when messages are in flight and none completes for this long"`
-	WorkerID         string        `envconfig:"WORKER_ID" desc:"worker id in dead letters and logs (default: host name)"`
-	ProgressInterval time.Duration `envconfig:"PROGRESS_INTERVAL" default:"30s" desc:"log a one-line progress summary (rate, decisions, dead letters, backlog) this often; 0 = never"`
-
-	Embedded         bool   `envconfig:"EMBEDDED" default:"false" desc:"start an embedded NATS JetStream server (local use only)"`
-	EmbeddedStoreDir string `envconfig:"EMBEDDED_STORE_DIR" default:".data/nats" desc:"JetStream store of the embedded server"`
-	EmbeddedListen   string `envconfig:"EMBEDDED_LISTEN" default:"127.0.0.1:4222" desc:"client address of the embedded server"`
-	EmbeddedMonitor  string `envconfig:"EMBEDDED_MONITOR" default:"127.0.0.1:8222" desc:"monitoring address of the embedded server"`
-	DemoRate         int    `envconfig:"DEMO_RATE" default:"0" desc:"publish this many synthetic transactions per second (demo)"`
+	DrainTimeout time.Duration `envconfig:"DRAIN_TIMEOUT" default:"20s" desc:"graceful shutdown deadline"`
+	BacklogPoll  time.Duration `envconfig:"BACKLOG_POLL" default:"5s" desc:"how often the consumer backlog is read for metrics"`
+	StallTimeout time.Duration `envconfig:"STALL_TIMEOUT" default:"2m" desc:"liveness fails when messages are in flight and none completes for this long"`
+	WorkerID     string        `envconfig:"WORKER_ID" desc:"worker id in dead letters and logs (default: host name)"`
 }
 
 // Validate checks the configuration before anything connects. The error, a
 // *ConfigError, lists every problem; each names the variables it concerns.
 func (c *Config) Validate() error {
+	if p := c.Problems(); len(p) > 0 {
+		return &ConfigError{Problems: p}
+	}
+	return nil
+}
+
+// Problems lists every rule the configuration breaks, each naming the
+// variables it concerns; nil when there is none.
+func (c *Config) Problems() []string {
 	var errs []string
 	add := func(format string, a ...any) { errs = append(errs, fmt.Sprintf(format, a...)) }
-	if strings.TrimSpace(c.NATSURL) == "" && !c.Embedded {
-		add("FRAUDSCORE_NATS_URL is empty")
+	if strings.TrimSpace(c.NATSURL) == "" {
+		add("FRAUDSCORE_NATS_URL is empty (with FRAUDSCORE_EMBEDDED=true the embedded server's URL replaces it)")
 	}
 	for _, f := range []struct{ name, path string }{
 		{"NATS_CREDS_FILE", c.CredsFile}, {"NATS_NKEY_FILE", c.NKeyFile}, {"NATS_PASSWORD_FILE", c.PasswordFile},
@@ -197,16 +198,6 @@ func (c *Config) Validate() error {
 	if c.PublishWindow < 1 {
 		add("FRAUDSCORE_PUBLISH_WINDOW=%d must be positive", c.PublishWindow)
 	}
-	if (c.ReviewThreshold > 0) != (c.DeclineThreshold > 0) {
-		add("FRAUDSCORE_REVIEW_THRESHOLD and FRAUDSCORE_DECLINE_THRESHOLD go together")
-	} else if c.ReviewThreshold > 0 && !(c.ReviewThreshold <= c.DeclineThreshold && c.DeclineThreshold <= 1) {
-		add("FRAUDSCORE_REVIEW_THRESHOLD=%g and FRAUDSCORE_DECLINE_THRESHOLD=%g must satisfy 0 < review <= decline <= 1", c.ReviewThreshold, c.DeclineThreshold)
-	}
-	switch strings.ToLower(c.LogLevel) {
-	case "debug", "info", "warn", "error":
-	default:
-		add("FRAUDSCORE_LOG_LEVEL=%q must be debug, info, warn or error", c.LogLevel)
-	}
 	if c.DrainTimeout < time.Second {
 		add("FRAUDSCORE_DRAIN_TIMEOUT=%s must be at least 1s", c.DrainTimeout)
 	}
@@ -216,19 +207,7 @@ func (c *Config) Validate() error {
 	if c.StallTimeout < c.AckWait {
 		add("FRAUDSCORE_STALL_TIMEOUT=%s must be at least FRAUDSCORE_ACK_WAIT=%s", c.StallTimeout, c.AckWait)
 	}
-	if c.DemoRate < 0 {
-		add("FRAUDSCORE_DEMO_RATE=%d must not be negative", c.DemoRate)
-	}
-	if c.ProgressInterval != 0 && c.ProgressInterval < 100*time.Millisecond {
-		add("FRAUDSCORE_PROGRESS_INTERVAL=%s must be 0 (no summary) or at least 100ms", c.ProgressInterval)
-	}
-	if c.ModelDir == "" && !c.PassThrough {
-		add("FRAUDSCORE_MODEL_DIR is empty")
-	}
-	if len(errs) > 0 {
-		return &ConfigError{Problems: errs}
-	}
-	return nil
+	return errs
 }
 
 // RedeliverySpan bounds the time between a verdict's first publish and the

@@ -34,7 +34,6 @@ func testConfig(t testing.TB) *worker.Config {
 	cfg.BacklogPoll = 200 * time.Millisecond
 	cfg.PullExpiry = time.Second
 	cfg.WorkerID = "test-worker"
-	cfg.ModelDir = testenv.ModelDir(t)
 	require.NoError(t, cfg.Validate())
 	return &cfg
 }

@@ -117,7 +117,7 @@ func TestSidePortProbesAndMetrics(t *testing.T) {
 	_, body := get("/metrics")
 	for _, name := range []string{
 		`model_predictions_total{model_version="` + testenv.BundledModel(t).Version + `",status="success"} 200`,
-		"model_prediction_latency_seconds_bucket", "fraud_predictions_total", "model_load_timestamp",
+		"model_prediction_latency_seconds_bucket", "fraud_predictions_total",
 		"fraudscore_messages_received_total 200", `fraudscore_verdicts_total{decision="approve",source="stream"}`,
 		"fraudscore_end_to_end_latency_seconds_bucket", "fraudscore_in_flight_messages 0",
 		"fraudscore_consumer_num_pending", "fraudscore_consumer_num_ack_pending", "fraudscore_build_info",

@@ -2,7 +2,6 @@ package worker
 
 import (
 	"runtime"
-	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -10,38 +9,33 @@ import (
 	"github.com/fraudscore/fraudscore/contracts"
 )
 
-// Metrics are the worker's Prometheus metrics. The first four keep the names
-// and labels of fraudscore's seed design so existing dashboards carry over;
-// the rest are fraudscore_*. No label holds a transaction id.
+// Metrics are the worker's Prometheus metrics. The first three keep the
+// names and labels of fraudscore's seed design so existing dashboards carry
+// over; the rest are fraudscore_*. No label holds a transaction id. The
+// model metrics (load time, info, load failures, trial metrics) belong to
+// the model lifecycle (scorer/lifecycle).
 type Metrics struct {
 	// Seed metrics.
 	Predictions       *prometheus.CounterVec   // model_predictions_total{model_version,status}
 	PredictionLatency *prometheus.HistogramVec // model_prediction_latency_seconds{model_version}
 	FraudPredictions  *prometheus.CounterVec   // fraud_predictions_total{model_version}
-	ModelLoadTime     prometheus.Gauge         // model_load_timestamp
-	ModelCreatedTime  prometheus.Gauge         // fraudscore_model_created_timestamp
 
-	Received         prometheus.Counter
-	Acked            prometheus.Counter
-	Naked            *prometheus.CounterVec // reason
-	DeadLetters      *prometheus.CounterVec // reason
-	Verdicts         *prometheus.CounterVec // decision, source
-	EndToEnd         prometheus.Histogram
-	InFlight         prometheus.Gauge
-	NumPending       prometheus.Gauge
-	NumAckPending    prometheus.Gauge
-	NumRedelivered   prometheus.Gauge
-	ConsumerErrors   *prometheus.CounterVec // kind
-	Requests         *prometheus.CounterVec // status
-	RequestLatency   prometheus.Histogram
-	Ready            prometheus.Gauge
-	ModelInfo        *prometheus.GaugeVec // model_version
-	ModelLoadFailure prometheus.Counter
-	Reconnects       prometheus.Counter
-	SetupRetries     prometheus.Counter
-
-	mu    sync.Mutex
-	model string // the version SetModel recorded last
+	Received       prometheus.Counter
+	Acked          prometheus.Counter
+	Naked          *prometheus.CounterVec // reason
+	DeadLetters    *prometheus.CounterVec // reason
+	Verdicts       *prometheus.CounterVec // decision, source
+	EndToEnd       prometheus.Histogram
+	InFlight       prometheus.Gauge
+	NumPending     prometheus.Gauge
+	NumAckPending  prometheus.Gauge
+	NumRedelivered prometheus.Gauge
+	ConsumerErrors *prometheus.CounterVec // kind
+	Requests       *prometheus.CounterVec // status
+	RequestLatency prometheus.Histogram
+	Ready          prometheus.Gauge
+	Reconnects     prometheus.Counter
+	SetupRetries   prometheus.Counter
 }
 
 // Reasons of a NAK with delay, the label values of
@@ -74,12 +68,6 @@ func NewMetrics(reg prometheus.Registerer, version, commit string) *Metrics {
 		FraudPredictions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fraud_predictions_total", Help: "Predictions whose decision was not approve (review or decline).",
 		}, []string{"model_version"}),
-		ModelLoadTime: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "model_load_timestamp", Help: "Unix time at which the model in use was loaded.",
-		}),
-		ModelCreatedTime: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "fraudscore_model_created_timestamp", Help: "Unix time at which the model in use was trained (its metadata created_at).",
-		}),
 		Received: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "fraudscore_messages_received_total", Help: "Transaction messages delivered to this worker (redeliveries included).",
 		}),
@@ -122,12 +110,6 @@ func NewMetrics(reg prometheus.Registerer, version, commit string) *Metrics {
 		Ready: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "fraudscore_ready", Help: "1 while the worker is ready (connected, model loaded, consumer bound, not draining).",
 		}),
-		ModelInfo: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "fraudscore_model_info", Help: "1 for the model version in use.",
-		}, []string{"model_version"}),
-		ModelLoadFailure: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "fraudscore_model_load_failures_total", Help: "Model versions refused at load or reload (sha256, parity gate, features).",
-		}),
 		Reconnects: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "fraudscore_nats_reconnects_total", Help: "Reconnections to NATS.",
 		}),
@@ -141,10 +123,10 @@ func NewMetrics(reg prometheus.Registerer, version, commit string) *Metrics {
 		ConstLabels: prometheus.Labels{"version": version, "commit": commit, "goversion": runtime.Version()},
 	})
 	build.Set(1)
-	reg.MustRegister(m.Predictions, m.PredictionLatency, m.FraudPredictions, m.ModelLoadTime, m.ModelCreatedTime,
+	reg.MustRegister(m.Predictions, m.PredictionLatency, m.FraudPredictions,
 		m.Received, m.Acked, m.Naked, m.DeadLetters, m.Verdicts, m.EndToEnd, m.InFlight,
 		m.NumPending, m.NumAckPending, m.NumRedelivered, m.ConsumerErrors, m.Requests, m.RequestLatency,
-		m.Ready, m.ModelInfo, m.ModelLoadFailure, m.Reconnects, m.SetupRetries, build,
+		m.Ready, m.Reconnects, m.SetupRetries, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -164,19 +146,12 @@ func (m *Metrics) precreate() {
 	}
 }
 
-// SetModel records the model version in use: fraudscore_model_info is 1 for
-// it alone, and its model_predictions_total series (success and error),
+// SetModel records a model version that starts serving (deciding or in
+// shadow): its model_predictions_total series (success and error),
 // fraud_predictions_total and latency histogram exist from 0, so the first
-// scoring error of a version is visible to increase() and rate(). Call it
-// whenever a model version is loaded.
+// scoring error of a version is visible to increase() and rate(). The
+// lifecycle calls it through its OnServe option.
 func (m *Metrics) SetModel(version string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.model != "" && m.model != version {
-		m.ModelInfo.DeleteLabelValues(m.model)
-	}
-	m.model = version
-	m.ModelInfo.WithLabelValues(version).Set(1)
 	m.Predictions.WithLabelValues(version, predictionSuccess)
 	m.Predictions.WithLabelValues(version, predictionError)
 	m.FraudPredictions.WithLabelValues(version)

@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"time"
@@ -90,16 +89,10 @@ func (w *Worker) handleRequest(req micro.Request, s *scratch) {
 		fail(CodeBadRequest, sanitizeHeader(err.Error()))
 		return
 	}
-	t0 := time.Now()
-	s.vd.ModelVersion = ""
-	err := w.scorer.Score(&s.ev, &s.vd)
-	if err != nil {
-		w.m.Predictions.WithLabelValues(cmp.Or(s.vd.ModelVersion, "unknown"), predictionError).Inc()
-		w.log.Error("score failed", "transaction_id", s.ev.TransactionID, "err", err)
+	if err := w.score(s); err != nil {
 		fail(CodeInternal, "scoring failed")
 		return
 	}
-	w.observePrediction(&s.vd, time.Since(t0))
 	out := w.verdictMsg(&s.vd)
 	// The reply carries the verdict's headers but not its Msg-Id (a reply is
 	// not stored); the values are the cached ones of verdictMsg.

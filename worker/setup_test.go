@@ -118,7 +118,6 @@ func TestMetricsExportedAtZeroBeforeTraffic(t *testing.T) {
 		`model_predictions_total{model_version="` + version + `",status="success"} 0`,
 		`model_predictions_total{model_version="` + version + `",status="error"} 0`,
 		`fraud_predictions_total{model_version="` + version + `"} 0`,
-		`fraudscore_model_info{model_version="` + version + `"} 1`,
 	}
 	for _, reason := range contracts.DeadLetterReasons {
 		want = append(want, `fraudscore_dead_letters_total{reason="`+reason+`"} 0`)
@@ -133,10 +132,8 @@ func TestMetricsExportedAtZeroBeforeTraffic(t *testing.T) {
 		assert.True(t, lines[l], "missing %s", l)
 	}
 
-	// A new model version replaces the info series and brings its own zeros.
+	// A new model version brings its own zeros.
 	r.metrics.SetModel("v20991231_000000")
-	assert.Equal(t, 1, seriesCount(t, r.metrics.ModelInfo))
-	assert.Equal(t, 1.0, metricValue(t, r.metrics.ModelInfo.WithLabelValues("v20991231_000000")))
 	assert.Zero(t, metricValue(t, r.metrics.Predictions.WithLabelValues("v20991231_000000", "error")))
 	assert.Equal(t, 4, seriesCount(t, r.metrics.Predictions), "success and error of both versions")
 }

@@ -416,17 +416,10 @@ func (w *Worker) process(msg jetstream.Msg, s *scratch) {
 		w.deadLetter(msg, meta, reason, err.Error(), s.ev.TransactionID)
 		return
 	}
-	start := time.Now()
-	s.vd.ModelVersion = ""
-	err = w.scorer.Score(&s.ev, &s.vd)
-	took := time.Since(start)
-	if err != nil {
-		w.m.Predictions.WithLabelValues(cmp.Or(s.vd.ModelVersion, "unknown"), predictionError).Inc()
-		w.log.Error("score failed", "transaction_id", s.ev.TransactionID, "err", err)
+	if err := w.score(s); err != nil {
 		w.nak(msg, meta, nakScoreError)
 		return
 	}
-	w.observePrediction(&s.vd, took)
 	out := w.verdictMsg(&s.vd)
 	f, err := w.js.PublishMsgAsync(out, w.verdictPubOpts...)
 	if err != nil {
@@ -437,6 +430,22 @@ func (w *Worker) process(msg jetstream.Msg, s *scratch) {
 	}
 	w.acks <- pending{msg: msg, future: f, decision: s.vd.Decision, model: s.vd.ModelVersion, received: received,
 		stamp: meta.Timestamp, txID: s.vd.TransactionID, delivery: meta.NumDelivered}
+}
+
+// score scores s.ev into s.vd for both paths (stream and request-reply)
+// and records the prediction metrics: on success under the deciding model's
+// version, on error under the version the scorer set before failing
+// ("unknown" only when no model was there to fail), with the error logged.
+func (w *Worker) score(s *scratch) error {
+	start := time.Now()
+	s.vd.ModelVersion = ""
+	if err := w.scorer.Score(&s.ev, &s.vd); err != nil {
+		w.m.Predictions.WithLabelValues(cmp.Or(s.vd.ModelVersion, "unknown"), predictionError).Inc()
+		w.log.Error("score failed", "transaction_id", s.ev.TransactionID, "model_version", s.vd.ModelVersion, "err", err)
+		return err
+	}
+	w.observePrediction(&s.vd, time.Since(start))
+	return nil
 }
 
 // hotPath caches what every message of one model version needs: metric

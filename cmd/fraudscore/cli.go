@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
-
-	"github.com/fraudscore/fraudscore/worker"
 )
 
 // command is one subcommand's command line: its synopsis, its flags and how
@@ -90,13 +88,16 @@ func (c *command) argsWanted(got int) string {
 	return fmt.Sprintf("wants %s, got %d arguments", c.synopsis, got)
 }
 
-// printVariables lists every configuration variable with its default and
-// description.
+// printVariables lists every configuration variable, by owner, with its
+// default and description.
 func printVariables(w io.Writer) {
-	fmt.Fprint(w, "The worker is configured by environment variables (unknown FRAUDSCORE_* names are warned about):\n\n")
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	for _, v := range worker.Variables() {
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", v.Name, v.Default, v.Description)
+	fmt.Fprint(w, "The worker is configured by environment variables (unknown FRAUDSCORE_* names are warned about):\n")
+	for _, s := range defaultConfig().sections() {
+		fmt.Fprintf(w, "\n %s:\n", s.Name)
+		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		for _, v := range s.Variables() {
+			fmt.Fprintf(tw, "  %s\t%s\t%s\n", v.Name, v.Default, v.Description)
+		}
+		_ = tw.Flush()
 	}
-	_ = tw.Flush()
 }

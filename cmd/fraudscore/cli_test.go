@@ -51,12 +51,44 @@ func TestEveryCommandHasItsOwnHelp(t *testing.T) {
 	}
 }
 
-// The worker's help lists every variable with its default.
+// The worker's help lists every variable of every owner (the binary, the
+// worker, the model lifecycle) with its default.
 func TestWorkerHelpListsEveryVariableWithItsDefault(t *testing.T) {
 	r := runBin(t, "", nil, "worker", "--help")
 	require.Zero(t, r.code)
-	for _, v := range worker.Variables() {
-		assert.Regexp(t, `(?m)^  `+v.Name+` +`+strings.ReplaceAll(v.Default, ".", `\.`), r.stdout)
+	n := 0
+	for _, s := range defaultConfig().sections() {
+		assert.Contains(t, r.stdout, "\n "+s.Name+":\n")
+		for _, v := range s.Variables() {
+			assert.Regexp(t, `(?m)^  `+v.Name+` +`+strings.ReplaceAll(v.Default, ".", `\.`), r.stdout)
+			n++
+		}
+	}
+	assert.Greater(t, n, len(worker.Variables()))
+	for _, v := range []string{"FRAUDSCORE_CHALLENGER_MODE", "FRAUDSCORE_CHALLENGER_SHARE", "FRAUDSCORE_DRIFT_WINDOW",
+		"FRAUDSCORE_MODEL_RELOAD_INTERVAL", "FRAUDSCORE_LOG_LEVEL"} {
+		assert.Contains(t, r.stdout, v)
+	}
+}
+
+// Bad challenger settings are configuration errors: exit 2, every problem
+// named, before anything connects; a variable of any owner is known.
+func TestBadChallengerSettingsExit2(t *testing.T) {
+	noChallenger := testenv.ChampionChallengerStore(t, false)
+	r := runBin(t, "", []string{"FRAUDSCORE_MODEL_DIR=" + noChallenger, "FRAUDSCORE_CHALLENGER_MODE=split",
+		"FRAUDSCORE_NATS_URL=nats://127.0.0.1:1", "FRAUDSCORE_DRIFT_WINDOW=500", "FRAUDSCORE_CHALENGER_SHARE=0.1"}, "worker")
+	assert.Equal(t, 2, r.code)
+	assert.Contains(t, r.stderr, "FRAUDSCORE_CHALLENGER_MODE=split needs a challenger")
+	assert.Contains(t, r.stderr, "did you mean FRAUDSCORE_CHALLENGER_SHARE?")
+	assert.NotContains(t, r.stderr, "FRAUDSCORE_DRIFT_WINDOW ignored")
+	assert.NotContains(t, r.stderr, "connect")
+
+	r = runBin(t, "", []string{"FRAUDSCORE_MODEL_DIR=" + testenv.ChampionChallengerStore(t, true),
+		"FRAUDSCORE_CHALLENGER_MODE=canary", "FRAUDSCORE_CHALLENGER_SHARE=1.5", "FRAUDSCORE_LOG_LEVEL=loud"}, "worker")
+	assert.Equal(t, 2, r.code)
+	for _, s := range []string{`FRAUDSCORE_CHALLENGER_MODE="canary" must be shadow or split`,
+		"FRAUDSCORE_CHALLENGER_SHARE=1.5 must be between 0 and 1", `FRAUDSCORE_LOG_LEVEL="loud"`} {
+		assert.Contains(t, r.stderr, s)
 	}
 }
 

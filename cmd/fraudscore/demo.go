@@ -34,12 +34,13 @@ func drainConn(nc *nats.Conn, timeout time.Duration) error {
 	}
 }
 
-// demo publishes synthetic transactions at cfg.DemoRate per second, so a
+// demo publishes synthetic transactions at rate per second, so a
 // newcomer sees the system work within seconds of `make run`; the progress
 // summary reports what it sent (fields) beside what the worker stored.
 type demo struct {
 	nc          *nats.Conn
 	cfg         *worker.Config
+	rate        int // transactions per second
 	log         *slog.Logger
 	sent, fraud atomic.Int64 // since the last fields call
 }
@@ -60,9 +61,9 @@ func (d *demo) run(ctx context.Context) {
 	subject := firstLiteral(d.cfg.Subjects) + "demo"
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
-	perTick := float64(d.cfg.DemoRate) / 100
+	perTick := float64(d.rate) / 100
 	var owed float64
-	d.log.Info("demo: publishing synthetic transactions", "rate_per_s", d.cfg.DemoRate, "subject", subject)
+	d.log.Info("demo: publishing synthetic transactions", "rate_per_s", d.rate, "subject", subject)
 	for {
 		select {
 		case <-ctx.Done():

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/fraudscore/fraudscore/scorer/lifecycle"
 	"github.com/fraudscore/fraudscore/scorer/model"
 	"github.com/fraudscore/fraudscore/scorer/modelstore"
 	"github.com/fraudscore/fraudscore/training"
@@ -114,12 +115,12 @@ func runModel(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	return 0
 }
 
-// defaultModelDir is FRAUDSCORE_MODEL_DIR, or the worker's default.
+// defaultModelDir is FRAUDSCORE_MODEL_DIR, or the lifecycle's default.
 func defaultModelDir() string {
 	if d := os.Getenv(worker.EnvPrefix + "_MODEL_DIR"); d != "" {
 		return d
 	}
-	return worker.DefaultConfig().ModelDir
+	return lifecycle.DefaultConfig().ModelDir
 }
 
 // run runs the subcommand with its parsed flags and arguments.

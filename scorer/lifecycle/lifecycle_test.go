@@ -145,6 +145,10 @@ func TestShadowModeChampionDecidesChallengerInShadow(t *testing.T) {
 	assert.False(t, ok, "model_info names the champion alone")
 	info, _ = h.value(t, "fraudscore_challenger_info", "model_version", challenger)
 	assert.Equal(t, 1.0, info)
+	for _, name := range []string{"model_load_timestamp", "fraudscore_model_created_timestamp"} {
+		ts, ok := h.value(t, name)
+		assert.True(t, ok && ts > 0, name)
+	}
 }
 
 // inShare is the split rule computed independently with hash/fnv.
