@@ -5,10 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
-	"reflect"
 	"regexp"
 	"sort"
 	"strings"
@@ -19,6 +19,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fraudscore/fraudscore/internal/testenv"
+	"github.com/fraudscore/fraudscore/scorer/drift"
+	"github.com/fraudscore/fraudscore/scorer/lifecycle"
 	"github.com/fraudscore/fraudscore/worker"
 )
 
@@ -76,23 +78,24 @@ func dashboardExprs(t *testing.T) map[string]string {
 	return out
 }
 
-// declaredMetrics are the names worker.NewMetrics registers, including
-// vectors that export nothing until their first event.
+// declaredMetrics are the names the worker's metrics (worker.NewMetrics),
+// the model lifecycle (lifecycle.New) and the drift collector
+// (drift.NewCollector) register, the way cmd/fraudscore wires them,
+// including vectors that export nothing until their first event and PSI
+// that needs a full enough window.
 func declaredMetrics(t *testing.T) map[string]bool {
 	t.Helper()
-	reg := prometheus.NewRegistry()
-	m := worker.NewMetrics(reg, "v0.0.0", "x")
+	rec := &recordingRegisterer{}
+	worker.NewMetrics(rec, "v0.0.0", "x")
+	cfg := lifecycle.DefaultConfig()
+	cfg.ModelDir = t.TempDir() // an empty store: refused and logged, the metrics registered all the same
+	if _, err := lifecycle.New(cfg, lifecycle.Options{Registerer: rec, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}); err != nil {
+		t.Fatal(err)
+	}
+	rec.MustRegister(drift.NewCollector())
 	out := map[string]bool{}
-	v := reflect.ValueOf(m).Elem()
 	descName := regexp.MustCompile(`fqName: "([^"]+)"`)
-	for i := 0; i < v.NumField(); i++ {
-		if !v.Type().Field(i).IsExported() {
-			continue // bookkeeping (a mutex, the current model), not a collector
-		}
-		c, ok := v.Field(i).Interface().(prometheus.Collector)
-		if !ok {
-			continue
-		}
+	for _, c := range rec.collectors {
 		ch := make(chan *prometheus.Desc, 16)
 		go func() { c.Describe(ch); close(ch) }()
 		for d := range ch {
@@ -101,8 +104,29 @@ func declaredMetrics(t *testing.T) map[string]bool {
 			}
 		}
 	}
+	for _, want := range []string{"fraudscore_build_info", "fraudscore_challenger_decisions_total", "fraudscore_score_psi"} {
+		if !out[want] {
+			t.Fatalf("declared metrics lack %s: %v", want, out)
+		}
+	}
 	return out
 }
+
+// recordingRegisterer is a prometheus.Registerer that keeps what is
+// registered on it, so that the metric names a package declares can be
+// listed from their descriptions.
+type recordingRegisterer struct{ collectors []prometheus.Collector }
+
+func (r *recordingRegisterer) Register(c prometheus.Collector) error {
+	r.collectors = append(r.collectors, c)
+	return nil
+}
+
+func (r *recordingRegisterer) MustRegister(cs ...prometheus.Collector) {
+	r.collectors = append(r.collectors, cs...)
+}
+
+func (r *recordingRegisterer) Unregister(prometheus.Collector) bool { return false }
 
 // usedMetrics maps each metric name the queries select to the first query
 // (by key) that names it; a query the PromQL parser refuses fails t.
@@ -141,7 +165,7 @@ func TestDashboardQueriesParse(t *testing.T) {
 // one request, scrapes /metrics, and checks that every metric the alerts and
 // the dashboard name is exported. Vectors that only appear after an event
 // this test does not cause (NAKs, consumer errors) must at least be declared
-// by worker.NewMetrics, and are reported.
+// (declaredMetrics), and are reported.
 func TestMetricsExistInWorker(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping the live worker")
@@ -155,6 +179,7 @@ func TestMetricsExistInWorker(t *testing.T) {
 		"FRAUDSCORE_HTTP_ADDR=" + side,
 		"FRAUDSCORE_MODEL_DIR=" + testenv.ModelDir(t),
 		"FRAUDSCORE_DEMO_RATE=200",
+		"FRAUDSCORE_DRIFT_WINDOW=400", // drift PSI is exported once the window is full
 		"FRAUDSCORE_BACKLOG_POLL=200ms",
 		"FRAUDSCORE_LOG_LEVEL=warn",
 	})
@@ -241,6 +266,6 @@ func TestMetricsExistInWorker(t *testing.T) {
 	}
 	sort.Strings(declaredOnly)
 	sort.Strings(external)
-	t.Logf("%d metric names checked; declared by worker.NewMetrics but not yet emitted (event-driven vectors): %v; external: %v",
+	t.Logf("%d metric names checked; declared but not yet emitted (event-driven vectors, a challenger): %v; external: %v",
 		len(names), declaredOnly, external)
 }
