@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"testing"
 	"time"
 
@@ -57,6 +59,17 @@ func TestWorkerWithChallengerInShadowStoresShadowEntries(t *testing.T) {
 		require.True(t, ok, "no stored verdict for %s", id)
 		checkShadowVerdict(t, &vd)
 	}
+
+	// The trial's metrics and both drift windows are on /metrics.
+	r, err := http.Get("http://" + httpAddr + "/metrics")
+	require.NoError(t, err)
+	body, _ := io.ReadAll(r.Body)
+	r.Body.Close()
+	for _, v := range []string{testenv.ChampionVersion, testenv.ChallengerVersion} {
+		assert.Contains(t, string(body), `fraudscore_score_count{model_version="`+v+`"} 20`)
+		assert.Contains(t, string(body), `fraudscore_drift_window_events{model_version="`+v+`"} 20`)
+	}
+	assert.Contains(t, string(body), `fraudscore_challenger_info{model_version="`+testenv.ChallengerVersion+`"} 1`)
 }
 
 func checkShadowVerdict(t *testing.T, vd *contracts.Verdict) {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/fraudscore/fraudscore/contracts"
 	"github.com/fraudscore/fraudscore/internal/settings"
+	"github.com/fraudscore/fraudscore/scorer/drift"
 	"github.com/fraudscore/fraudscore/scorer/lifecycle"
 	"github.com/fraudscore/fraudscore/worker"
 	"github.com/fraudscore/fraudscore/worker/embedded"
@@ -100,7 +101,11 @@ func runWorker(ctx context.Context, cfg *config, unknown []settings.UnknownVaria
 	)
 	if !wcfg.PassThrough {
 		var err error
-		lc, err = lifecycle.New(cfg.lifecycle, lifecycle.Options{Registerer: reg, Logger: log, OnServe: m.SetModel})
+		collector := drift.NewCollector()
+		reg.MustRegister(collector)
+		windows := drift.NewWindows(collector, cfg.lifecycle.DriftWindow)
+		lc, err = lifecycle.New(cfg.lifecycle, lifecycle.Options{Registerer: reg, Logger: log, OnServe: m.SetModel,
+			Drift: windows})
 		if err != nil {
 			return err
 		}

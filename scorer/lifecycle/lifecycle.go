@@ -171,6 +171,9 @@ func (l *Lifecycle) refresh(force bool) {
 		// promote of the challenger's version removes the link first;
 		// a hand-made link to latest compares a model with itself.
 		l.log.Warn("challenger link names the champion's version: no challenger", "model_version", chall.version)
+		if l.opts.Drift != nil && (old == nil || old.challenger != chall) {
+			l.opts.Drift.Stop(chall.version) // loaded (and its window started) just now
+		}
 		chall = nil
 	}
 	if old != nil && old.champion == champ && old.challenger == chall {
