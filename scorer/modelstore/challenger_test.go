@@ -225,7 +225,7 @@ func TestSetChallengerIsAtomic(t *testing.T) {
 	testenv.CopyBundled(t, dir, v3)
 	require.NoError(t, s.SetChallenger(v2))
 	stop := watchLink(t, dir, modelstore.ChallengerLink, v2, v3)
-	for i := range 20 {
+	for i := range 10 {
 		v := v2
 		if i%2 == 0 {
 			v = v3
