@@ -2,11 +2,14 @@ package drift_test
 
 import (
 	"errors"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/fraudscore/fraudscore/internal/testenv"
 	"github.com/fraudscore/fraudscore/scorer/drift"
 	"github.com/fraudscore/fraudscore/scorer/modelstore"
+	"github.com/fraudscore/fraudscore/synthetic"
 )
 
 // TestBundledBaseline: the bundled latest version carries a baseline for
@@ -24,7 +27,16 @@ func TestBundledBaseline(t *testing.T) {
 	for _, r := range loaded.Meta.GoldenRows {
 		m.Observe(r.Features, r.Probability)
 	}
-	if d := m.Drift(); d.Events != len(loaded.Meta.GoldenRows) || len(d.Features) != len(loaded.Meta.Features) {
+	var compared []string
+	for _, f := range loaded.Meta.Features {
+		if drift.Compared(f) {
+			compared = append(compared, f)
+		}
+	}
+	if got := m.Features(); !slices.Equal(got, compared) || len(got) != len(loaded.Meta.Features)-2 {
+		t.Fatalf("compared features %v, want %v (all but hour of day and day of week)", got, compared)
+	}
+	if d := m.Drift(); d.Events != len(loaded.Meta.GoldenRows) || len(d.Features) != len(compared) {
 		t.Fatalf("drift of the golden rows: %+v", d)
 	}
 }
@@ -52,5 +64,39 @@ func TestOlderMetadataWithoutBaseline(t *testing.T) {
 	m, err := drift.NewMonitor(version, loaded.Meta.Features, drift.BaselineFrom(loaded.Meta), 0)
 	if !errors.Is(err, drift.ErrNoBaseline) || m != nil {
 		t.Fatalf("NewMonitor = %v, %v; want ErrNoBaseline", m, err)
+	}
+}
+
+// TestGeneratorTrafficShowsNoDrift: a window of traffic from the generator
+// the bundled model was trained on, stamped with the live clock as the
+// demo's is, stays below the warning threshold on the score and every
+// compared feature (the clock features, which would not, are not compared).
+func TestGeneratorTrafficShowsNoDrift(t *testing.T) {
+	l := testenv.BundledModel(t)
+	m, err := drift.NewMonitor(l.Version, l.Meta.Features, drift.BaselineFrom(l.Meta), drift.DefaultWindow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := synthetic.New(synthetic.Config{Seed: 42, Now: time.Now})
+	row := make([]float64, l.Extractor.Len())
+	for range drift.DefaultWindow {
+		ev, _ := g.Next()
+		if err := l.Extractor.Extract(&ev, row); err != nil {
+			t.Fatal(err)
+		}
+		p, err := l.Model.Predict(row)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Observe(row, p)
+	}
+	d := m.Drift()
+	if d.Score >= 0.1 {
+		t.Errorf("score PSI %.4f on the training generator's traffic", d.Score)
+	}
+	for i, f := range m.Features() {
+		if d.Features[i] >= 0.1 {
+			t.Errorf("%s: PSI %.4f on the training generator's traffic", f, d.Features[i])
+		}
 	}
 }

@@ -22,9 +22,10 @@ const MinEvents = 1_000
 // updated incrementally. Observe does not allocate; a Monitor is safe for
 // concurrent use.
 type Monitor struct {
-	version  string
+	version string
+	// features are the compared features' names, in the order of cols.
 	features []string
-	// cols are the features in order, then the score.
+	// cols are the compared features in row order, then the score.
 	cols []column
 
 	mu sync.Mutex
@@ -37,6 +38,8 @@ type Monitor struct {
 }
 
 type column struct {
+	// pos is the feature's index in an observed row (-1 for the score).
+	pos      int
 	edges    []float64
 	expected []float64
 	// off is the column's first bin in Monitor.counts.
@@ -46,10 +49,12 @@ type column struct {
 // NewMonitor builds the window of one model version: features are the
 // model's feature names in the order of the rows given to Observe, b the
 // version's baseline (BaselineFrom) and window the number of events kept
-// (DefaultWindow when window <= 0). It returns an error wrapping
+// (DefaultWindow when window <= 0). Every feature that Compared accepts is
+// compared, the others are skipped. It returns an error wrapping
 // ErrNoBaseline when b holds no feature baselines or no score distribution,
-// and ErrInvalidBaseline when a histogram is malformed or a feature has none:
-// the caller logs it once and exports nothing for the version.
+// and ErrInvalidBaseline when a histogram is malformed or a compared
+// feature has none: the caller logs it once and exports nothing for the
+// version.
 func NewMonitor(version string, features []string, b Baseline, window int) (*Monitor, error) {
 	if window <= 0 {
 		window = DefaultWindow
@@ -57,9 +62,9 @@ func NewMonitor(version string, features []string, b Baseline, window int) (*Mon
 	if len(b.Features) == 0 || len(b.Score.Edges) == 0 {
 		return nil, fmt.Errorf("%w for model version %s", ErrNoBaseline, version)
 	}
-	m := &Monitor{version: version, features: append([]string(nil), features...), window: window}
+	m := &Monitor{version: version, window: window}
 	var errs []error
-	add := func(name string, h Histogram, ok bool) {
+	add := func(name string, pos int, h Histogram, ok bool) {
 		if !ok {
 			errs = append(errs, fmt.Errorf("feature %s has no histogram", name))
 			return
@@ -72,13 +77,18 @@ func NewMonitor(version string, features []string, b Baseline, window int) (*Mon
 		if n := len(m.cols); n > 0 {
 			off = m.cols[n-1].off + len(m.cols[n-1].expected)
 		}
-		m.cols = append(m.cols, column{edges: h.Edges, expected: h.Counts, off: off})
+		m.cols = append(m.cols, column{pos: pos, edges: h.Edges, expected: h.Counts, off: off})
+		if pos >= 0 {
+			m.features = append(m.features, name)
+		}
 	}
-	for _, f := range features {
-		h, ok := b.Features[f]
-		add(f, h, ok)
+	for i, f := range features {
+		if Compared(f) {
+			h, ok := b.Features[f]
+			add(f, i, h, ok)
+		}
 	}
-	add("score", b.Score, true)
+	add("score", -1, b.Score, true)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("%w for model version %s: %w", ErrInvalidBaseline, version, errors.Join(errs...))
 	}
@@ -90,6 +100,10 @@ func NewMonitor(version string, features []string, b Baseline, window int) (*Mon
 
 // Version is the model version the Monitor watches.
 func (m *Monitor) Version() string { return m.version }
+
+// Features are the names of the compared features, in the order of
+// Drift.Features.
+func (m *Monitor) Features() []string { return append([]string(nil), m.features...) }
 
 // Observe records one scored event: row holds the model's features in the
 // order given to NewMonitor (a value past the end of a short row counts as
@@ -108,8 +122,8 @@ func (m *Monitor) Observe(row []float64, score float64) {
 	}
 	for c := 0; c < nf; c++ {
 		v := math.NaN()
-		if c < len(row) {
-			v = row[c]
+		if p := m.cols[c].pos; p < len(row) {
+			v = row[p]
 		}
 		b := Bin(m.cols[c].edges, v)
 		slot[c] = uint8(b)
@@ -131,7 +145,8 @@ type Drift struct {
 	Events int
 	// Score is the PSI of the live score distribution against the holdout's.
 	Score float64
-	// Features is the PSI of each feature, in the Monitor's feature order.
+	// Features is the PSI of each compared feature, in the order of
+	// Monitor.Features.
 	Features []float64
 }
 

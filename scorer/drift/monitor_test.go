@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/fraudscore/fraudscore/scorer/drift"
+	"github.com/fraudscore/fraudscore/scorer/features"
 )
 
 // A small baseline: feature "a" has bins (..1], (1,2], (2..) and missing;
@@ -265,5 +266,26 @@ func TestMonitorConcurrent(t *testing.T) {
 		d.Features[0] != drift.PSI(base.Features["a"].Counts, floats(40*goroutines, 30*goroutines, 20*goroutines, 10*goroutines)) ||
 		d.Score != drift.PSI(base.Score.Counts, floats(20*goroutines, 30*goroutines, 50*goroutines, 0)) {
 		t.Fatalf("after concurrent observes: %+v", d)
+	}
+}
+
+// TestMonitorSkipsClockFeatures: hour of day and day of week are not
+// compared (a window covers minutes of the clock), need no histogram, and
+// the other features are read from their own positions in the row.
+func TestMonitorSkipsClockFeatures(t *testing.T) {
+	b := testBaseline() // no histogram for the clock features
+	m, err := drift.NewMonitor("v1", []string{features.HourOfDay, "a", features.DayOfWeek, "b"}, b, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := m.Features(); len(got) != 2 || got[0] != "a" || got[1] != "b" {
+		t.Fatalf("compared features %v, want [a b]", got)
+	}
+	for _, e := range events([]int{40, 30, 20, 10}, []int{50, 50}, []int{20, 30, 50}) {
+		m.Observe([]float64{13, e.a, 6, e.b}, e.score)
+	}
+	d := m.Drift()
+	if d.Features[0] != drift.PSI(b.Features["a"].Counts, floats(40, 30, 20, 10)) || d.Features[1] != drift.PSI(b.Features["b"].Counts, floats(50, 50, 0)) {
+		t.Fatalf("drift %+v: the compared features were not read from their positions", d)
 	}
 }
