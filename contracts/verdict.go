@@ -18,6 +18,18 @@ const (
 // Decisions lists every Decision in increasing severity.
 var Decisions = [...]Decision{DecisionApprove, DecisionReview, DecisionDecline}
 
+// Index is d's position in Decisions (that of review, the fail-safe
+// middle, for an unknown decision), for tables indexed by decision.
+func (d Decision) Index() int {
+	switch d {
+	case DecisionApprove:
+		return 0
+	case DecisionDecline:
+		return 2
+	}
+	return 1
+}
+
 // Valid reports whether d is a known decision.
 func (d Decision) Valid() bool {
 	return d == DecisionApprove || d == DecisionReview || d == DecisionDecline

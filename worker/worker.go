@@ -474,17 +474,6 @@ func (w *Worker) hotPathFor(vd *contracts.Verdict) *hotPath {
 	return h
 }
 
-// decisionIndex is d's position in contracts.Decisions (review if unknown).
-func decisionIndex(d contracts.Decision) int {
-	switch d {
-	case contracts.DecisionApprove:
-		return 0
-	case contracts.DecisionDecline:
-		return 2
-	}
-	return 1
-}
-
 func (w *Worker) observePrediction(vd *contracts.Verdict, took time.Duration) {
 	h := w.hotPathFor(vd)
 	h.success.Inc()
@@ -501,7 +490,7 @@ func (w *Worker) observePrediction(vd *contracts.Verdict, took time.Duration) {
 // are new per message: the publisher keeps the message for retries.
 func (w *Worker) verdictMsg(vd *contracts.Verdict) *nats.Msg {
 	h := w.hotPathFor(vd)
-	i := decisionIndex(vd.Decision)
+	i := vd.Decision.Index()
 	return &nats.Msg{
 		Subject: w.verdictSubjects[i],
 		Data:    vd.AppendJSON(make([]byte, 0, 320)),
@@ -551,7 +540,7 @@ func (w *Worker) ackLoop(ch <-chan pending) {
 			} else {
 				w.m.Acked.Inc()
 			}
-			w.verdictsStream[decisionIndex(p.decision)].Inc()
+			w.verdictsStream[p.decision.Index()].Inc()
 			w.m.EndToEnd.Observe(now.Sub(p.stamp).Seconds())
 			if debug {
 				w.log.Debug("verdict stored", "transaction_id", p.txID, "decision", p.decision, "model_version", p.model,
@@ -580,7 +569,7 @@ func (w *Worker) auditLoop(ctx context.Context) {
 		}
 		select {
 		case <-p.future.Ok():
-			w.verdictsRequest[decisionIndex(p.decision)].Inc()
+			w.verdictsRequest[p.decision.Index()].Inc()
 		case err := <-p.future.Err():
 			w.m.ConsumerErrors.WithLabelValues("puback").Inc()
 			w.log.Warn("audit verdict not stored", "transaction_id", p.txID, "err", err)

@@ -57,17 +57,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
-// decisionIndex is d's position in contracts.Decisions (review if unknown).
-func decisionIndex(d contracts.Decision) int {
-	switch d {
-	case contracts.DecisionApprove:
-		return 0
-	case contracts.DecisionDecline:
-		return 2
-	}
-	return 1
-}
-
 // pairCounters returns the decision counters of a champion/challenger pair,
 // created at 0 so that increase() sees the first event.
 func (m *metrics) pairCounters(champion, challenger string) *[3][3]prometheus.Counter {
