@@ -27,7 +27,7 @@ func (l *Lifecycle) Score(ev *contracts.TransactionEvent, vd *contracts.Verdict)
 			var sr contracts.ShadowResult
 			if l.tryShadow(champ, ev, &sr) {
 				vd.Shadow = append(vd.Shadow, sr)
-				s.decisions[decisionIndex(sr.Decision)][decisionIndex(vd.Decision)].Inc()
+				s.decisions[sr.Decision.Index()][vd.Decision.Index()].Inc()
 			}
 			return nil
 		}
@@ -40,7 +40,7 @@ func (l *Lifecycle) Score(ev *contracts.TransactionEvent, vd *contracts.Verdict)
 		var sr contracts.ShadowResult
 		if l.tryShadow(chall, ev, &sr) {
 			vd.Shadow = append(vd.Shadow, sr)
-			s.decisions[decisionIndex(vd.Decision)][decisionIndex(sr.Decision)].Inc()
+			s.decisions[vd.Decision.Index()][sr.Decision.Index()].Inc()
 		}
 	}
 	return nil
