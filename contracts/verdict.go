@@ -51,6 +51,10 @@ type Verdict struct {
 	PolicyVersion string `json:"policy_version"`
 	// Reasons explain the decision; may be empty.
 	Reasons []string `json:"reasons"`
+	// ReasonDetails explain each reason: entry i is why Reasons[i] was
+	// given (feature, value the model saw, contribution in log-odds).
+	// Absent when there are no reasons; consumers that predate it ignore it.
+	ReasonDetails []ReasonDetail `json:"reason_details,omitempty"`
 	// Shadow lists every other model that scored the transaction beside the
 	// one that decided (a challenger in shadow, or the champion when the
 	// challenger decided): its version, score and would-be decision. Absent

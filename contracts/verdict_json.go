@@ -13,7 +13,8 @@ import (
 // The output means the same as encoding/json's: the same field names and
 // order, strings escaped as encoding/json escapes them (including <, > and &
 // and invalid UTF-8 as U+FFFD), reasons always an array (nil encodes as []),
-// shadow omitted when empty (omitempty),
+// reason_details and shadow omitted when empty (omitempty), a reason
+// detail's missing value (NaN) as null,
 // scored_at in RFC 3339 with nanoseconds in UTC, score formatted with
 // strconv 'g' and shortest precision. AppendJSON does not validate: a NaN or
 // infinite score, which ValidateVerdict rejects, is written as null so that
@@ -39,21 +40,29 @@ func (vd *Verdict) AppendJSON(buf []byte) []byte {
 		buf = appendString(buf, r)
 	}
 	buf = append(buf, ']')
-	if len(vd.Shadow) > 0 {
-		buf = append(buf, `,"shadow":[`...)
-		for i := range vd.Shadow {
-			if i > 0 {
-				buf = append(buf, ',')
-			}
-			buf = vd.Shadow[i].appendJSON(buf)
-		}
-		buf = append(buf, ']')
-	}
+	buf = appendObjects(buf, `,"reason_details":[`, vd.ReasonDetails, (*ReasonDetail).appendJSON)
+	buf = appendObjects(buf, `,"shadow":[`, vd.Shadow, (*ShadowResult).appendJSON)
 	buf = append(buf, `,"scored_at":"`...)
 	buf = vd.ScoredAt.UTC().AppendFormat(buf, time.RFC3339Nano)
 	buf = append(buf, `","scoring_us":`...)
 	buf = strconv.AppendInt(buf, vd.ScoringMicros, 10)
 	return append(buf, '}')
+}
+
+// appendObjects appends an optional array member (omitted when empty):
+// open is its key and opening bracket, appendOne encodes one element.
+func appendObjects[T any](buf []byte, open string, items []T, appendOne func(*T, []byte) []byte) []byte {
+	if len(items) == 0 {
+		return buf
+	}
+	buf = append(buf, open...)
+	for i := range items {
+		if i > 0 {
+			buf = append(buf, ',')
+		}
+		buf = appendOne(&items[i], buf)
+	}
+	return append(buf, ']')
 }
 
 // appendJSON appends the JSON encoding of sr, with the field order of the

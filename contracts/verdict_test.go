@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -62,6 +63,15 @@ func randomVerdict(r *rand.Rand, valid bool) contracts.Verdict {
 		vd.Reasons = make([]string, r.IntN(5))
 		for i := range vd.Reasons {
 			vd.Reasons[i] = randomString(r, 12, valid)
+		}
+	}
+	if r.IntN(3) == 0 { // reasons with their details (finite values: NaN != NaN in Equal)
+		vd.Reasons, vd.ReasonDetails = nil, make([]contracts.ReasonDetail, 1+r.IntN(3))
+		for i := range vd.ReasonDetails {
+			code := "CODE_" + strconv.Itoa(r.IntN(100))
+			vd.Reasons = append(vd.Reasons, code)
+			vd.ReasonDetails[i] = contracts.ReasonDetail{Code: code, Feature: "f" + randomString(r, 10, valid),
+				Value: r.NormFloat64() * 100, Contribution: r.NormFloat64()}
 		}
 	}
 	if r.IntN(2) == 0 { // nil or non-empty: an empty slice is omitted, so it decodes as nil

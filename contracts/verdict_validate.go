@@ -14,7 +14,10 @@ import (
 // policy_version are 1..128 characters; scored_at is set; scoring_us is not
 // negative; no string holds a card number. Reasons may be nil or empty.
 // Shadow may be nil or empty; each entry has the rules of the same fields of
-// the verdict (versions, score, decision).
+// the verdict (versions, score, decision). ReasonDetails may be nil or
+// empty; otherwise it has one entry per reason with the reason's code, a
+// feature name of 1..128 characters, a finite or missing (NaN) value and a
+// finite contribution.
 func (v *Validator) ValidateVerdict(vd *Verdict) error {
 	if vd == nil {
 		return singleProblem(KindInvalid, "", "nil verdict")
@@ -36,6 +39,7 @@ const (
 	vScoredAt
 	vScoringMicros
 	vShadow
+	vReasonDetails
 )
 
 func checkVerdict(vd *Verdict, done fieldSet, ps *problems) {
@@ -76,6 +80,9 @@ func checkVerdict(vd *Verdict, done fieldSet, ps *problems) {
 	}
 	if done&vScoringMicros == 0 && vd.ScoringMicros < 0 {
 		ps.add("scoring_us", msgNegative)
+	}
+	if done&vReasonDetails == 0 {
+		checkReasonDetails(vd, ps)
 	}
 	if done&vShadow == 0 {
 		for i := range vd.Shadow {
@@ -128,12 +135,13 @@ const (
 	jScoredAt
 	jScoringMicros
 	jShadow
+	jReasonDetails
 	numVerdictFields
 )
 
 var verdictFieldNames = [numVerdictFields]string{
 	"schema_version", "transaction_id", "decision", "score", "model_version", "policy_version",
-	"reasons", "scored_at", "scoring_us", "shadow",
+	"reasons", "scored_at", "scoring_us", "shadow", "reason_details",
 }
 
 // DecodeVerdict decodes and validates a verdict, for consumers of the
@@ -221,6 +229,9 @@ func slowDecodeVerdict(data []byte, vd *Verdict) error {
 		vd.ScoringMicros = n
 	} else {
 		done |= vScoringMicros
+	}
+	if r := raw[jReasonDetails]; !isNull(r) && !slowDecodeReasonDetails(r, vd, &ps) {
+		done |= vReasonDetails
 	}
 	if r := raw[jShadow]; !isNull(r) {
 		done |= vShadow
