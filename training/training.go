@@ -211,6 +211,9 @@ func Train(ctx context.Context, store *modelstore.Store, cfg Config) (modelstore
 	if _, err := store.Write(meta, "model.json", modelData); err != nil {
 		return meta, err
 	}
+	if err := WriteDefaultReasons(store, meta.Version); err != nil {
+		return meta, err
+	}
 	loaded, err := store.Load(meta.Version)
 	if err != nil {
 		return meta, fmt.Errorf("training: the new version fails its own checks: %w", err)

@@ -140,7 +140,11 @@ type Loaded struct {
 	Meta      Metadata
 	Model     *model.Model
 	Extractor *features.Extractor
-	LoadedAt  time.Time
+	// Reasons is the version's reason table (reasons.json), covering every
+	// feature of Meta.Features; nil for a version without one, which
+	// serves without reason codes.
+	Reasons  ReasonTable
+	LoadedAt time.Time
 }
 
 // ReadMetadata reads a version's metadata without loading the model.
@@ -177,7 +181,8 @@ func (s *Store) ReadMetadata(version string) (Metadata, error) {
 }
 
 // Load reads and checks one version: metadata, sha256, model format,
-// feature names, and the parity gate on the golden rows.
+// feature names, the parity gate on the golden rows, and the reason table
+// when there is one (it must cover every feature the model uses).
 func (s *Store) Load(version string) (*Loaded, error) {
 	meta, err := s.ReadMetadata(version)
 	if err != nil {
@@ -209,7 +214,11 @@ func (s *Store) Load(version string) (*Loaded, error) {
 	if err := m.CheckParity(meta.GoldenRows, model.DefaultParityTolerance); err != nil {
 		return nil, fmt.Errorf("modelstore: %s: %w", version, err)
 	}
-	return &Loaded{Version: version, Dir: dir, Meta: meta, Model: m, Extractor: ext, LoadedAt: time.Now()}, nil
+	reasons, err := readReasons(dir, meta.Features)
+	if err != nil {
+		return nil, fmt.Errorf("modelstore: %s: %w", version, err)
+	}
+	return &Loaded{Version: version, Dir: dir, Meta: meta, Model: m, Extractor: ext, Reasons: reasons, LoadedAt: time.Now()}, nil
 }
 
 // LoadLatest loads the version the latest link points to.
