@@ -15,8 +15,10 @@ import (
 const Python = "/usr/bin/python3"
 
 // xgbPredictScript reads a TSV of feature rows (a field that is empty or
-// "nan" is missing) from stdin and prints XGBoost's own probability for
-// each with repr, so no digit is lost.
+// "nan" is missing) from stdin and prints XGBoost's own output for each
+// under the model argv[1]: with argv[2] "prob" the probability, with
+// "contribs" the pred_contribs row (features then bias, tab-separated);
+// every value with repr, so no digit is lost.
 const xgbPredictScript = `
 import sys
 import numpy as np
@@ -25,9 +27,13 @@ rows = [[float(f) if f.strip() not in ("", "nan") else np.nan for f in line.rstr
         for line in sys.stdin if line.strip()]
 bst = xgb.Booster()
 bst.load_model(sys.argv[1])
-p = bst.predict(xgb.DMatrix(np.array(rows, dtype=np.float64), missing=np.nan, feature_names=bst.feature_names))
-for v in p:
-    print(repr(float(v)))
+d = xgb.DMatrix(np.array(rows, dtype=np.float64), missing=np.nan, feature_names=bst.feature_names)
+if sys.argv[2] == "contribs":
+    for r in bst.predict(d, pred_contribs=True):
+        print("\t".join(repr(float(v)) for v in r))
+else:
+    for v in bst.predict(d):
+        print(repr(float(v)))
 `
 
 // XGBoostPredict asks XGBoost itself (through Python) for the probabilities
@@ -36,24 +42,64 @@ for v in p:
 // Python is not installed and fails it when XGBoost fails.
 func XGBoostPredict(t testing.TB, modelFile, tsv string) []float64 {
 	t.Helper()
+	var preds []float64
+	for _, row := range xgboost(t, modelFile, "prob", tsv) {
+		preds = append(preds, row...)
+	}
+	return preds
+}
+
+// XGBoostContribs asks XGBoost itself for the contributions of the rows of
+// tsv (as XGBoostPredict reads them) under modelFile:
+// bst.predict(DMatrix, pred_contribs=True), one row per input row, the
+// features' contributions in the model's order then the bias last.
+func XGBoostContribs(t testing.TB, modelFile, tsv string) [][]float64 {
+	t.Helper()
+	return xgboost(t, modelFile, "contribs", tsv)
+}
+
+// xgboost runs xgbPredictScript in mode and parses its lines of
+// tab-separated numbers.
+func xgboost(t testing.TB, modelFile, mode, tsv string) [][]float64 {
+	t.Helper()
+	abs, err := filepath.Abs(modelFile)
+	check(t, err)
+	out := RunPython(t, tsv, "-c", xgbPredictScript, abs, mode)
+	var rows [][]float64
+	for _, line := range strings.Split(out, "\n") {
+		if line == "" {
+			continue
+		}
+		var row []float64
+		for _, f := range strings.Split(line, "\t") {
+			v, err := strconv.ParseFloat(f, 64)
+			check(t, err)
+			row = append(row, v)
+		}
+		rows = append(rows, row)
+	}
+	return rows
+}
+
+// RunPython runs Python with args and stdin and returns its standard
+// output. It skips t where Python or its xgboost and numpy modules are not
+// installed (Debian: apt-get install python3-xgboost) and fails t when the
+// program fails, with its standard error.
+func RunPython(t testing.TB, stdin string, args ...string) string {
+	t.Helper()
 	if _, err := os.Stat(Python); err != nil {
 		t.Skipf("no %s: %v", Python, err)
 	}
-	abs, err := filepath.Abs(modelFile)
-	check(t, err)
-	cmd := exec.Command(Python, "-c", xgbPredictScript, abs)
-	cmd.Stdin = strings.NewReader(tsv)
+	if out, err := exec.Command(Python, "-c", "import xgboost, numpy").CombinedOutput(); err != nil {
+		t.Skipf("%s has no xgboost or numpy module (Debian: apt-get install python3-xgboost): %v: %s", Python, err, out)
+	}
+	cmd := exec.Command(Python, args...)
+	cmd.Stdin = strings.NewReader(stdin)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("testenv: xgboost: %v\n%s", err, stderr.String())
+		t.Fatalf("testenv: %s %.60q: %v\n%s", Python, args, err, stderr.String())
 	}
-	var preds []float64
-	for _, f := range strings.Fields(string(out)) {
-		p, err := strconv.ParseFloat(f, 64)
-		check(t, err)
-		preds = append(preds, p)
-	}
-	return preds
+	return string(out)
 }

@@ -12,6 +12,7 @@ const (
 	dtCategorical = 1 << 0
 	dtDefaultLeft = 1 << 1
 	dtMissingMask = 3 << 2
+	dtMissingZero = 1 << 2
 	dtMissingNaN  = 2 << 2
 )
 
@@ -31,6 +32,10 @@ type tree struct {
 	// leafSource[i] is the source node id of leaf i (XGBoost only), kept
 	// so tests can compare routing with XGBoost's pred_leaf.
 	leafSource []int64
+	// internalCover and leafCover are the nodes' covers (XGBoost
+	// sum_hessian, LightGBM internal_count and leaf_count), nil when the
+	// file has none. TreeSHAP weighs a node's branches by them.
+	internalCover, leafCover []float64
 }
 
 // ensemble is the validated, format-neutral form handed to leaves.
@@ -77,6 +82,9 @@ func (t *tree) validate(numFeatures int) error {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return fmt.Errorf("leaf %d value %v is not finite: %w", i, v, ErrCorrupt)
 		}
+	}
+	if err := t.validateCovers(); err != nil {
+		return err
 	}
 	nn := nl - 1
 	for name, n := range map[string]int{

@@ -172,6 +172,9 @@ func lightGBMTree(kv map[string]string) (tree, error) {
 	if t.numLeaves == 1 {
 		return t, nil
 	}
+	if err := lightGBMCovers(kv, &t); err != nil {
+		return t, err
+	}
 	if t.splitFeature, err = intList(kv, "split_feature", true); err != nil {
 		return t, err
 	}
@@ -196,6 +199,24 @@ func lightGBMTree(kv map[string]string) (tree, error) {
 		}
 	}
 	return t, nil
+}
+
+// lightGBMCovers reads internal_count and leaf_count, the data counts
+// LightGBM's own TreeSHAP weighs branches by. A tree missing either has no
+// covers (t's covers stay nil).
+func lightGBMCovers(kv map[string]string, t *tree) error {
+	ic, err := floatList(kv, "internal_count", false)
+	if err != nil {
+		return err
+	}
+	lc, err := floatList(kv, "leaf_count", false)
+	if err != nil {
+		return err
+	}
+	if ic != nil && lc != nil {
+		t.internalCover, t.leafCover = ic, lc
+	}
+	return nil
 }
 
 func intList(kv map[string]string, key string, required bool) ([]int64, error) {

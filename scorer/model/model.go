@@ -67,6 +67,8 @@ type Model struct {
 	// out holds *[1]float64 result buffers for leaves: leaves'
 	// PredictSingle moves its result array to the heap on every call.
 	out sync.Pool
+	// shap computes contributions (treeshap.go).
+	shap *explainer
 }
 
 // Load parses a model, detecting its format from the content.
@@ -141,6 +143,7 @@ func (e *ensemble) build(f Format) (*Model, error) {
 		featureNames: names,
 		numTrees:     len(e.trees),
 		bias:         e.bias,
+		shap:         newExplainer(e),
 	}
 	m.out.New = func() any { return new([1]float64) }
 	return m, nil

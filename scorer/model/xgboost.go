@@ -48,6 +48,7 @@ type xgbTree struct {
 	DefaultLeft     flexBools     `json:"default_left"`
 	SplitType       []int64       `json:"split_type"`
 	CategoriesNodes []int64       `json:"categories_nodes"`
+	SumHessian      []float64     `json:"sum_hessian"`
 	Param           struct {
 		NumNodes       string `json:"num_nodes"`
 		SizeLeafVector string `json:"size_leaf_vector"`
@@ -207,6 +208,9 @@ func (x *xgbTree) convert(numFeatures int) (tree, error) {
 	if len(x.CategoriesNodes) > 0 {
 		return t, fmt.Errorf("categorical splits are not supported: %w", ErrUnsupported)
 	}
+	if x.SumHessian != nil && len(x.SumHessian) != n {
+		return t, fmt.Errorf("sum_hessian has %d entries for %d nodes: %w", len(x.SumHessian), n, ErrCorrupt)
+	}
 	if x.SplitType != nil && len(x.SplitType) != n {
 		return t, fmt.Errorf("split_type has %d entries for %d nodes: %w", len(x.SplitType), n, ErrCorrupt)
 	}
@@ -251,12 +255,25 @@ func (x *xgbTree) convert(numFeatures int) (tree, error) {
 	t.decisionType = make([]int64, nInternal)
 	t.left = make([]int64, nInternal)
 	t.right = make([]int64, nInternal)
+	if x.SumHessian != nil {
+		t.internalCover = make([]float64, nInternal)
+		t.leafCover = make([]float64, nLeaves)
+	}
 	for _, i := range order {
 		v, err := strconv.ParseFloat(string(x.SplitConditions[i]), 32)
 		if err != nil {
 			return t, fmt.Errorf("split_conditions[%d]=%.40q is not a float32: %w", i, x.SplitConditions[i], ErrCorrupt)
 		}
 		id := ids[i]
+		if x.SumHessian != nil {
+			// XGBoost keeps sum_hessian as a float32.
+			c := float64(float32(x.SumHessian[i]))
+			if id < 0 {
+				t.leafCover[^id] = c
+			} else {
+				t.internalCover[id] = c
+			}
+		}
 		if id < 0 {
 			t.leafValue[^id] = v
 			t.leafSource[^id] = int64(i)
