@@ -12,7 +12,7 @@ import (
 var ErrNoCovers = errors.New("model: no node covers: contributions unavailable")
 
 // MaxExplainDepth is the deepest tree Contributions explains. The TreeSHAP
-// workspace grows with the square of the depth (about 17 KiB at depth 30);
+// workspace grows with the square of the depth (528 path entries at depth 30);
 // a model with a deeper tree predicts but has no contributions.
 const MaxExplainDepth = 256
 
