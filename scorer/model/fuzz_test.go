@@ -55,6 +55,11 @@ func addSeeds(f *testing.F, paths ...string) {
 }
 
 func FuzzLoadLightGBM(f *testing.F) {
+	addLightGBMSeeds(f)
+	f.Fuzz(checkLoad)
+}
+
+func addLightGBMSeeds(f *testing.F) {
 	addSeeds(f, "testdata/lgb_small_v3.txt", "testdata/lgb_small_categorical.txt",
 		filepath.Join(leavesTestdata(f), "tree_3leaves.txt"))
 	b, err := os.ReadFile("testdata/lgb_small_v3.txt")
@@ -63,13 +68,16 @@ func FuzzLoadLightGBM(f *testing.F) {
 	}
 	f.Add(append(b, []byte(v4ParserSection)...))
 	f.Add([]byte("tree\nversion=v3\nnum_class=1\nmax_feature_idx=0\nobjective=binary sigmoid:1\n\nTree=0\nnum_leaves=1\nleaf_value=0.5\n\nend of trees\n"))
-	f.Fuzz(checkLoad)
 }
 
 func FuzzLoadXGBoostJSON(f *testing.F) {
+	addXGBoostSeeds(f)
+	f.Fuzz(checkLoad)
+}
+
+func addXGBoostSeeds(f *testing.F) {
 	addSeeds(f, "testdata/xgb_small.json", "testdata/xgb_small.model", "testdata/xgb_small.ubj")
 	f.Add([]byte(`{"learner":{"gradient_booster":{"name":"gbtree","model":{"gbtree_model_param":{"num_trees":"1"},"tree_info":[0],"trees":[{"left_children":[-1],"right_children":[-1],"split_indices":[0],"split_conditions":[1E0],"default_left":[0]}]}},"learner_model_param":{"base_score":"[5E-1]","num_feature":"1"},"objective":{"name":"binary:logistic"}},"version":[3,1,0]}`))
-	f.Fuzz(checkLoad)
 }
 
 // TestFuzzSeedsLoad makes sure the fuzz seeds are valid models, so the

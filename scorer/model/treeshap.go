@@ -261,6 +261,15 @@ func (t *tree) shap(x, phi []float64, parent []pathElem, n int64, depth int, pz,
 	t.shap(x, phi, path, cold, depth+1, coldZero*inZero, 0, f)
 }
 
+// recip[k] is 1/k: the path arithmetic multiplies by it instead of dividing
+// (divisions were most of the cost).
+var recip = func() (r [MaxExplainDepth + 3]float64) {
+	for k := 1; k < len(r); k++ {
+		r[k] = 1 / float64(k)
+	}
+	return r
+}()
+
 // extendPath is Algorithm 2's EXTEND: path[depth] becomes feature f with
 // fractions z and o, and the permutation weights grow by one element.
 func extendPath(path []pathElem, depth int, z, o float64, f int64) {
@@ -268,10 +277,11 @@ func extendPath(path []pathElem, depth int, z, o float64, f int64) {
 	if depth == 0 {
 		path[0].pweight = 1
 	}
-	d1 := float64(depth + 1)
+	inv := recip[depth+1]
 	for i := depth - 1; i >= 0; i-- {
-		path[i+1].pweight += o * path[i].pweight * float64(i+1) / d1
-		path[i].pweight = z * path[i].pweight * float64(depth-i) / d1
+		w := path[i].pweight * inv
+		path[i+1].pweight += o * w * float64(i+1)
+		path[i].pweight = z * w * float64(depth-i)
 	}
 }
 
@@ -279,14 +289,18 @@ func extendPath(path []pathElem, depth int, z, o float64, f int64) {
 func unwindPath(path []pathElem, depth, k int) {
 	o, z := path[k].one, path[k].zero
 	next := path[depth].pweight
-	d1 := float64(depth + 1)
-	for i := depth - 1; i >= 0; i-- {
-		if o != 0 {
+	d1, inv := float64(depth+1), recip[depth+1]
+	if o != 0 {
+		invO := 1 / o
+		for i := depth - 1; i >= 0; i-- {
 			tmp := path[i].pweight
-			path[i].pweight = next * d1 / (float64(i+1) * o)
-			next = tmp - path[i].pweight*z*float64(depth-i)/d1
-		} else {
-			path[i].pweight = path[i].pweight * d1 / (z * float64(depth-i))
+			path[i].pweight = next * d1 * recip[i+1] * invO
+			next = tmp - path[i].pweight*z*float64(depth-i)*inv
+		}
+	} else {
+		invZ := 1 / z
+		for i := depth - 1; i >= 0; i-- {
+			path[i].pweight = path[i].pweight * d1 * recip[depth-i] * invZ
 		}
 	}
 	for i := k; i < depth; i++ {
@@ -299,17 +313,21 @@ func unwindPath(path []pathElem, depth, k int) {
 func unwoundPathSum(path []pathElem, depth, k int) float64 {
 	o, z := path[k].one, path[k].zero
 	next := path[depth].pweight
-	d1 := float64(depth + 1)
+	d1, inv := float64(depth+1), recip[depth+1]
 	total := 0.0
-	for i := depth - 1; i >= 0; i-- {
-		switch {
-		case o != 0:
-			tmp := next * d1 / (float64(i+1) * o)
+	switch {
+	case o != 0:
+		invO := 1 / o
+		for i := depth - 1; i >= 0; i-- {
+			tmp := next * d1 * recip[i+1] * invO
 			total += tmp
-			next = path[i].pweight - tmp*z*float64(depth-i)/d1
-		case z != 0:
-			total += path[i].pweight / z / (float64(depth-i) / d1)
+			next = path[i].pweight - tmp*z*float64(depth-i)*inv
 		}
+	case z != 0:
+		for i := depth - 1; i >= 0; i-- {
+			total += path[i].pweight * d1 * recip[depth-i]
+		}
+		total /= z
 	}
 	return total
 }
