@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/fraudscore/fraudscore/contracts"
+	"github.com/fraudscore/fraudscore/scorer/features"
 	"github.com/fraudscore/fraudscore/scorer/modelstore"
 )
 
@@ -20,6 +21,11 @@ type Options struct {
 	Review, Decline float64
 	// Now returns the current time (default time.Now).
 	Now func() time.Time
+	// Reasons is which verdicts carry reason codes: ReasonsFlagged,
+	// ReasonsAll or ReasonsOff ("" is off).
+	Reasons string
+	// ReasonsTop is the most reason codes a verdict carries (0: none).
+	ReasonsTop int
 }
 
 // Scorer scores events with the current model version. It is safe for
@@ -30,15 +36,39 @@ type Scorer struct {
 }
 
 type active struct {
-	loaded *modelstore.Loaded
-	policy Policy
-	vecs   sync.Pool // *[]float64 of the model's length
+	loaded  *modelstore.Loaded
+	policy  Policy
+	reasons reasons
+	work    sync.Pool // *workspace sized for the model
+}
+
+// workspace is one scoring's buffers: the feature row, the contributions
+// (features then bias) and the reason selection, sliced from arrays sized
+// for every feature the extractor knows, so that a workspace is one
+// allocation (under -race sync.Pool drops a quarter of its Puts).
+type workspace struct {
+	row, contrib []float64
+	idx          []int
+	arrays       struct {
+		row     [features.Count]float64
+		contrib [features.Count + 1]float64
+		idx     [features.Count]int
+	}
 }
 
 // New returns a scorer serving l.
 func New(l *modelstore.Loaded, opts Options) (*Scorer, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if err := checkReasonsMode(opts.Reasons); err != nil {
+		return nil, err
+	}
+	if opts.ReasonsTop < 0 {
+		return nil, fmt.Errorf("scorer: reasons top %d must not be negative", opts.ReasonsTop)
+	}
+	if opts.ReasonsTop == 0 {
+		opts.Reasons = ReasonsOff
 	}
 	s := &Scorer{opts: opts}
 	if err := s.Swap(l); err != nil {
@@ -64,9 +94,13 @@ func (s *Scorer) Swap(l *modelstore.Loaded) error {
 	if err != nil {
 		return err
 	}
-	n := l.Extractor.Len()
-	a := &active{loaded: l, policy: p}
-	a.vecs.New = func() any { v := make([]float64, n); return &v }
+	n, top := l.Extractor.Len(), s.opts.ReasonsTop
+	a := &active{loaded: l, policy: p, reasons: newReasons(l)}
+	a.work.New = func() any {
+		w := new(workspace)
+		w.row, w.contrib, w.idx = w.arrays.row[:n], w.arrays.contrib[:n+1], w.arrays.idx[:0:min(top, n)]
+		return w
+	}
 	s.cur.Store(a)
 	return nil
 }
@@ -77,6 +111,16 @@ func (s *Scorer) Model() *modelstore.Loaded {
 		return a.loaded
 	}
 	return nil
+}
+
+// ReasonsUnavailable returns why the model in use gives no reason codes
+// (ErrNoReasonTable, or one wrapping model.ErrNoCovers), or nil when it
+// gives them (in the verdicts the Reasons option selects).
+func (s *Scorer) ReasonsUnavailable() error {
+	if a := s.cur.Load(); a != nil {
+		return a.reasons.unavailable
+	}
+	return ErrNoModel
 }
 
 // Policy returns the policy in use.
@@ -90,8 +134,9 @@ type RowObserver interface {
 	Observe(row []float64, score float64)
 }
 
-// Score scores ev (already validated) into vd. vd's Reasons slice is reused
-// and its Shadow is left alone. It does not allocate.
+// Score scores ev (already validated) into vd. vd's Reasons and
+// ReasonDetails slices are reused and its Shadow is left alone. It does not
+// allocate once they have room for the reasons.
 func (s *Scorer) Score(ev *contracts.TransactionEvent, vd *contracts.Verdict) error {
 	return s.ScoreObserved(ev, vd, nil)
 }
@@ -99,7 +144,11 @@ func (s *Scorer) Score(ev *contracts.TransactionEvent, vd *contracts.Verdict) er
 // ScoreObserved is Score that also hands the feature row and the score to
 // obs (when not nil) before the row returns to its pool. vd's model and
 // policy versions are set before anything can fail, so an error is counted
-// under the version that failed. It does not allocate.
+// under the version that failed. When the Reasons option selects the
+// verdict's decision and the model gives reasons, vd.Reasons holds the
+// codes of the features with the largest positive contributions (at most
+// ReasonsTop, largest first, ties by feature order) and vd.ReasonDetails
+// their detail; otherwise both are empty. It does not allocate.
 func (s *Scorer) ScoreObserved(ev *contracts.TransactionEvent, vd *contracts.Verdict, obs RowObserver) error {
 	a := s.cur.Load()
 	if a == nil {
@@ -108,16 +157,22 @@ func (s *Scorer) ScoreObserved(ev *contracts.TransactionEvent, vd *contracts.Ver
 	vd.ModelVersion = a.loaded.Version
 	vd.PolicyVersion = a.policy.Version
 	start := s.opts.Now()
-	p, err := a.predict(ev, obs)
+	w := a.work.Get().(*workspace)
+	defer a.work.Put(w)
+	p, err := a.predict(ev, w.row, obs)
 	if err != nil {
 		return err
+	}
+	vd.Decision = a.policy.Decide(p)
+	vd.Reasons = vd.Reasons[:0]
+	vd.ReasonDetails = vd.ReasonDetails[:0]
+	if a.reasons.codes != nil && wants(s.opts.Reasons, vd.Decision) {
+		a.reasons.explain(a.loaded.Model, vd, w.row, w.contrib, w.idx)
 	}
 	now := s.opts.Now()
 	vd.SchemaVersion = contracts.VerdictSchemaV1
 	vd.TransactionID = ev.TransactionID
 	vd.Score = p
-	vd.Decision = a.policy.Decide(p)
-	vd.Reasons = vd.Reasons[:0]
 	vd.ScoredAt = now.UTC()
 	vd.ScoringMicros = now.Sub(start).Microseconds()
 	return nil
@@ -134,7 +189,9 @@ func (s *Scorer) ScoreShadow(ev *contracts.TransactionEvent, sr *contracts.Shado
 	}
 	sr.ModelVersion = a.loaded.Version
 	sr.PolicyVersion = a.policy.Version
-	p, err := a.predict(ev, obs)
+	w := a.work.Get().(*workspace)
+	defer a.work.Put(w)
+	p, err := a.predict(ev, w.row, obs)
 	if err != nil {
 		return err
 	}
@@ -143,19 +200,17 @@ func (s *Scorer) ScoreShadow(ev *contracts.TransactionEvent, sr *contracts.Shado
 	return nil
 }
 
-// predict extracts ev's features into a pooled row and predicts.
-func (a *active) predict(ev *contracts.TransactionEvent, obs RowObserver) (float64, error) {
-	vp := a.vecs.Get().(*[]float64)
-	defer a.vecs.Put(vp)
-	if err := a.loaded.Extractor.Extract(ev, *vp); err != nil {
+// predict extracts ev's features into row and predicts.
+func (a *active) predict(ev *contracts.TransactionEvent, row []float64, obs RowObserver) (float64, error) {
+	if err := a.loaded.Extractor.Extract(ev, row); err != nil {
 		return 0, fmt.Errorf("scorer: %w", err)
 	}
-	p, err := a.loaded.Model.Predict(*vp)
+	p, err := a.loaded.Model.Predict(row)
 	if err != nil {
 		return 0, fmt.Errorf("scorer: predict with %s: %w", a.loaded.Version, err)
 	}
 	if obs != nil {
-		obs.Observe(*vp, p)
+		obs.Observe(row, p)
 	}
 	return p, nil
 }

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/fraudscore/fraudscore/internal/settings"
+	"github.com/fraudscore/fraudscore/scorer"
+	"github.com/fraudscore/fraudscore/scorer/features"
 	"github.com/fraudscore/fraudscore/scorer/modelstore"
 )
 
@@ -31,6 +33,8 @@ type Config struct {
 	ChallengerShare  float64       `envconfig:"CHALLENGER_SHARE" default:"0.05" desc:"split mode: share of cards (by hash of card_token) the challenger decides, 0..1"`
 	DriftWindow      int           `envconfig:"DRIFT_WINDOW" default:"10000" desc:"scored events per model version in the drift (PSI) window"`
 	ReloadInterval   time.Duration `envconfig:"MODEL_RELOAD_INTERVAL" default:"10s" desc:"how often the latest and challenger links are checked for a move (SIGHUP reloads at once)"`
+	Reasons          string        `envconfig:"REASONS" default:"flagged" desc:"which verdicts carry reason codes (exact TreeSHAP, the model version's reasons.json): flagged (review and decline), all, off"`
+	ReasonsTop       int           `envconfig:"REASONS_TOP" default:"3" desc:"the most reason codes a verdict carries, 1..17"`
 }
 
 // DefaultConfig returns the settings with no variable set.
@@ -73,6 +77,12 @@ func (c *Config) Problems() []string {
 	}
 	if c.DriftWindow < 1 {
 		add("FRAUDSCORE_DRIFT_WINDOW=%d must be positive", c.DriftWindow)
+	}
+	if c.Reasons != scorer.ReasonsFlagged && c.Reasons != scorer.ReasonsAll && c.Reasons != scorer.ReasonsOff {
+		add("FRAUDSCORE_REASONS=%q must be flagged, all or off", c.Reasons)
+	}
+	if c.ReasonsTop < 1 || c.ReasonsTop > features.Count {
+		add("FRAUDSCORE_REASONS_TOP=%d must be between 1 and %d (the features a model can read)", c.ReasonsTop, features.Count)
 	}
 	if c.ReloadInterval < 100*time.Millisecond {
 		add("FRAUDSCORE_MODEL_RELOAD_INTERVAL=%s must be at least 100ms", c.ReloadInterval)

@@ -382,7 +382,7 @@ func TestScoreWithChallengerDoesNotAllocate(t *testing.T) {
 	})
 	// Two pooled rows per call: under -race sync.Pool drops a quarter of
 	// its Puts, so allow that and no more.
-	assert.LessOrEqual(t, allocs, raceAllocs)
+	assert.LessOrEqual(t, allocs, testenv.RaceAllocs)
 }
 
 func TestConfig(t *testing.T) {

@@ -20,6 +20,9 @@ type metrics struct {
 	score          *prometheus.HistogramVec // fraudscore_score{model_version}
 	errors         *prometheus.CounterVec   // fraudscore_challenger_errors_total{challenger_version}
 	decisions      *prometheus.CounterVec   // fraudscore_challenger_decisions_total{...}
+
+	reasons          *prometheus.CounterVec // fraudscore_reasons_total{model_version,code}
+	reasonsAvailable *prometheus.GaugeVec   // fraudscore_reasons_available{model_version}
 }
 
 // scoreBuckets suit probabilities: finer near 0, where most legitimate
@@ -52,8 +55,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "fraudscore_challenger_decisions_total", Help: "Transactions scored by both models, by each model's decision.",
 		}, []string{"champion_version", "challenger_version", "champion_decision", "challenger_decision"}),
+		reasons: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fraudscore_reasons_total", Help: "Reason codes given in verdicts, by the deciding model version and code (every code of a version's table created at 0 when it loads).",
+		}, []string{"model_version", "code"}),
+		reasonsAvailable: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "fraudscore_reasons_available", Help: "1 when a served model version can give reason codes (it has a reason table and node covers), 0 when its verdicts carry none.",
+		}, []string{"model_version"}),
 	}
-	reg.MustRegister(m.loadTime, m.createdTime, m.info, m.loadFailure, m.challengerInfo, m.score, m.errors, m.decisions)
+	reg.MustRegister(m.loadTime, m.createdTime, m.info, m.loadFailure, m.challengerInfo, m.score, m.errors, m.decisions,
+		m.reasons, m.reasonsAvailable)
 	return m
 }
 

@@ -13,8 +13,9 @@ import (
 // policy versions name the decider before anything can fail. A failure of
 // the other model is counted and the decider's verdict returned without it;
 // a challenger that fails to decide its share leaves the decision to the
-// champion. vd.Shadow's backing array is reused: Score does not allocate
-// once it has room for one entry.
+// champion. The decider's reasons (FRAUDSCORE_REASONS) are counted per
+// code. vd.Shadow's, vd.Reasons' and vd.ReasonDetails' backing arrays are
+// reused: Score does not allocate once they have room.
 func (l *Lifecycle) Score(ev *contracts.TransactionEvent, vd *contracts.Verdict) error {
 	s := l.cur.Load()
 	if s == nil {
@@ -59,6 +60,7 @@ func (l *Lifecycle) decide(m *model, ev *contracts.TransactionEvent, vd *contrac
 		return err
 	}
 	m.score.Observe(vd.Score)
+	m.countReasons(vd)
 	return nil
 }
 
