@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math"
 	"os"
 	"slices"
 	"strconv"
@@ -43,6 +42,10 @@ func modelCmds() []modelCmd {
 		{name: "predict", args: "MODEL_FILE", minArgs: 1, maxArgs: 1,
 			summary: "Score TSV rows from stdin (raw feature values in the model's order; empty or nan = missing),\n" +
 				"one probability per line (17 significant digits)."},
+		{name: "explain", args: "MODEL_FILE", minArgs: 1, maxArgs: 1,
+			summary: "Exact TreeSHAP contributions of TSV rows from stdin (read as predict reads them), one line\n" +
+				"per row: each feature's contribution in the model's order, then the bias, tab-separated, in\n" +
+				"log-odds (17 significant digits): the layout of XGBoost's predict(..., pred_contribs=True)."},
 		{name: "train", store: true, train: true,
 			summary: "Generate synthetic data, train with XGBoost, write a new version."},
 		{name: "compare", summary: compareSummary, own: compareCommand},
@@ -159,6 +162,8 @@ func (mc *modelCmd) run(ctx context.Context, f *modelFlags, pos []string, stdin 
 		}
 	case "predict":
 		return predict(pos[0], stdin, stdout)
+	case "explain":
+		return explain(pos[0], stdin, stdout)
 	case "train":
 		return train(ctx, store, f, stdout)
 	}
@@ -230,40 +235,24 @@ func train(ctx context.Context, store *modelstore.Store, f *modelFlags, stdout i
 	return promote(store, meta.Version, stdout)
 }
 
-// predict scores tab-separated rows of raw feature values.
+// predict scores tab-separated rows of raw feature values (rowReader).
 func predict(path string, in io.Reader, out io.Writer) error {
 	m, err := model.LoadFile(path)
 	if err != nil {
 		return err
 	}
-	sc := bufio.NewScanner(in)
-	sc.Buffer(make([]byte, 0, 64<<10), 16<<20)
 	w := bufio.NewWriter(out)
 	defer w.Flush()
-	vec := make([]float64, m.NumFeatures())
+	rows := newRowReader(in, m.NumFeatures())
 	buf := make([]byte, 0, 32)
-	for line := 1; sc.Scan(); line++ {
-		text := strings.TrimRight(sc.Text(), "\r")
-		if text == "" {
-			continue
+	for {
+		ok, err := rows.Next()
+		if !ok {
+			return err
 		}
-		fields := strings.Split(text, "\t")
-		if len(fields) != len(vec) {
-			return fmt.Errorf("line %d: %d fields, the model reads %d features", line, len(fields), len(vec))
-		}
-		for i, f := range fields {
-			f = strings.TrimSpace(f)
-			if f == "" || strings.EqualFold(f, "nan") {
-				vec[i] = math.NaN()
-				continue
-			}
-			if vec[i], err = strconv.ParseFloat(f, 64); err != nil {
-				return fmt.Errorf("line %d, field %d: %w", line, i+1, err)
-			}
-		}
-		p, err := m.Predict(vec)
+		p, err := m.Predict(rows.Row)
 		if err != nil {
-			return fmt.Errorf("line %d: %w", line, err)
+			return fmt.Errorf("line %d: %w", rows.Line(), err)
 		}
 		buf = strconv.AppendFloat(buf[:0], p, 'g', 17, 64)
 		buf = append(buf, '\n')
@@ -271,5 +260,4 @@ func predict(path string, in io.Reader, out io.Writer) error {
 			return err
 		}
 	}
-	return sc.Err()
 }

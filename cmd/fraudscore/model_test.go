@@ -117,16 +117,6 @@ func TestModelCheckTampered(t *testing.T) {
 	assert.Zero(t, r.code, "latest (v1) is still good: %s", r.stderr)
 }
 
-func parseFloats(t *testing.T, s string) []float64 {
-	t.Helper()
-	var out []float64
-	for _, l := range strings.Fields(s) {
-		v, err := strconv.ParseFloat(l, 64)
-		require.NoError(t, err, l)
-		out = append(out, v)
-	}
-	return out
-}
 
 // sampleTSV returns feature rows of synthetic events; missing values are
 // written alternately as an empty field and as "nan".
@@ -207,30 +197,35 @@ b.save_model(sys.argv[2])
 	assert.NotContains(t, r.stderr, "panic")
 }
 
+// TestModelPredictBadInput: predict and explain read rows with one reader,
+// so they refuse the same input the same way.
 func TestModelPredictBadInput(t *testing.T) {
 	modelFile := filepath.Join(testenv.ModelDir(t), "latest", "model.json")
 	row := strings.TrimSuffix(strings.Repeat("1\t", features.Count), "\t")
+	for _, cmd := range []string{"predict", "explain"} {
+		t.Run(cmd, func(t *testing.T) {
+			r := runBin(t, row+"\n1\t2\t3\n", nil, "model", cmd, modelFile)
+			assert.Equal(t, 1, r.code)
+			assert.Contains(t, r.stderr, "line 2: 3 fields, the model reads 17 features")
 
-	r := runBin(t, row+"\n1\t2\t3\n", nil, "model", "predict", modelFile)
-	assert.Equal(t, 1, r.code)
-	assert.Contains(t, r.stderr, "line 2: 3 fields, the model reads 17 features")
+			r = runBin(t, strings.Replace(row, "1", "abc", 1)+"\n", nil, "model", cmd, modelFile)
+			assert.Equal(t, 1, r.code)
+			assert.Contains(t, r.stderr, "line 1, field 1")
 
-	r = runBin(t, strings.Replace(row, "1", "abc", 1)+"\n", nil, "model", "predict", modelFile)
-	assert.Equal(t, 1, r.code)
-	assert.Contains(t, r.stderr, "line 1, field 1")
+			r = runBin(t, row+"\n", nil, "model", cmd, filepath.Join(t.TempDir(), "missing.json"))
+			assert.Equal(t, 1, r.code)
+			assert.Contains(t, r.stderr, "open model")
 
-	r = runBin(t, row+"\n", nil, "model", "predict", filepath.Join(t.TempDir(), "missing.json"))
-	assert.Equal(t, 1, r.code)
-	assert.Contains(t, r.stderr, "open model")
+			r = runBin(t, "", nil, "model", cmd)
+			assert.Equal(t, 2, r.code)
+			assert.Contains(t, r.stderr, "usage: fraudscore model "+cmd+" MODEL_FILE")
 
-	r = runBin(t, "", nil, "model", "predict")
-	assert.Equal(t, 2, r.code)
-	assert.Contains(t, r.stderr, "usage: fraudscore model predict MODEL_FILE")
-
-	// Blank lines are skipped; CRLF is accepted.
-	r = runBin(t, "\n"+row+"\r\n\n", nil, "model", "predict", modelFile)
-	require.Zero(t, r.code, r.stderr)
-	assert.Len(t, parseFloats(t, r.stdout), 1)
+			// Blank lines are skipped; CRLF is accepted.
+			r = runBin(t, "\n"+row+"\r\n\n", nil, "model", cmd, modelFile)
+			require.Zero(t, r.code, r.stderr)
+			assert.Equal(t, 1, strings.Count(r.stdout, "\n"))
+		})
+	}
 }
 
 func TestModelCheckWrongObjective(t *testing.T) {
