@@ -133,6 +133,7 @@ func Plan(quick bool) []Scenario {
 		{Name: ScenarioPassThroughBacklog, Workers: 1, Env: pt, Backlog: true, Load: stream(0, big, 0)},
 		{Name: ScenarioBacklog, Workers: 1, Backlog: true, Load: stream(0, big, 0)},
 		{Name: ScenarioChallengerBacklog, Workers: 1, Backlog: true, Challenger: true, Load: stream(0, big, 0)},
+		{Name: ScenarioReasonsOffBacklog, Workers: 1, Env: []string{"FRAUDSCORE_REASONS=off"}, Backlog: true, Load: stream(0, big, 0)},
 		{Name: ScenarioPassThroughMax, Workers: 1, Env: pt, Load: stream(0, big, 0)},
 		{Name: ScenarioMax, Workers: 1, Load: stream(0, big, 0)},
 	}

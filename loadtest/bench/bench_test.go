@@ -31,6 +31,7 @@ func sample() *Results {
 			{Scenario: Scenario{Name: ScenarioMax, Workers: 1}, Report: rep(40_000, 0)},
 			{Scenario: Scenario{Name: ScenarioRequestMax, Workers: 1}, Report: rep(20_000, 0)},
 			{Scenario: Scenario{Name: ScenarioTwoWorkersBacklog, Workers: 2}, Report: rep(35_000, 66_000)},
+			{Scenario: Scenario{Name: ScenarioReasonsOffBacklog, Workers: 1, Env: []string{"FRAUDSCORE_REASONS=off"}}, Report: rep(37_000, 64_000)},
 		},
 	}
 	res.ComputeRatios()
@@ -50,6 +51,7 @@ func TestRatiosToBaselinesOfTheSameRun(t *testing.T) {
 		{"max / pass-through", r.MaxPerPassThrough, 40_000.0 / 50_000},
 		{"request / service bench", r.RequestPerServiceBench, 20_000.0 / 40_000},
 		{"two workers / one", r.TwoWorkersBacklogPerOne, 66_000.0 / 60_000},
+		{"reasons flagged / off", r.ReasonsFlaggedPerOff, 60_000.0 / 64_000},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
@@ -86,7 +88,7 @@ func TestMarkdownFromJSON(t *testing.T) {
 		"0.50 0.40 0.30 at the start", "2.50 1.40 0.90 at the end",
 		"publish 150000 msgs/s, consume 200000 msgs/s", "32 clients): **40000 requests/s**",
 		"| `backlog_per_transport_consume` | fraudscore backlog verdicts/s ÷ nats bench js consume msgs/s | **0.30** |",
-		"| `request_per_service_bench` |", "| `two_workers_backlog_per_one` |",
+		"| `request_per_service_bench` |", "| `two_workers_backlog_per_one` |", "| `reasons_flagged_per_off` |",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("markdown lacks %q:\n%s", want, out)

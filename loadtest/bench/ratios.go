@@ -13,6 +13,7 @@ const (
 	ScenarioRequestMax         = "request max c32"
 	ScenarioTwoWorkersBacklog  = "2 workers backlog"
 	ScenarioChallengerBacklog  = "fraudscore backlog, challenger in shadow"
+	ScenarioReasonsOffBacklog  = "fraudscore backlog, reasons off"
 )
 
 // Ratios are fraudscore's throughput over the baselines measured in the same
@@ -47,6 +48,11 @@ type Ratios struct {
 	// over "fraudscore backlog" verdicts/s: the cost of scoring every
 	// transaction with a second model (target: at least 0.8).
 	ChallengerShadowPerNone float64 `json:"challenger_shadow_per_none" desc:"fraudscore backlog with a challenger in shadow ÷ fraudscore backlog verdicts/s"`
+	// ReasonsFlaggedPerOff is "fraudscore backlog" (reason codes on flagged
+	// verdicts, the default) over "fraudscore backlog, reasons off"
+	// verdicts/s: the cost of exact TreeSHAP reason codes at the synthetic
+	// traffic mix (target: at least 0.9).
+	ReasonsFlaggedPerOff float64 `json:"reasons_flagged_per_off" desc:"fraudscore backlog (FRAUDSCORE_REASONS=flagged) ÷ fraudscore backlog with FRAUDSCORE_REASONS=off verdicts/s"`
 }
 
 // ComputeRatios fills res.Ratios from its results.
@@ -79,6 +85,7 @@ func (res *Results) ComputeRatios() {
 		RequestPerServiceBench:                ratio(throughput(ScenarioRequestMax), service),
 		TwoWorkersBacklogPerOne:               ratio(backlog(ScenarioTwoWorkersBacklog), backlog(ScenarioBacklog)),
 		ChallengerShadowPerNone:               ratio(backlog(ScenarioChallengerBacklog), backlog(ScenarioBacklog)),
+		ReasonsFlaggedPerOff:                  ratio(backlog(ScenarioBacklog), backlog(ScenarioReasonsOffBacklog)),
 	}
 }
 
