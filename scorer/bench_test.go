@@ -113,3 +113,28 @@ func BenchmarkScoreParallel(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkScoreReasons is Score with each reason mode at the synthetic
+// traffic mix of sampleEvents (fraud over-represented): off computes no
+// contributions, flagged explains review and decline verdicts, all every
+// verdict, so all is the cost of an explained verdict and flagged what the
+// worker pays on this mix.
+func BenchmarkScoreReasons(b *testing.B) {
+	l := testenv.BundledModel(b)
+	evs := sampleEvents(b, 256)
+	for _, mode := range scorer.ReasonModes {
+		s, err := scorer.New(l, scorer.Options{Reasons: mode, ReasonsTop: 3})
+		require.NoError(b, err)
+		b.Run("reasons="+mode, func(b *testing.B) {
+			var vd contracts.Verdict
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if err := s.Score(&evs[i&255], &vd); err != nil {
+					b.Fatal(err)
+				}
+				i++
+			}
+		})
+	}
+}
