@@ -5,7 +5,9 @@ Input directory holds train.f64, valid.f64, holdout.f64 (little-endian
 float64 rows: label then features; NaN = missing) and params.json (with the
 feature names). Output in the same
 directory: model.json (XGBoost JSON), holdout_pred.txt (one probability per
-holdout row, computed by XGBoost itself) and result.json.
+holdout row, computed by XGBoost itself), golden_contribs.txt (XGBoost's
+pred_contribs for the holdout rows listed in golden_idx.json: each feature's
+contribution then the bias, tab-separated) and result.json.
 
 This script only trains: the rows come from Go's feature code, so training and
 serving share one implementation of every feature.
@@ -45,6 +47,13 @@ def main(d):
     with open(f"{d}/holdout_pred.txt", "w") as f:
         for p in pred:
             f.write(repr(float(p)) + "\n")
+
+    with open(f"{d}/golden_idx.json") as f:
+        golden = json.load(f)
+    contribs = bst.predict(xgb.DMatrix(xho[golden], missing=np.nan, feature_names=names), pred_contribs=True)
+    with open(f"{d}/golden_contribs.txt", "w") as f:
+        for row in contribs:
+            f.write("\t".join(repr(float(v)) for v in row) + "\n")
 
     # set_param appends eval metrics (XGBoost 1.7): ask for the others too.
     bst.set_param({"eval_metric": "auc"})

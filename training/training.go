@@ -153,6 +153,12 @@ func Train(ctx context.Context, store *modelstore.Store, cfg Config) (modelstore
 	if err := os.WriteFile(filepath.Join(work, "params.json"), pj, 0o644); err != nil {
 		return meta, fmt.Errorf("training: %w", err)
 	}
+	holdout := splits[2].rows
+	golden := goldenIndex(holdout, cfg.GoldenRows)
+	gj, _ := json.Marshal(golden)
+	if err := os.WriteFile(filepath.Join(work, "golden_idx.json"), gj, 0o644); err != nil {
+		return meta, fmt.Errorf("training: %w", err)
+	}
 	script := filepath.Join(work, "train.py")
 	if err := os.WriteFile(script, trainScript, 0o644); err != nil {
 		return meta, fmt.Errorf("training: %w", err)
@@ -177,8 +183,11 @@ func Train(ctx context.Context, store *modelstore.Store, cfg Config) (modelstore
 	if err != nil {
 		return meta, fmt.Errorf("training: %w", err)
 	}
-	holdout := splits[2].rows
 	preds, err := readPreds(filepath.Join(work, "holdout_pred.txt"), len(holdout))
+	if err != nil {
+		return meta, err
+	}
+	contribs, err := readContribs(filepath.Join(work, "golden_contribs.txt"), len(golden), features.Count+1)
 	if err != nil {
 		return meta, err
 	}
@@ -205,7 +214,10 @@ func Train(ctx context.Context, store *modelstore.Store, cfg Config) (modelstore
 		Holdout:          holdoutMetrics(preds, labels, th),
 		HoldoutScores:    distribution(preds),
 		FeatureBaselines: featureBaselines(features.Names(), splits[0].rows, holdout, cfg.BaselineBins),
-		GoldenRows:       goldenRows(holdout, preds, cfg.GoldenRows),
+		GoldenRows:       goldenRows(holdout, preds, golden),
+		// XGBoost's own pred_contribs for the golden rows: loading checks
+		// the Go TreeSHAP against them.
+		GoldenContributions: contribs,
 	}
 	meta.Params["num_boost_round"] = res.BestIteration
 	if _, err := store.Write(meta, "model.json", modelData); err != nil {
@@ -282,10 +294,40 @@ func readPreds(path string, n int) ([]float64, error) {
 	return out, nil
 }
 
-// goldenRows takes n holdout rows: every fraud row first (they exercise the
-// deep branches), then the rest, so both classes and missing values appear.
-func goldenRows(rows []row, preds []float64, n int) []model.GoldenRow {
-	var idx []int
+// readContribs reads n lines of width tab-separated numbers: the trainer's
+// pred_contribs for the golden rows.
+func readContribs(path string, n, width int) ([][]float64, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("training: %w", err)
+	}
+	lines := strings.Split(strings.TrimSuffix(string(raw), "\n"), "\n")
+	if len(lines) != n {
+		return nil, fmt.Errorf("%w: %d contribution rows for %d golden rows", ErrTrainer, len(lines), n)
+	}
+	out := make([][]float64, n)
+	for i, l := range lines {
+		fields := strings.Split(l, "\t")
+		if len(fields) != width {
+			return nil, fmt.Errorf("%w: contribution row %d has %d values, want %d", ErrTrainer, i, len(fields), width)
+		}
+		out[i] = make([]float64, width)
+		for j, f := range fields {
+			if out[i][j], err = strconv.ParseFloat(f, 64); err != nil {
+				return nil, fmt.Errorf("%w: contribution row %d: %w", ErrTrainer, i, err)
+			}
+		}
+	}
+	return out, nil
+}
+
+// goldenIndex picks n holdout rows (their indices, ascending): fraud rows
+// first, up to a quarter (they exercise the deep branches), then the rest,
+// so both classes and missing values appear. Labels alone decide, so the
+// trainer can be asked for the golden rows' contributions before any
+// prediction exists.
+func goldenIndex(rows []row, n int) []int {
+	idx := []int{}
 	for i := range rows {
 		if rows[i].label == 1 && len(idx) < n/4 {
 			idx = append(idx, i)
@@ -297,6 +339,11 @@ func goldenRows(rows []row, preds []float64, n int) []model.GoldenRow {
 		}
 	}
 	slices.Sort(idx)
+	return idx
+}
+
+// goldenRows are the rows idx with the trainer's probabilities preds.
+func goldenRows(rows []row, preds []float64, idx []int) []model.GoldenRow {
 	out := make([]model.GoldenRow, 0, len(idx))
 	for _, i := range idx {
 		out = append(out, model.GoldenRow{Features: slices.Clone(rows[i].f[:]), Probability: preds[i]})

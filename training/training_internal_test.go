@@ -71,7 +71,7 @@ func TestGoldenRowsBothClasses(t *testing.T) {
 		}
 		preds[i] = float64(i) / 100
 	}
-	g := goldenRows(rows, preds, 16)
+	g := goldenRows(rows, preds, goldenIndex(rows, 16))
 	assert.Len(t, g, 16)
 	frauds := 0
 	for _, r := range g {

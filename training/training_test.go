@@ -128,6 +128,15 @@ func TestTrainSmoke(t *testing.T) {
 	require.NoError(t, l.Model.CheckParity(meta.GoldenRows, model.DefaultParityTolerance))
 	assert.NotEmpty(t, meta.HoldoutScores.Quantiles)
 
+	// Golden contributions: XGBoost's pred_contribs for every golden row
+	// (features and bias), written to metadata.json and met by the Go
+	// TreeSHAP (the store checked them at load; checked again here).
+	require.Len(t, l.Meta.GoldenContributions, len(meta.GoldenRows))
+	for _, c := range l.Meta.GoldenContributions {
+		require.Len(t, c, features.Count+1)
+	}
+	require.NoError(t, l.Model.CheckContributions(meta.GoldenRows, l.Meta.GoldenContributions, model.DefaultContributionTolerance))
+
 	// Drift baselines: one per feature, in order, every holdout row counted
 	// once, and a Monitor accepts them.
 	require.Len(t, meta.FeatureBaselines, features.Count)

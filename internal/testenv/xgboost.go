@@ -2,12 +2,15 @@ package testenv
 
 import (
 	"bytes"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
+
+	fsmodel "github.com/fraudscore/fraudscore/scorer/model"
 )
 
 // Python is the interpreter with xgboost and numpy that tests compare the Go
@@ -102,4 +105,23 @@ func RunPython(t testing.TB, stdin string, args ...string) string {
 		t.Fatalf("testenv: %s %.60q: %v\n%s", Python, args, err, stderr.String())
 	}
 	return string(out)
+}
+
+// XGBoostGoldenContribs is XGBoostContribs on golden rows (NaN = missing):
+// XGBoost's own pred_contribs for each, in order.
+func XGBoostGoldenContribs(t testing.TB, modelFile string, rows []fsmodel.GoldenRow) [][]float64 {
+	t.Helper()
+	var tsv strings.Builder
+	for _, g := range rows {
+		for j, x := range g.Features {
+			if j > 0 {
+				tsv.WriteByte('\t')
+			}
+			if !math.IsNaN(x) {
+				tsv.WriteString(strconv.FormatFloat(x, 'g', -1, 64))
+			}
+		}
+		tsv.WriteByte('\n')
+	}
+	return XGBoostContribs(t, modelFile, tsv.String())
 }

@@ -100,3 +100,48 @@ func (m *Model) CheckParity(rows []GoldenRow, tol float64) error {
 	return fmt.Errorf("%d of %d rows differ by more than %g; first failing row %d: expected %.17g, got %.17g (|diff| %.3g): %w",
 		failed, len(rows), tol, first, firstWant, firstGot, math.Abs(firstGot-firstWant), ErrParity)
 }
+
+// DefaultContributionTolerance is the largest absolute difference per
+// contribution (and bias) CheckContributions callers should normally accept:
+// XGBoost computes pred_contribs in float32.
+const DefaultContributionTolerance = 1e-5
+
+// CheckContributions computes the contributions of every golden row and
+// compares them with want, the training library's own (XGBoost's
+// pred_contribs: features then bias), one entry per row. It fails (wrapping
+// ErrParity) when want does not match rows in number or width, when a
+// value differs by more than tol, or (wrapping ErrNoCovers too) when the
+// model has no covers; the error names the first failing row and column.
+func (m *Model) CheckContributions(rows []GoldenRow, want [][]float64, tol float64) error {
+	if !(tol >= 0) {
+		return fmt.Errorf("contribution tolerance %v must be >= 0: %w", tol, ErrParity)
+	}
+	if len(want) != len(rows) {
+		return fmt.Errorf("%d golden contributions for %d golden rows: %w", len(want), len(rows), ErrParity)
+	}
+	out := make([]float64, m.numFeatures+1)
+	failed, first, col := 0, -1, 0
+	var firstWant, firstGot float64
+	for i := range rows {
+		if len(want[i]) != len(out) {
+			return fmt.Errorf("golden contributions row %d has %d values, the model has %d features and a bias: %w", i, len(want[i]), m.numFeatures, ErrParity)
+		}
+		if err := m.Contributions(rows[i].Features, out); err != nil {
+			return fmt.Errorf("golden row %d: %w: %w", i, err, ErrParity)
+		}
+		for j := range out {
+			if math.Abs(out[j]-want[i][j]) <= tol {
+				continue
+			}
+			if failed++; first < 0 {
+				first, col, firstWant, firstGot = i, j, want[i][j], out[j]
+			}
+			break
+		}
+	}
+	if failed == 0 {
+		return nil
+	}
+	return fmt.Errorf("contributions of %d of %d golden rows differ by more than %g; first failing row %d column %d: expected %.17g, got %.17g: %w",
+		failed, len(rows), tol, first, col, firstWant, firstGot, ErrParity)
+}

@@ -43,23 +43,23 @@ func TestContributionsMatchXGBoostFixtures(t *testing.T) {
 // contributions on its golden rows with XGBoost's pred_contribs.
 func TestContributionsMatchXGBoostBundled(t *testing.T) {
 	l := testenv.BundledModel(t)
-	var tsv strings.Builder
 	rows := make([][]float64, len(l.Meta.GoldenRows))
 	for i, g := range l.Meta.GoldenRows {
 		rows[i] = g.Features
-		for j, v := range g.Features {
-			if j > 0 {
-				tsv.WriteByte('\t')
-			}
-			if !math.IsNaN(v) {
-				tsv.WriteString(strconv.FormatFloat(v, 'g', -1, 64))
-			}
-		}
-		tsv.WriteByte('\n')
 	}
-	want := testenv.XGBoostContribs(t, filepath.Join(l.Dir, l.Meta.ModelFile), tsv.String())
+	want := testenv.XGBoostGoldenContribs(t, filepath.Join(l.Dir, l.Meta.ModelFile), l.Meta.GoldenRows)
 	require.Len(t, want, len(rows))
 	compareContribs(t, l.Model, rows, want)
+
+	// The load-time check of golden contributions: XGBoost's pass, a value
+	// moved by 2e-5 or a missing row fails.
+	g := l.Meta.GoldenRows
+	require.NoError(t, l.Model.CheckContributions(g, want, model.DefaultContributionTolerance))
+	want[7][3] += 2e-5
+	err := l.Model.CheckContributions(g, want, model.DefaultContributionTolerance)
+	require.ErrorIs(t, err, model.ErrParity)
+	require.Contains(t, err.Error(), "first failing row 7 column 3")
+	require.ErrorIs(t, l.Model.CheckContributions(g, want[1:], model.DefaultContributionTolerance), model.ErrParity)
 }
 
 // compareContribs checks each row's contributions against want within

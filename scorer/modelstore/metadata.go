@@ -50,6 +50,12 @@ type Metadata struct {
 	// GoldenRows are feature vectors with the probability the training
 	// framework itself computed; loading replays them (the parity gate).
 	GoldenRows []model.GoldenRow `json:"golden_rows"`
+	// GoldenContributions are, for each golden row in order, the training
+	// framework's own exact TreeSHAP contributions (XGBoost's pred_contribs:
+	// every feature's, then the bias); loading replays them within
+	// model.DefaultContributionTolerance. Versions trained before they
+	// existed have none and load as before.
+	GoldenContributions [][]float64 `json:"golden_contributions,omitempty"`
 }
 
 // Thresholds are the decision thresholds on the fraud probability: a score

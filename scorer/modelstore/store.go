@@ -214,6 +214,11 @@ func (s *Store) Load(version string) (*Loaded, error) {
 	if err := m.CheckParity(meta.GoldenRows, model.DefaultParityTolerance); err != nil {
 		return nil, fmt.Errorf("modelstore: %s: %w", version, err)
 	}
+	if meta.GoldenContributions != nil {
+		if err := m.CheckContributions(meta.GoldenRows, meta.GoldenContributions, model.DefaultContributionTolerance); err != nil {
+			return nil, fmt.Errorf("modelstore: %s: golden contributions: %w", version, err)
+		}
+	}
 	reasons, err := readReasons(dir, meta.Features)
 	if err != nil {
 		return nil, fmt.Errorf("modelstore: %s: %w", version, err)
