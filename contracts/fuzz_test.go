@@ -58,3 +58,39 @@ func FuzzDecodeEvent(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodeVerdict: a verdict DecodeVerdict accepts passes ValidateVerdict
+// and survives AppendJSON and DecodeVerdict again unchanged (reason details
+// with a missing value included); a refused one gets a *ValidationError
+// with problems.
+func FuzzDecodeVerdict(f *testing.F) {
+	vd := reasonVerdict()
+	f.Add(vd.AppendJSON(nil))
+	vd.Shadow = []contracts.ShadowResult{{ModelVersion: "m2", PolicyVersion: "p", Score: 0.5, Decision: contracts.DecisionReview}}
+	f.Add(vd.AppendJSON(nil))
+	f.Add([]byte(`{"schema_version":"verdict.v1","transaction_id":"t","decision":"decline","score":0.9,"model_version":"m","policy_version":"p","reasons":["A"],"reason_details":[{"code":"a","feature":1,"value":"x"}],"scored_at":"2025-06-01T12:00:00Z","scoring_us":0}`))
+	f.Add([]byte(`{"reasons":["A"],"reason_details":[null,{},[]]}`))
+	v := contracts.NewValidator()
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var vd contracts.Verdict
+		err := contracts.DecodeVerdict(data, &vd)
+		if err != nil {
+			var ve *contracts.ValidationError
+			if !errors.As(err, &ve) || len(ve.Problems) == 0 {
+				t.Fatalf("error %T without problems: %v", err, err)
+			}
+			return
+		}
+		if verr := v.ValidateVerdict(&vd); verr != nil {
+			t.Fatalf("decoded verdict fails ValidateVerdict: %v", verr)
+		}
+		out := vd.AppendJSON(nil)
+		var again contracts.Verdict
+		if derr := contracts.DecodeVerdict(out, &again); derr != nil {
+			t.Fatalf("re-encoded verdict %s rejected: %v", out, derr)
+		}
+		if out2 := again.AppendJSON(nil); string(out) != string(out2) {
+			t.Fatalf("round trip changed the verdict:\n%s\n%s", out, out2)
+		}
+	})
+}
