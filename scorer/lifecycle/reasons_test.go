@@ -97,3 +97,33 @@ func TestReasonsConfig(t *testing.T) {
 	off.Reasons = "off"
 	assert.Empty(t, off.Problems())
 }
+
+// In split mode the challenger decides its share of cards: its verdicts
+// carry its reasons, counted under its version.
+func TestReasonsOfTheChallengerDecidingItsShare(t *testing.T) {
+	h := newHarness(t, testenv.ChampionChallengerStore(t, true), func(c *lifecycle.Config) {
+		c.ChallengerMode = lifecycle.ModeSplit
+		c.ChallengerShare = 1
+	})
+	given := 0.0
+	for _, ev := range events(200) {
+		var vd contracts.Verdict
+		require.NoError(t, h.lc.Score(&ev, &vd))
+		require.Equal(t, challenger, vd.ModelVersion)
+		if vd.Decision != contracts.DecisionApprove {
+			require.NotEmpty(t, vd.Reasons)
+		}
+		given += float64(len(vd.Reasons))
+	}
+	require.Positive(t, given)
+	sum := func(version string) float64 {
+		total := 0.0
+		for _, code := range testenv.BundledModel(t).Reasons.Codes() {
+			n, _ := h.value(t, "fraudscore_reasons_total", "model_version", version, "code", code)
+			total += n
+		}
+		return total
+	}
+	assert.Equal(t, given, sum(challenger))
+	assert.Zero(t, sum(champion))
+}
