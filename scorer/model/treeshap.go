@@ -231,9 +231,21 @@ func (t *tree) shap(x, phi []float64, parent []pathElem, n int64, depth int, pz,
 	extendPath(path, depth, pz, po, pf)
 	if n < 0 {
 		v := t.leafValue[^n]
+		// For a feature whose one fraction is 0 (the row does not go its
+		// way), UNWOUND-SUM is the same sum over the path divided by its
+		// zero fraction: computed once per leaf, not once per feature.
+		coldSum, haveCold := 0.0, false
 		for i := 1; i <= depth; i++ {
-			w := unwoundPathSum(path, depth, i)
 			el := &path[i]
+			var w float64
+			if el.one != 0 {
+				w = unwoundPathSum(path, depth, i)
+			} else {
+				if !haveCold {
+					coldSum, haveCold = unwoundColdSum(path, depth), true
+				}
+				w = coldSum / el.zero
+			}
 			phi[el.feature] += w * (el.one - el.zero) * v
 		}
 		return
@@ -324,10 +336,19 @@ func unwoundPathSum(path []pathElem, depth, k int) float64 {
 			next = path[i].pweight - tmp*z*float64(depth-i)*inv
 		}
 	case z != 0:
-		for i := depth - 1; i >= 0; i-- {
-			total += path[i].pweight * d1 * recip[depth-i]
-		}
-		total /= z
+		total = unwoundColdSum(path, depth) / z
+	}
+	return total
+}
+
+// unwoundColdSum is UNWOUND-SUM's total, before the division by the zero
+// fraction, for a feature whose one fraction is 0: it does not depend on
+// which feature that is.
+func unwoundColdSum(path []pathElem, depth int) float64 {
+	d1 := float64(depth + 1)
+	total := 0.0
+	for i := depth - 1; i >= 0; i-- {
+		total += path[i].pweight * d1 * recip[depth-i]
 	}
 	return total
 }
