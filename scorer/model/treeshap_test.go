@@ -300,3 +300,94 @@ func TestContributionsConcurrent(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// leafOf follows goesLeft from the root of t to a leaf index.
+func leafOf(t *tree, x []float64) int {
+	if t.numLeaves == 1 {
+		return 0
+	}
+	c := int64(0)
+	for c >= 0 {
+		if t.goesLeft(c, x[t.splitFeature[c]]) {
+			c = t.left[c]
+		} else {
+			c = t.right[c]
+		}
+	}
+	return int(^c)
+}
+
+// TestRoutingMatchesLeaves: the branch TreeSHAP calls hot is the one leaves
+// takes when predicting, on LightGBM models with categorical splits,
+// missing types and rows of NaN, zero, negative, huge and on-threshold
+// values.
+func TestRoutingMatchesLeaves(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	for _, p := range []string{filepath.Join("testdata", "lgb_small_categorical.txt"), filepath.Join(leavesTestdata(t), "lg_breast_cancer.txt")} {
+		data := readFile(t, p)
+		e, err := parseLightGBM(data)
+		require.NoError(t, err)
+		m, err := e.build(FormatLightGBM)
+		require.NoError(t, err)
+		leafEns := m.ens.EnsembleWithLeafPredictions()
+		idx := make([]float64, len(e.trees))
+		x := make([]float64, e.numFeatures)
+		for row := 0; row < 2000; row++ {
+			for j := range x {
+				switch r.IntN(8) {
+				case 0:
+					x[j] = math.NaN()
+				case 1:
+					x[j] = 0
+				case 2:
+					x[j] = -float64(r.IntN(3))
+				case 3:
+					x[j] = 1e300
+				case 4: // a threshold of some node splitting on j, or a category
+					tr := &e.trees[r.IntN(len(e.trees))]
+					if len(tr.threshold) > 0 {
+						x[j] = tr.threshold[r.IntN(len(tr.threshold))]
+					}
+				default:
+					x[j] = float64(r.IntN(60)) * r.Float64() * 10
+				}
+			}
+			require.NoError(t, leafEns.Predict(x, 0, idx))
+			for k := range e.trees {
+				require.Equal(t, int(idx[k]), leafOf(&e.trees[k], x), "%s row %d tree %d", p, row, k)
+			}
+		}
+	}
+}
+
+// TestContributionsTooDeep: a tree deeper than MaxExplainDepth predicts but
+// is not explained.
+func TestContributionsTooDeep(t *testing.T) {
+	const depth = MaxExplainDepth + 1
+	tr := tree{numLeaves: depth + 1}
+	for i := 0; i < depth; i++ {
+		tr.splitFeature = append(tr.splitFeature, 0)
+		tr.threshold = append(tr.threshold, float64(i))
+		tr.decisionType = append(tr.decisionType, dtMissingNaN)
+		tr.left = append(tr.left, ^int64(i))
+		next := int64(i + 1)
+		if i == depth-1 {
+			next = ^int64(depth)
+		}
+		tr.right = append(tr.right, next)
+		tr.internalCover = append(tr.internalCover, float64(depth+1-i))
+	}
+	for i := 0; i <= depth; i++ {
+		tr.leafValue = append(tr.leafValue, float64(i))
+		tr.leafCover = append(tr.leafCover, 1)
+	}
+	m, err := (&ensemble{numFeatures: 1, trees: []tree{tr}}).build(FormatLightGBM)
+	require.NoError(t, err)
+	p, err := m.Predict([]float64{1000})
+	require.NoError(t, err)
+	require.InDelta(t, sigmoidRef(depth), p, 1e-12)
+	assert.False(t, m.HasCovers())
+	err = m.Contributions([]float64{1000}, make([]float64, 2))
+	require.ErrorIs(t, err, ErrNoCovers)
+	assert.Contains(t, err.Error(), "deep")
+}
