@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/fraudscore/fraudscore/internal/testenv"
+	"github.com/fraudscore/fraudscore/scorer/modelstore"
 )
 
 // TestModelExplainMatchesXGBoost diffs `model explain` against XGBoost's own
@@ -76,4 +77,36 @@ func TestModelExplainNoCovers(t *testing.T) {
 	assert.Empty(t, r.stdout)
 	assert.Contains(t, r.stderr, "fraudscore model explain: ")
 	assert.Contains(t, r.stderr, "no node covers")
+}
+
+// TestModelTrainGoldenContributions: `model train` writes XGBoost's
+// pred_contribs for the golden rows, `model check` replays them, and
+// `model explain` prints them for the golden rows.
+func TestModelTrainGoldenContributions(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains a model")
+	}
+	if _, err := os.Stat(testenv.Python); err != nil {
+		t.Skipf("no %s: %v", testenv.Python, err)
+	}
+	dir := t.TempDir()
+	r := runBin(t, "", nil, "model", "train", "-dir", dir, "-rows", "20000", "-rounds", "20", "-promote")
+	require.Zero(t, r.code, r.stderr)
+	r = runBin(t, "", nil, "model", "check", "-dir", dir)
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "128 golden rows within 1e-06, their contributions within 1e-05")
+
+	l, err := modelstore.Open(dir).LoadLatest()
+	require.NoError(t, err)
+	var tsv strings.Builder
+	for _, g := range l.Meta.GoldenRows {
+		for j, x := range g.Features {
+			if j > 0 {
+				tsv.WriteByte('\t')
+			}
+			tsv.WriteString(strconv.FormatFloat(x, 'g', -1, 64)) // NaN prints as "NaN": missing
+		}
+		tsv.WriteByte('\n')
+	}
+	explainMatches(t, filepath.Join(l.Dir, l.Meta.ModelFile), tsv.String(), l.Meta.GoldenContributions)
 }

@@ -172,8 +172,12 @@ func (mc *modelCmd) run(ctx context.Context, f *modelFlags, pos []string, stdin 
 
 // checkLine is what check prints for a version that passed.
 func checkLine(l *modelstore.Loaded) string {
-	return fmt.Sprintf("%s ok: %s, %d trees, %d features, %d golden rows within %g",
+	s := fmt.Sprintf("%s ok: %s, %d trees, %d features, %d golden rows within %g",
 		l.Version, l.Model.Format(), l.Model.NumTrees(), l.Model.NumFeatures(), len(l.Meta.GoldenRows), model.DefaultParityTolerance)
+	if l.Meta.GoldenContributions != nil {
+		s += fmt.Sprintf(", their contributions within %g", model.DefaultContributionTolerance)
+	}
+	return s
 }
 
 // promote moves latest to version and says when that ended the
