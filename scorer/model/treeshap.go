@@ -34,12 +34,19 @@ type explainer struct {
 	expected float64
 	// err is nil when contributions are available, else wraps ErrNoCovers.
 	err error
-	// work holds *shapWork of pathLen elements.
-	work    sync.Pool
-	pathLen int
+	// tables are the trees' leaf tables (treeshap_table.go); a tree
+	// without them is explained by the recursion.
+	tables []treeTable
+	// work holds *shapWork: a path of pathLen elements for the recursion,
+	// maxNodes split decisions for the tables.
+	work              sync.Pool
+	pathLen, maxNodes int
 }
 
-type shapWork struct{ path []pathElem }
+type shapWork struct {
+	path      []pathElem
+	decisions []bool
+}
 
 // newExplainer prepares TreeSHAP over the validated ensemble e. A model
 // without usable covers gets an explainer whose err says why.
@@ -62,11 +69,15 @@ func newExplainer(e *ensemble) *explainer {
 			return x
 		}
 		maxDepth = max(maxDepth, d)
+		x.maxNodes = max(x.maxNodes, t.numLeaves-1)
 		x.expected += t.meanValue(0)
 	}
+	x.tables = buildTables(e.trees)
 	maxd := maxDepth + 2
 	x.pathLen = maxd * (maxd + 1) / 2
-	x.work.New = func() any { return &shapWork{path: make([]pathElem, x.pathLen)} }
+	x.work.New = func() any {
+		return &shapWork{path: make([]pathElem, x.pathLen), decisions: make([]bool, x.maxNodes)}
+	}
 	return x
 }
 
@@ -100,17 +111,27 @@ func (m *Model) Contributions(features []float64, out []float64) error {
 	for i := range out {
 		out[i] = 0
 	}
-	phi := out[:m.numFeatures]
 	w := x.work.Get().(*shapWork)
-	for i := range x.trees {
-		t := &x.trees[i]
-		if t.numLeaves > 1 {
-			t.shap(features, phi, w.path, 0, 0, 1, 1, -1)
-		}
-	}
+	x.contribute(features, out[:m.numFeatures], w, true)
 	x.work.Put(w)
 	out[m.numFeatures] = x.expected
 	return nil
+}
+
+// contribute adds the contributions of row features to phi: from the leaf
+// tables where a tree has them (and tables is true: tests compare both),
+// else by the recursion.
+func (x *explainer) contribute(features, phi []float64, w *shapWork, tables bool) {
+	for i := range x.trees {
+		t := &x.trees[i]
+		switch {
+		case t.numLeaves == 1:
+		case tables && x.tables[i].leaves != nil:
+			t.contributeTable(&x.tables[i], features, phi, w.decisions[:t.numLeaves-1])
+		default:
+			t.shap(features, phi, w.path, 0, 0, 1, 1, -1)
+		}
+	}
 }
 
 // validateCovers checks the covers' lengths and values: finite, not

@@ -146,6 +146,12 @@ func TestContributionsBruteForce(t *testing.T) {
 			for j := range phi {
 				require.InDelta(t, phi[j], out[j], 1e-12, "trial %d row %v feature %d", trial, x, j)
 			}
+			// The recursion too (Contributions used the leaf tables).
+			require.Equal(t, len(e.trees), tabled(m))
+			rec := recursionContributions(m, x)
+			for j := range phi {
+				require.InDelta(t, phi[j], rec[j], 1e-12, "recursion: trial %d row %v feature %d", trial, x, j)
+			}
 			require.InDelta(t, bias, out[n], 1e-12, "trial %d bias", trial)
 			assertSumsToMargin(t, m, x, out)
 		}
@@ -364,9 +370,87 @@ func TestRoutingMatchesLeaves(t *testing.T) {
 // is not explained.
 func TestContributionsTooDeep(t *testing.T) {
 	const depth = MaxExplainDepth + 1
+	tr := chainTree(depth, 1)
+	m, err := (&ensemble{numFeatures: 1, trees: []tree{tr}}).build(FormatLightGBM)
+	require.NoError(t, err)
+	p, err := m.Predict([]float64{1000})
+	require.NoError(t, err)
+	require.InDelta(t, sigmoidRef(depth), p, 1e-12)
+	assert.False(t, m.HasCovers())
+	err = m.Contributions([]float64{1000}, make([]float64, 2))
+	require.ErrorIs(t, err, ErrNoCovers)
+	assert.Contains(t, err.Error(), "deep")
+}
+
+// tabled counts the trees with leaf tables (single-leaf trees count: they
+// need none).
+func tabled(m *Model) int {
+	n := 0
+	for i := range m.shap.trees {
+		if m.shap.trees[i].numLeaves == 1 || m.shap.tables[i].leaves != nil {
+			n++
+		}
+	}
+	return n
+}
+
+// recursionContributions runs the per-row recursion (not the leaf tables).
+func recursionContributions(m *Model, x []float64) []float64 {
+	maxd := MaxExplainDepth + 2
+	w := &shapWork{path: make([]pathElem, maxd*(maxd+1)/2), decisions: make([]bool, m.shap.maxNodes)}
+	phi := make([]float64, m.numFeatures)
+	m.shap.contribute(x, phi, w, false)
+	return phi
+}
+
+// TestTablesMatchRecursion: the leaf tables give the recursion's
+// contributions on real models (LightGBM leaf-wise trees, categorical
+// splits), and a model beyond the tables' limits falls back to the
+// recursion.
+func TestTablesMatchRecursion(t *testing.T) {
+	dir := leavesTestdata(t)
+	for _, p := range []string{filepath.Join(dir, "lg_breast_cancer.txt"), filepath.Join("testdata", "lgb_small_categorical.txt"), filepath.Join("testdata", "xgb_small.json")} {
+		m, err := LoadFile(p)
+		require.NoError(t, err)
+		require.Positive(t, tabled(m), p)
+		t.Logf("%s: %d of %d trees tabled", p, tabled(m), m.NumTrees())
+		rows := [][]float64{make([]float64, m.NumFeatures())}
+		if p == filepath.Join(dir, "lg_breast_cancer.txt") {
+			rows = readMatrix(t, filepath.Join(dir, "lg_breast_cancer_data.txt"))
+		}
+		out := make([]float64, m.NumFeatures()+1)
+		for _, x := range rows {
+			require.NoError(t, m.Contributions(x, out))
+			rec := recursionContributions(m, x)
+			for j := range rec {
+				require.InDelta(t, rec[j], out[j], 1e-12, "%s feature %d", p, j)
+			}
+		}
+	}
+	// 12 features on one path: more than maxTableFeatures.
+	const depth = maxTableFeatures + 2
+	tr := chainTree(depth, depth)
+	m, err := (&ensemble{numFeatures: depth, trees: []tree{tr}}).build(FormatLightGBM)
+	require.NoError(t, err)
+	require.True(t, m.HasCovers())
+	require.Zero(t, tabled(m))
+	x := make([]float64, depth)
+	for i := range x {
+		x[i] = 1
+	}
+	out := make([]float64, depth+1)
+	require.NoError(t, m.Contributions(x, out))
+	assertSumsToMargin(t, m, x, out)
+}
+
+// chainTree is a tree of depth internal nodes in a chain: node i splits on
+// feature i mod features at threshold i, its left child is leaf i (value
+// i), its right child node i+1, the last one's leaf depth; every leaf has
+// cover 1.
+func chainTree(depth, features int) tree {
 	tr := tree{numLeaves: depth + 1}
 	for i := 0; i < depth; i++ {
-		tr.splitFeature = append(tr.splitFeature, 0)
+		tr.splitFeature = append(tr.splitFeature, int64(i%features))
 		tr.threshold = append(tr.threshold, float64(i))
 		tr.decisionType = append(tr.decisionType, dtMissingNaN)
 		tr.left = append(tr.left, ^int64(i))
@@ -381,13 +465,5 @@ func TestContributionsTooDeep(t *testing.T) {
 		tr.leafValue = append(tr.leafValue, float64(i))
 		tr.leafCover = append(tr.leafCover, 1)
 	}
-	m, err := (&ensemble{numFeatures: 1, trees: []tree{tr}}).build(FormatLightGBM)
-	require.NoError(t, err)
-	p, err := m.Predict([]float64{1000})
-	require.NoError(t, err)
-	require.InDelta(t, sigmoidRef(depth), p, 1e-12)
-	assert.False(t, m.HasCovers())
-	err = m.Contributions([]float64{1000}, make([]float64, 2))
-	require.ErrorIs(t, err, ErrNoCovers)
-	assert.Contains(t, err.Error(), "deep")
+	return tr
 }
