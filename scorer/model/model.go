@@ -1,5 +1,7 @@
 // Package model loads gradient-boosted tree models (LightGBM text and
-// XGBoost JSON) and evaluates them with github.com/dmitryikh/leaves.
+// XGBoost JSON), evaluates them with github.com/dmitryikh/leaves, and
+// explains a prediction with exact TreeSHAP contributions from the file's
+// node covers (treeshap.go; see docs/adr/0015-treeshap-reason-codes.md).
 //
 // A model file is untrusted input. Every structure is validated (array
 // lengths, child indices, feature indices, reachability, absence of cycles,

@@ -95,8 +95,10 @@ func (m *Model) HasCovers() bool { return m.shap.err == nil }
 // sigmoid. Rows are routed exactly as Predict routes them (NaN follows the
 // default branch; XGBoost's float32 comparison is kept by the converted
 // thresholds), so out has the layout and values of XGBoost's
-// predict(..., pred_contribs=True). It fails with ErrNoCovers when the file
-// had no covers. It does not allocate and is safe for concurrent use.
+// predict(..., pred_contribs=True). Trees within the leaf tables' limits
+// (treeshap_table.go) are explained from tables computed at load, the
+// others by the recursion. It fails with ErrNoCovers when the file had no
+// covers. It does not allocate and is safe for concurrent use.
 func (m *Model) Contributions(features []float64, out []float64) error {
 	if len(features) != m.numFeatures {
 		return fmt.Errorf("model expects %d features, got %d", m.numFeatures, len(features))
