@@ -154,6 +154,9 @@ func (s *system) run(rep *chaosReport, name string, sz size, garbage int, f faul
 	}
 	defer nc.Close()
 	tr := newTraffic(sz.n, sz.rate, garbage)
+	if f.traffic != nil {
+		f.traffic(tr)
+	}
 	pubDone := make(chan error, 1)
 	go func() { pubDone <- tr.run(ctx, nc, 90*time.Second) }()
 	ev := &res.Evidence
@@ -460,6 +463,32 @@ func TestChaos(t *testing.T) {
 		})
 		s.logStats("h_dlq_unavailable")
 	})
+
+	t.Run("i_challenger_refused", func(t *testing.T) {
+		s := newSystem(t, false, 2)
+		champion := testenv.BundledVersion(t)
+		if champion == olderVersion {
+			t.Fatalf("the bundled version is %s: no older version to try as challenger", champion)
+		}
+		copyVersion(t, s.models, olderVersion, olderVersion)
+		tl := &trial{champion: champion, good: olderVersion, tampered: tamperedVersion, failsBefore: map[string]float64{}}
+		var tr *traffic
+		var hold1, hold2 func()
+		s.run(rep, "i_challenger_refused", small, 0, fault{
+			// Held at a half until both workers refused the tampered
+			// challenger, at three quarters until both serve the good
+			// one: traffic runs in each phase whatever the machine's speed.
+			traffic: func(x *traffic) {
+				tr = x
+				hold1, hold2 = tr.holdAt(tr.n/2), tr.holdAt(tr.n*3/4)
+			},
+			inject: func(ctx context.Context, ev *evidence) error {
+				return s.injectChallenger(ctx, tr, tl, hold1, hold2, ev)
+			},
+			bit: func(ctx context.Context, _ counts, ev *evidence) error { return s.challengerBit(ctx, tr, tl, ev) },
+		})
+		s.logStats("i_challenger_refused")
+	})
 }
 
 // awaitAckPending waits until the work consumer has had messages delivered
@@ -523,7 +552,16 @@ func streamLeader(url, stream string) string {
 func tamperLatest(t *testing.T, dir string) string {
 	t.Helper()
 	name := "v20991231_235959"
-	vdir := testenv.CopyBundled(t, dir, name)
+	tamper(t, testenv.CopyBundled(t, dir, name))
+	testenv.MoveLink(t, dir, modelstore.LatestLink, name)
+	return name
+}
+
+// tamper changes the model file of the version directory vdir after its
+// sha256 was recorded in the metadata (one byte appended), so that the
+// store refuses the version.
+func tamper(t *testing.T, vdir string) {
+	t.Helper()
 	f, err := os.OpenFile(filepath.Join(vdir, "model.json"), os.O_APPEND|os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -531,13 +569,7 @@ func tamperLatest(t *testing.T, dir string) string {
 	if _, err := f.WriteString("\n"); err != nil {
 		t.Fatal(err)
 	}
-	f.Close()
-	tmp := filepath.Join(dir, ".latest.chaos")
-	if err := os.Symlink(name, tmp); err != nil {
+	if err := f.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Rename(tmp, filepath.Join(dir, modelstore.LatestLink)); err != nil {
-		t.Fatal(err)
-	}
-	return name
 }

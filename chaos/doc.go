@@ -3,12 +3,14 @@
 // 127.0.0.1 (a nats-server built from the module, or a three-node JetStream
 // cluster of cmd/natsserver nodes, and several `fraudscore worker`
 // processes), inject faults (SIGKILL, SIGSTOP, server restart, leader loss,
-// garbage, a tampered model, stream outages) under traffic, assert that
-// each fault happened and bit (the wait status of a killed process, the
-// consumer's redeliveries, the stream leader before and after, refused
-// publishes, the refused model), and then check by reading the streams,
-// transaction by transaction (loadtest.VerifyStored), that every published
-// transaction ended as exactly one verdict or exactly one dead letter.
+// garbage, a tampered model, stream outages, a tampered challenger then a
+// good one) under traffic, assert that each fault happened and bit (the wait
+// status of a killed process, the consumer's redeliveries, the stream leader
+// before and after, refused publishes, the refused model, the refused
+// challenger and the shadow entries of the good one), and then check by
+// reading the streams, transaction by transaction (loadtest.VerifyStored),
+// that every published transaction ended as exactly one verdict or exactly
+// one dead letter.
 // faultcheck_test.go shows that these checks fail when a fault did not
 // happen or a verdict is missing or doubled.
 //

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/fraudscore/fraudscore/contracts"
+	"github.com/fraudscore/fraudscore/internal/testenv"
 )
 
 // TestProcessFaultChecksFail shows that the process faults report failure
@@ -116,6 +117,10 @@ func TestFaultChecksFailWithoutFault(t *testing.T) {
 			return workerRefusals(s.workers, &evidence{}, "publish_error", "puback_error", "dlq_error")
 		}},
 		{"model_refused", func() error { return modelRefused(s.workers[0], &evidence{}) }},
+		{"challenger_refused", func() error {
+			tl := &trial{champion: testenv.BundledVersion(t), good: olderVersion, tampered: tamperedVersion, failsBefore: map[string]float64{}}
+			return s.challengerBit(ctx, tr, tl, &evidence{})
+		}},
 		{"leader_change", func() error {
 			leaderOf := func() string { return streamLeader(s.url, streamTx) }
 			_, err := leaderChange(leaderOf, leaderOf(), 2*time.Second)

@@ -19,6 +19,9 @@ import (
 // bit. Both return an error rather than failing the test, so that the suite
 // can show (faultcheck_test.go) that a fault which did not happen fails.
 type fault struct {
+	// traffic, optional, sees the scenario's traffic before it starts (to
+	// hold it at points with holdAt, or to read what was sent).
+	traffic func(tr *traffic)
 	// inject runs once a third of the traffic is sent; an error means the
 	// fault could not be injected or the system did not confirm it.
 	inject func(ctx context.Context, ev *evidence) error

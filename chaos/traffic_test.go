@@ -53,6 +53,21 @@ type traffic struct {
 
 	sent, acked, retried, pubErrs atomic.Int64
 	garbageSent                   atomic.Int64
+
+	holds map[int]chan struct{} // index -> closed when the traffic may send it (holdAt)
+}
+
+// holdAt makes the traffic wait, before it sends its i-th message, until
+// release is called or its context ends; it then resumes at its rate. Call
+// it before run. release may be called more than once.
+func (tr *traffic) holdAt(i int) (release func()) {
+	if tr.holds == nil {
+		tr.holds = map[int]chan struct{}{}
+	}
+	ch := make(chan struct{})
+	tr.holds[i] = ch
+	var once sync.Once
+	return func() { once.Do(func() { close(ch) }) }
 }
 
 func newTraffic(n int, rate float64, garbageEvery int) *traffic {
@@ -125,6 +140,13 @@ func (tr *traffic) run(ctx context.Context, nc *nats.Conn, retryFor time.Duratio
 	for i := 0; i < tr.n; i++ {
 		if ctx.Err() != nil {
 			break
+		}
+		if ch, ok := tr.holds[i]; ok {
+			select {
+			case <-ch:
+			case <-ctx.Done():
+			}
+			origin = time.Now().Add(-time.Duration(i) * interval)
 		}
 		if d := time.Until(origin.Add(time.Duration(i) * interval)); d > 0 {
 			time.Sleep(d)
