@@ -24,7 +24,7 @@ const usageHead = `fraudscore: real-time fraud scoring of payment transactions o
 
 Usage:
   fraudscore [worker]        run a scoring worker
-  fraudscore model <cmd>     list | check | promote | rollback | challenger | compare | predict | train
+  fraudscore model <cmd>     list | check | promote | rollback | challenger | compare | predict | explain | train
   fraudscore version         print the version
   fraudscore help [cmd ...]  help on a command (fraudscore help model list); every command takes -h/--help
 `

@@ -96,8 +96,14 @@ func Scan(text string) ([]Figure, []Problem) {
 		if inFence {
 			continue
 		}
-		// Blank out code spans, keeping offsets.
-		line = spanRE.ReplaceAllStringFunc(line, func(s string) string { return strings.Repeat(" ", len(s)) })
+		// Blank out code spans, keeping offsets; a marker inside one would be
+		// blanked with it and its figure never checked, so that is an error.
+		line = spanRE.ReplaceAllStringFunc(line, func(s string) string {
+			if markerRE.MatchString(s) {
+				probs = append(probs, Problem{n, fmt.Errorf("%w: a marker inside a code span is never checked: %q", ErrMarker, s)})
+			}
+			return strings.Repeat(" ", len(s))
+		})
 		marks := markerRE.FindAllStringSubmatchIndex(line, -1)
 		prev := 0
 		for _, m := range marks {

@@ -55,6 +55,7 @@ func TestProblems(t *testing.T) {
 		{"setting covers one figure", "64 KiB at 2000/s<!-- setting -->", figures.ErrUnmarked},
 		{"unmarked memory", "RSS under **57** MiB", figures.ErrUnmarked},
 		{"selector is not prose", "3 ms<!-- setting --> 1<!-- fig run.json results[name=\"at 5k/s\"].rate -->", figures.ErrMarker},
+		{"marker in code", "`1e6 / 33.9<!-- fig run.json ratio -->`", figures.ErrMarker},
 		{"missing source", "1<!-- fig nope.json a -->", figures.ErrMarker},
 		{"missing key", "1<!-- fig run.json results[name=\"x\"].rate -->", figures.ErrMarker},
 		{"no selector", "1<!-- fig run.json -->", figures.ErrMarker},
