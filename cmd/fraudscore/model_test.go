@@ -117,7 +117,6 @@ func TestModelCheckTampered(t *testing.T) {
 	assert.Zero(t, r.code, "latest (v1) is still good: %s", r.stderr)
 }
 
-
 // sampleTSV returns feature rows of synthetic events; missing values are
 // written alternately as an empty field and as "nan".
 func sampleTSV(n int) (string, int) {
