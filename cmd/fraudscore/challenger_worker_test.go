@@ -24,18 +24,10 @@ import (
 // the stream and of request-reply, the champion's verdict with the
 // challenger's result in shadow: read back from VERDICTS by id.
 func TestWorkerWithChallengerInShadowStoresShadowEntries(t *testing.T) {
-	natsAddr := testenv.FreeAddr(t)
-	w, httpAddr := startWorker(t, "FRAUDSCORE_EMBEDDED_LISTEN="+natsAddr,
-		"FRAUDSCORE_MODEL_DIR="+testenv.ChampionChallengerStore(t, true))
-	w.WaitHTTP(t, "http://"+httpAddr+"/readyz", 30*time.Second)
-	url := "nats://" + natsAddr
+	_, httpAddr, url := readyWorker(t, "FRAUDSCORE_MODEL_DIR="+testenv.ChampionChallengerStore(t, true))
 	js := natstest.JetStream(t, url)
 
-	g := synthetic.New(synthetic.Config{Seed: 7, Now: time.Now, IDPrefix: "shadow-"})
-	evs := make([]contracts.TransactionEvent, 20)
-	for i := range evs {
-		evs[i], _ = g.Next()
-	}
+	evs := synthEvents(synthetic.Config{Seed: 7, Now: time.Now, IDPrefix: "shadow-"}, 20)
 	natstest.PublishEvents(t, js, "payments.transactions.test", evs[:15])
 	nc, err := nats.Connect(url)
 	require.NoError(t, err)

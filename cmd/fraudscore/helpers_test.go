@@ -12,7 +12,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/fraudscore/fraudscore/contracts"
 	"github.com/fraudscore/fraudscore/internal/testenv"
+	"github.com/fraudscore/fraudscore/synthetic"
 )
 
 // fraudscore returns the binary under test, built once per test process.
@@ -73,4 +75,25 @@ func startWorker(t *testing.T, env ...string) (p *testenv.Process, httpAddr stri
 		"FRAUDSCORE_PULL_EXPIRY=1s",
 	}
 	return testenv.StartProcess(t, fraudscore(t), []string{"worker"}, append(base, env...)), httpAddr
+}
+
+// readyWorker is startWorker on a NATS address the test knows, waited on
+// until /readyz answers; it returns the process, its side port and the
+// embedded server's URL.
+func readyWorker(t *testing.T, env ...string) (p *testenv.Process, httpAddr, natsURL string) {
+	t.Helper()
+	natsAddr := testenv.FreeAddr(t)
+	p, httpAddr = startWorker(t, append([]string{"FRAUDSCORE_EMBEDDED_LISTEN=" + natsAddr}, env...)...)
+	p.WaitHTTP(t, "http://"+httpAddr+"/readyz", 30*time.Second)
+	return p, httpAddr, "nats://" + natsAddr
+}
+
+// synthEvents returns the first n events of the synthetic generator with cfg.
+func synthEvents(cfg synthetic.Config, n int) []contracts.TransactionEvent {
+	g := synthetic.New(cfg)
+	evs := make([]contracts.TransactionEvent, n)
+	for i := range evs {
+		evs[i], _ = g.Next()
+	}
+	return evs
 }

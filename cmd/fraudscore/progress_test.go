@@ -18,20 +18,14 @@ import (
 // a misspelt variable is warned about with the closest name, and the chaos
 // suite's variable is not.
 func TestProgressSummaryWithoutDemo(t *testing.T) {
-	natsAddr := testenv.FreeAddr(t)
-	w, httpAddr := startWorker(t, "FRAUDSCORE_EMBEDDED_LISTEN="+natsAddr,
+	w, _, url := readyWorker(t,
 		"FRAUDSCORE_BACKLOG_POLL=100ms", "FRAUDSCORE_PROGRESS_INTERVAL=200ms",
 		"FRAUDSCORE_CONCURENCY=2", "FRAUDSCORE_CHAOS=1",
 	)
-	w.WaitHTTP(t, "http://"+httpAddr+"/readyz", 30*time.Second)
 
-	js := natstest.JetStream(t, "nats://"+natsAddr)
+	js := natstest.JetStream(t, url)
 	const n = 120
-	gen := synthetic.New(synthetic.Config{Seed: 9, Now: time.Now, IDPrefix: "progress-"})
-	evs := make([]contracts.TransactionEvent, n)
-	for i := range evs {
-		evs[i], _ = gen.Next()
-	}
+	evs := synthEvents(synthetic.Config{Seed: 9, Now: time.Now, IDPrefix: "progress-"}, n)
 	natstest.PublishEvents(t, js, contracts.SubjectTransactionsPrefix+"test", evs)
 
 	var total int64

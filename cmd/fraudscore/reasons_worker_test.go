@@ -27,18 +27,11 @@ import (
 // version's table, and approvals with none; request-reply callers get the
 // same; the codes given are counted per code on /metrics.
 func TestWorkerVerdictsCarryReasons(t *testing.T) {
-	natsAddr := testenv.FreeAddr(t)
-	w, httpAddr := startWorker(t, "FRAUDSCORE_EMBEDDED_LISTEN="+natsAddr)
-	w.WaitHTTP(t, "http://"+httpAddr+"/readyz", 30*time.Second)
-	url := "nats://" + natsAddr
+	_, httpAddr, url := readyWorker(t)
 	js := natstest.JetStream(t, url)
 	bundled := testenv.BundledModel(t)
 
-	g := synthetic.New(synthetic.Config{Seed: 11, Now: time.Now, IDPrefix: "reasons-", FraudRate: 0.4})
-	evs := make([]contracts.TransactionEvent, 60)
-	for i := range evs {
-		evs[i], _ = g.Next()
-	}
+	evs := synthEvents(synthetic.Config{Seed: 11, Now: time.Now, IDPrefix: "reasons-", FraudRate: 0.4}, 60)
 	natstest.PublishEvents(t, js, "payments.transactions.test", evs[:50])
 	nc, err := nats.Connect(url)
 	require.NoError(t, err)
