@@ -9,8 +9,9 @@ import (
 	"github.com/fraudscore/fraudscore/internal/figures"
 )
 
-// check writes doc into a directory beside copies of testdata and checks it.
-func check(t *testing.T, doc string) (int, []figures.Problem) {
+// docRoot writes doc as doc.md into a temporary directory beside copies of
+// testdata and returns the directory.
+func docRoot(t *testing.T, doc string) string {
 	t.Helper()
 	root := t.TempDir()
 	for _, f := range []string{"run.json", "micro.txt"} {
@@ -25,7 +26,13 @@ func check(t *testing.T, doc string) (int, []figures.Problem) {
 	if err := os.WriteFile(filepath.Join(root, "doc.md"), []byte(doc), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	return figures.CheckFile(root, "doc.md")
+	return root
+}
+
+// check writes doc beside copies of testdata and checks it.
+func check(t *testing.T, doc string) (int, []figures.Problem) {
+	t.Helper()
+	return figures.CheckFile(docRoot(t, doc), "doc.md")
 }
 
 func TestMatchingFigures(t *testing.T) {
@@ -86,19 +93,7 @@ func TestProblems(t *testing.T) {
 func TestUpdateRequotesAsWritten(t *testing.T) {
 	doc := "a **54 900**<!-- fig run.json results[name=\"fraudscore backlog\"].rate --> b 54.1k/s<!-- fig run.json results[0].rate -->" +
 		" c 0.71<!-- fig run.json ratio --> d 78,000<!-- fig run.json results[1].rate --> e `9 ms` f 57.0<!-- fig run.json results[0].rss_bytes /1048576 -->\n"
-	root := t.TempDir()
-	for _, f := range []string{"run.json"} {
-		b, err := os.ReadFile(filepath.Join("testdata", f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(root, f), b, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := os.WriteFile(filepath.Join(root, "doc.md"), []byte(doc), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	root := docRoot(t, doc)
 	n, probs := figures.UpdateFile(root, "doc.md")
 	if n != 4 || len(probs) != 0 {
 		t.Fatalf("want 4 figures changed, got %d, %v", n, probs)
