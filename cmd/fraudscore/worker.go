@@ -35,8 +35,9 @@ func newLogger(w io.Writer, level string) *slog.Logger {
 }
 
 // defaultGOGC trades memory for CPU: the worker's live heap is a few MiB, so
-// collecting at 5x instead of 2x costs ~20 MiB of RSS and saves ~16% of the
-// worker's CPU per verdict (docs/perf-notes.md). defaultMemLimit is a soft
+// collecting at 5x instead of 2x costs some RSS and saves worker CPU per
+// verdict (measured when chosen, commit a052aa1; the `tune GOGC=...` rows of
+// docs/bench/latest.md compare it today). defaultMemLimit is a soft
 // cap that makes the collector work harder before RSS passes the 64 MiB
 // budget under full load. GOGC and GOMEMLIMIT in the environment win (the
 // Kubernetes Deployment sets GOMEMLIMIT from its memory limit).
