@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -33,30 +32,9 @@ The connection flags default to the worker's FRAUDSCORE_NATS_* variables.`
 // compareCommand runs `fraudscore model compare`.
 func compareCommand(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c := newCommand("model compare", "(-since D | -last N)", compareSummary, 0, 0)
-	conn := worker.DefaultConfig()
-	for _, f := range []struct {
-		flag, env string
-		dst       *string
-		usage     string
-	}{
-		{"url", "NATS_URL", &conn.NATSURL, "NATS server URLs, comma-separated"},
-		{"creds", "NATS_CREDS_FILE", &conn.CredsFile, "NATS user credentials file"},
-		{"nkey", "NATS_NKEY_FILE", &conn.NKeyFile, "NATS nkey seed file"},
-		{"user", "NATS_USER", &conn.User, "NATS user name (with -password-file)"},
-		{"password-file", "NATS_PASSWORD_FILE", &conn.PasswordFile, "file holding the NATS password"},
-		{"token-file", "NATS_TOKEN_FILE", &conn.TokenFile, "file holding the NATS token"},
-		{"ca", "NATS_CA_FILE", &conn.CAFile, "CA certificate to verify the NATS server (enables TLS)"},
-		{"cert", "NATS_CERT_FILE", &conn.CertFile, "client certificate for mutual TLS"},
-		{"key", "NATS_KEY_FILE", &conn.KeyFile, "client key for mutual TLS"},
-		{"stream", "VERDICT_STREAM", &conn.VerdictStream, "verdict stream"},
-		{"prefix", "VERDICT_PREFIX", &conn.VerdictPrefix, "verdict subject prefix"},
-	} {
-		env := worker.EnvPrefix + "_" + f.env
-		if v := os.Getenv(env); v != "" {
-			*f.dst = v
-		}
-		c.flags.StringVar(f.dst, f.flag, *f.dst, f.usage+" ($"+env+")")
-	}
+	conn := connectionFlags(c)
+	stringFlag(c, "stream", "VERDICT_STREAM", &conn.VerdictStream, "verdict stream")
+	stringFlag(c, "prefix", "VERDICT_PREFIX", &conn.VerdictPrefix, "verdict subject prefix")
 	var since string
 	var last int
 	var asJSON bool
@@ -89,7 +67,7 @@ func compareCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		c.usage(stderr)
 		return 2
 	}
-	if err := runCompare(ctx, &conn, o, asJSON, stdout, stderr); err != nil {
+	if err := runCompare(ctx, conn, o, asJSON, stdout, stderr); err != nil {
 		fmt.Fprintf(stderr, "fraudscore model compare: %v\n", err)
 		return 1
 	}
