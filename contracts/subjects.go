@@ -43,6 +43,15 @@ const (
 	HeaderDLQDeliveries    = "Fraudscore-Dlq-Deliveries"
 	HeaderDLQWorker        = "Fraudscore-Dlq-Worker"
 	HeaderDLQTransactionID = "Fraudscore-Dlq-Transaction-Id"
+	// HeaderTraceparent is the W3C Trace Context traceparent header. When an
+	// incoming transaction or request carries a valid one, fraudscore sets it
+	// on the verdict, the dead letter and the reply, with the same trace id
+	// and flags and fraudscore's own span id as parent id (see
+	// ParseTraceparent).
+	HeaderTraceparent = "traceparent"
+	// HeaderTracestate is the W3C Trace Context tracestate header, carried
+	// unchanged beside a valid traceparent.
+	HeaderTracestate = "tracestate"
 )
 
 // Dead-letter reasons; each is the last token of the dead-letter subject.
