@@ -43,6 +43,11 @@ const (
 	HeaderDLQDeliveries    = "Fraudscore-Dlq-Deliveries"
 	HeaderDLQWorker        = "Fraudscore-Dlq-Worker"
 	HeaderDLQTransactionID = "Fraudscore-Dlq-Transaction-Id"
+	// HeaderRedacted is set on a message whose payload or headers fraudscore
+	// altered to mask card numbers (see RedactPANs); its value is
+	// RedactedPAN. A redacted payload is not the original: tools must not
+	// replay it as if it were.
+	HeaderRedacted = "Fraudscore-Redacted"
 	// HeaderTraceparent is the W3C Trace Context traceparent header. When an
 	// incoming transaction or request carries a valid one, fraudscore sets it
 	// on the verdict, the dead letter and the reply, with the same trace id
@@ -53,6 +58,9 @@ const (
 	// unchanged beside a valid traceparent.
 	HeaderTracestate = "tracestate"
 )
+
+// RedactedPAN is the value of HeaderRedacted when card numbers were masked.
+const RedactedPAN = "pan"
 
 // Dead-letter reasons; each is the last token of the dead-letter subject.
 const (
