@@ -12,7 +12,7 @@ MICRO_BENCHTIME ?= 1s
 MICRO_COUNT ?= 5
 MICRO_OUT ?= docs/bench/micro.txt
 
-.PHONY: bench bench-quick bench-tools bench-micro
+.PHONY: bench bench-quick bench-tools bench-micro bench-lifecycle
 
 bench-tools: build ## build bin/natsserver, bin/bench, bin/loadtest and natscli (for nats bench)
 	$(GO) build -o $(BIN)/natsserver ./cmd/natsserver
@@ -42,3 +42,8 @@ bench: bench-tools ## micro-benchmarks and every end-to-end scenario (about 8 mi
 bench-quick: bench-tools ## short micro-benchmarks and the quick end-to-end plan (under 2 minutes)
 	$(MAKE) --no-print-directory bench-micro MICRO_BENCHTIME=100ms MICRO_COUNT=1 MICRO_OUT=docs/bench/micro-quick.txt
 	./$(BIN)/bench -quick -nats $(BIN)/nats -out docs/bench/quick $(BENCH_FLAGS)
+
+LIFECYCLE_ROUNDS ?= 5
+
+bench-lifecycle: bench-tools ## the backlog with and without a challenger in shadow and reason codes, LIFECYCLE_ROUNDS interleaved rounds (median ratios) into docs/bench/lifecycle
+	./$(BIN)/bench -only "fraudscore backlog" -rounds $(LIFECYCLE_ROUNDS) -timeout 40m -out docs/bench/lifecycle $(BENCH_FLAGS)

@@ -37,6 +37,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.ModelDir, "models", "models", "model store")
 	fs.BoolVar(&o.Quick, "quick", false, "the short plan (under two minutes)")
 	fs.StringVar(&o.Only, "only", "", "run only scenarios whose name contains this")
+	fs.IntVar(&o.Rounds, "rounds", 1, "run the scenarios this many times, interleaved; ratios are the medians of the rounds'")
 	out := fs.String("out", "docs/bench/latest", "write <out>.json and <out>.md")
 	procLog := fs.String("proc-log", "", "file for the servers' and workers' output (default: discarded)")
 	timeout := fs.Duration("timeout", 15*time.Minute, "hard cap on the whole run")
@@ -46,6 +47,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 		return 1
+	}
+	if o.Rounds < 1 {
+		fmt.Fprintf(stderr, "bench: -rounds %d: want at least 1\n", o.Rounds)
+		fs.Usage()
+		return 2
 	}
 	if *render != "" {
 		return renderMarkdown(*render, "", stdout, stderr)

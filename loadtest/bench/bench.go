@@ -34,6 +34,11 @@ type Options struct {
 	Quick bool
 	// Only, when set, runs the scenarios whose name contains it.
 	Only string
+	// Rounds runs the selected scenarios this many times (0 or 1: once),
+	// interleaved: odd rounds in plan order, even rounds in reverse, so a
+	// drift of the machine's speed during the run weighs on both sides of
+	// every ratio alike. Each ratio is then the median of its rounds'.
+	Rounds int
 	// SourceDir is the checkout whose commit the results record.
 	SourceDir string
 	// Command is how the run was started, recorded in the results.
@@ -95,7 +100,10 @@ type Result struct {
 	// LoadAvg is the machine's 1-minute load average when the scenario
 	// ended: above ~2.5 on 2 cores, other work competed with the benchmark.
 	LoadAvg float64 `json:"loadavg_1m"`
-	Err     string  `json:"error,omitempty"`
+	// Round is the round the result belongs to (1-based) when the run had
+	// several (Options.Rounds); 0 in a single-round run.
+	Round int    `json:"round,omitempty"`
+	Err   string `json:"error,omitempty"`
 }
 
 // Results are a whole run: where and on what source it ran, the scenarios'
@@ -113,8 +121,14 @@ type Results struct {
 	Command string   `json:"command"`
 	Quick   bool     `json:"quick"`
 	Results []Result `json:"results"`
-	// Ratios are fraudscore's figures over the baselines of this run.
+	// Rounds is the number of rounds (Options.Rounds; 0: one).
+	Rounds int `json:"rounds,omitempty"`
+	// Ratios are fraudscore's figures over the baselines of this run; with
+	// several rounds, each is the median of RatioRounds' values.
 	Ratios Ratios `json:"ratios"`
+	// RatioRounds are the ratios of each round, in round order, when the
+	// run had several.
+	RatioRounds []Ratios `json:"ratio_rounds,omitempty"`
 }
 
 // Plan returns the scenarios of a full or quick run.
@@ -182,20 +196,39 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 	}
 	res := &Results{Date: time.Now().UTC(), LoadStart: ReadLoadAvg(), Git: GitState(ctx, o.SourceDir), Machine: DescribeMachine(),
 		Command: o.Command, Quick: o.Quick}
+	var plan []Scenario
 	for _, sc := range Plan(o.Quick) {
-		if o.Only != "" && !strings.Contains(sc.Name, o.Only) {
-			continue
+		if o.Only == "" || strings.Contains(sc.Name, o.Only) {
+			plan = append(plan, sc)
 		}
-		if ctx.Err() != nil {
-			break
+	}
+	if o.Rounds > 1 {
+		res.Rounds = o.Rounds
+	}
+	for round := 1; round <= max(o.Rounds, 1); round++ {
+		for i := range plan {
+			sc := plan[i]
+			if round%2 == 0 {
+				sc = plan[len(plan)-1-i]
+			}
+			if ctx.Err() != nil {
+				break
+			}
+			if res.Rounds > 0 {
+				fmt.Fprintf(o.Log, "== round %d/%d: %s\n", round, res.Rounds, sc.Name)
+			} else {
+				fmt.Fprintf(o.Log, "== %s\n", sc.Name)
+			}
+			start := time.Now()
+			r := runScenario(ctx, o, sc)
+			r.Seconds = time.Since(start).Seconds()
+			r.LoadAvg = LoadAvg()
+			if res.Rounds > 0 {
+				r.Round = round
+			}
+			fmt.Fprintf(o.Log, "   %s\n", r.Line())
+			res.Results = append(res.Results, r)
 		}
-		fmt.Fprintf(o.Log, "== %s\n", sc.Name)
-		start := time.Now()
-		r := runScenario(ctx, o, sc)
-		r.Seconds = time.Since(start).Seconds()
-		r.LoadAvg = LoadAvg()
-		fmt.Fprintf(o.Log, "   %s\n", r.Line())
-		res.Results = append(res.Results, r)
 	}
 	res.Finished, res.LoadEnd = time.Now().UTC(), ReadLoadAvg()
 	res.ComputeRatios()

@@ -2,6 +2,7 @@ package bench
 
 import (
 	"bytes"
+	"math"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -112,5 +113,91 @@ func TestMachineAndGit(t *testing.T) {
 	}
 	if l := ReadLoadAvg(); l[0] < 0 {
 		t.Errorf("load average %v", l)
+	}
+}
+
+// rounds is a three-round run of the backlog, challenger and reasons-off
+// scenarios whose ratios differ per round.
+func rounds() *Results {
+	rep := func(backlog float64) *loadtest.Report {
+		return &loadtest.Report{Mode: loadtest.ModeStream, Throughput: backlog / 2, BacklogThroughput: backlog,
+			Stored: &loadtest.Integrity{Settled: true}}
+	}
+	res := &Results{Rounds: 3, Command: "cmd/bench -rounds 3"}
+	for i, r := range []struct{ backlog, challenger, reasonsOff float64 }{
+		{60_000, 30_000, 50_000}, // challenger 0.5, reasons 1.2
+		{60_000, 54_000, 75_000}, // challenger 0.9, reasons 0.8
+		{50_000, 40_000, 50_000}, // challenger 0.8, reasons 1.0
+	} {
+		round := i + 1
+		res.Results = append(res.Results,
+			Result{Scenario: Scenario{Name: ScenarioBacklog, Workers: 1}, Round: round, Report: rep(r.backlog)},
+			Result{Scenario: Scenario{Name: ScenarioChallengerBacklog, Workers: 1}, Round: round, Report: rep(r.challenger)},
+			Result{Scenario: Scenario{Name: ScenarioReasonsOffBacklog, Workers: 1}, Round: round, Report: rep(r.reasonsOff)},
+		)
+	}
+	res.ComputeRatios()
+	return res
+}
+
+// TestRatiosAreMediansOfRounds: each round's ratios come from that round's
+// scenarios only, and the headline ratio is their median; a ratio no round
+// could compute stays 0.
+func TestRatiosAreMediansOfRounds(t *testing.T) {
+	res := rounds()
+	if len(res.RatioRounds) != 3 {
+		t.Fatalf("ratio rounds %d, want 3", len(res.RatioRounds))
+	}
+	for i, want := range []float64{0.5, 0.9, 0.8} {
+		if got := res.RatioRounds[i].ChallengerShadowPerNone; got != want {
+			t.Errorf("round %d challenger ratio %v, want %v", i+1, got, want)
+		}
+	}
+	if got := res.Ratios.ChallengerShadowPerNone; got != 0.8 {
+		t.Errorf("median challenger ratio %v, want 0.8", got)
+	}
+	if got := res.Ratios.ReasonsFlaggedPerOff; got != 1.0 {
+		t.Errorf("median reasons ratio %v, want 1.0", got)
+	}
+	if res.Ratios.BacklogPerPassThrough != 0 {
+		t.Errorf("no pass-through ran, ratio %v", res.Ratios.BacklogPerPassThrough)
+	}
+	// A round whose scenario failed does not count.
+	res.Results[1].Err = "worker failed"
+	res.ComputeRatios()
+	if res.RatioRounds[0].ChallengerShadowPerNone != 0 || math.Abs(res.Ratios.ChallengerShadowPerNone-0.85) > 1e-12 {
+		t.Errorf("failed round counted: rounds %v, median %v", res.RatioRounds[0].ChallengerShadowPerNone, res.Ratios.ChallengerShadowPerNone)
+	}
+	var md bytes.Buffer
+	res.WriteMarkdown(&md)
+	for _, want := range []string{"3 interleaved rounds", "| median | round 1 | round 2 | round 3 |",
+		"fraudscore backlog, challenger in shadow (round 2)", "| **0.85** | 0.00 | 0.90 | 0.80 |"} {
+		if !strings.Contains(md.String(), want) {
+			t.Errorf("markdown lacks %q:\n%s", want, md.String())
+		}
+	}
+}
+
+// TestRunInterleavesRounds: with Rounds, the selected scenarios run once per
+// round, odd rounds in plan order and even rounds reversed. The scenarios
+// fail at once here (no binaries), which is enough to see the order.
+func TestRunInterleavesRounds(t *testing.T) {
+	var log bytes.Buffer
+	dir := t.TempDir()
+	res, err := Run(t.Context(), Options{Only: "fraudscore backlog", Rounds: 2, Log: &log, TmpDir: dir,
+		FraudscoreBin: filepath.Join(dir, "missing"), ServerBin: filepath.Join(dir, "missing"), ModelDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range res.Results {
+		got = append(got, r.Name+"#"+string(rune('0'+r.Round)))
+	}
+	want := []string{
+		ScenarioBacklog + "#1", ScenarioChallengerBacklog + "#1", ScenarioReasonsOffBacklog + "#1",
+		ScenarioReasonsOffBacklog + "#2", ScenarioChallengerBacklog + "#2", ScenarioBacklog + "#2",
+	}
+	if strings.Join(got, ",") != strings.Join(want, ",") {
+		t.Errorf("order %v, want %v", got, want)
 	}
 }

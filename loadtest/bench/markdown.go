@@ -27,8 +27,12 @@ func (res *Results) WriteMarkdown(w io.Writer) {
 		if r.NatsBench || r.NatsService {
 			continue
 		}
+		name := r.Name
+		if r.Round > 0 {
+			name = fmt.Sprintf("%s (round %d)", r.Name, r.Round)
+		}
 		if r.Err != "" || r.Report == nil {
-			fmt.Fprintf(w, "| %s | %d | %s | error: %s ||||||||||||||\n", r.Name, r.Workers, envString(r.Env), oneLine(r.Err))
+			fmt.Fprintf(w, "| %s | %d | %s | error: %s ||||||||||||||\n", name, r.Workers, envString(r.Env), oneLine(r.Err))
 			continue
 		}
 		p := r.Report
@@ -52,7 +56,7 @@ func (res *Results) WriteMarkdown(w io.Writer) {
 			}
 		}
 		fmt.Fprintf(w, "| %s | %d | %s | %d @ %s | %.0f | %s | %.3f | %.3f | %.3f | %.3f | %.3f | %s | %d | %d | %d | %d | %.1f | %s | %.1f |\n",
-			r.Name, r.Workers, envString(r.Env), p.Sent, rate, p.Throughput, backlog,
+			name, r.Workers, envString(r.Env), p.Sent, rate, p.Throughput, backlog,
 			p.Latency.P50, p.Latency.P90, p.Latency.P99, p.Latency.P999, p.Latency.Max,
 			check, p.Missing, max(p.StoredDuplicates, 0), sum(p.DeadLetters), sum(p.Errors), r.RSSMaxMiB, cpu, r.LoadAvg)
 	}
@@ -70,9 +74,29 @@ func (res *Results) WriteMarkdown(w io.Writer) {
 		}
 	}
 	fmt.Fprintf(w, "\nRatios to those baselines and to the worker's pass-through mode, from the same run (`ratios` in the JSON; 0: a side is missing):\n\n")
-	fmt.Fprintf(w, "| ratio | of | value |\n|---|---|---|\n")
-	for _, row := range res.Ratios.Rows() {
-		fmt.Fprintf(w, "| `%s` | %s | **%.2f** |\n", row.Key, row.Desc, row.Value)
+	if len(res.RatioRounds) == 0 {
+		fmt.Fprintf(w, "| ratio | of | value |\n|---|---|---|\n")
+		for _, row := range res.Ratios.Rows() {
+			fmt.Fprintf(w, "| `%s` | %s | **%.2f** |\n", row.Key, row.Desc, row.Value)
+		}
+	} else {
+		fmt.Fprintf(w, "%d interleaved rounds (odd rounds in plan order, even rounds reversed); the value is the median of the rounds' ratios (`ratio_rounds` in the JSON):\n\n", res.Rounds)
+		fmt.Fprintf(w, "| ratio | of | median |")
+		for i := range res.RatioRounds {
+			fmt.Fprintf(w, " round %d |", i+1)
+		}
+		fmt.Fprintf(w, "\n|---|---|---|%s\n", strings.Repeat("---|", len(res.RatioRounds)))
+		rounds := make([][]RatioRow, len(res.RatioRounds))
+		for i, rr := range res.RatioRounds {
+			rounds[i] = rr.Rows()
+		}
+		for j, row := range res.Ratios.Rows() {
+			fmt.Fprintf(w, "| `%s` | %s | **%.2f** |", row.Key, row.Desc, row.Value)
+			for i := range rounds {
+				fmt.Fprintf(w, " %.2f |", rounds[i][j].Value)
+			}
+			fmt.Fprintln(w)
+		}
 	}
 	fmt.Fprintf(w, "\nColumns: `verdicts/s` is verdicts matched over the whole run (first intended send to last verdict); `backlog cleared/s` is for scenarios whose transactions were preloaded before the workers started; latency is end to end from each transaction's intended send time (open loop) to the verdict's arrival at the latency probe, a core subscriber of `fraud.verdicts.>` (or the reply, for request-reply); `missing` and `stored dup` come from what VERDICTS and FRAUD_DLQ stored, read back by transaction id after the run (`report.stored` in the JSON), not from the probe.\n")
 }

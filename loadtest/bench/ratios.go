@@ -1,6 +1,9 @@
 package bench
 
-import "reflect"
+import (
+	"reflect"
+	"slices"
+)
 
 // Scenario names the ratios refer to.
 const (
@@ -55,28 +58,76 @@ type Ratios struct {
 	ReasonsFlaggedPerOff float64 `json:"reasons_flagged_per_off" desc:"fraudscore backlog (FRAUDSCORE_REASONS=flagged) ÷ fraudscore backlog with FRAUDSCORE_REASONS=off verdicts/s"`
 }
 
-// ComputeRatios fills res.Ratios from its results.
+// ComputeRatios fills res.Ratios from its results. With several rounds it
+// computes each round's ratios into res.RatioRounds (each ratio from the
+// scenarios of that round only) and sets each of res.Ratios to the median of
+// that ratio over the rounds where it could be computed.
 func (res *Results) ComputeRatios() {
+	if res.Rounds <= 1 {
+		res.RatioRounds = nil
+		res.Ratios = res.roundRatios(0)
+		return
+	}
+	res.RatioRounds = make([]Ratios, res.Rounds)
+	for i := range res.RatioRounds {
+		res.RatioRounds[i] = res.roundRatios(i + 1)
+	}
+	res.Ratios = medianRatios(res.RatioRounds)
+}
+
+// medianRatios returns, field by field, the median of the non-zero values
+// (the mean of the middle two for an even count; 0 when all are 0).
+func medianRatios(rounds []Ratios) Ratios {
+	var m Ratios
+	mv := reflect.ValueOf(&m).Elem()
+	for f := range mv.NumField() {
+		var vals []float64
+		for _, r := range rounds {
+			if v := reflect.ValueOf(r).Field(f).Float(); v > 0 {
+				vals = append(vals, v)
+			}
+		}
+		mv.Field(f).SetFloat(median(vals))
+	}
+	return m
+}
+
+// median returns the median of vals (0 for none); it sorts vals.
+func median(vals []float64) float64 {
+	if len(vals) == 0 {
+		return 0
+	}
+	slices.Sort(vals)
+	n := len(vals)
+	if n%2 == 1 {
+		return vals[n/2]
+	}
+	return (vals[n/2-1] + vals[n/2]) / 2
+}
+
+// roundRatios computes the ratios from the results of one round (0: a
+// single-round run).
+func (res *Results) roundRatios(round int) Ratios {
 	backlog := func(name string) float64 {
-		if r := res.find(name); r != nil && r.Report != nil {
+		if r := res.find(name, round); r != nil && r.Report != nil {
 			return r.Report.BacklogThroughput
 		}
 		return 0
 	}
 	throughput := func(name string) float64 {
-		if r := res.find(name); r != nil && r.Report != nil {
+		if r := res.find(name, round); r != nil && r.Report != nil {
 			return r.Report.Throughput
 		}
 		return 0
 	}
 	var consume, publish, service float64
-	if r := res.find(ScenarioNatsBench); r != nil {
+	if r := res.find(ScenarioNatsBench, round); r != nil {
 		consume, publish = r.NatsConsume, r.NatsPub
 	}
-	if r := res.find(ScenarioNatsService); r != nil {
+	if r := res.find(ScenarioNatsService, round); r != nil {
 		service = r.NatsServiceRate
 	}
-	res.Ratios = Ratios{
+	return Ratios{
 		BacklogPerTransportConsume:            ratio(backlog(ScenarioBacklog), consume),
 		BacklogPerTransportPublish:            ratio(backlog(ScenarioBacklog), publish),
 		PassThroughBacklogPerTransportConsume: ratio(backlog(ScenarioPassThroughBacklog), consume),
@@ -96,10 +147,11 @@ func ratio(a, b float64) float64 {
 	return a / b
 }
 
-// find returns the result of the named scenario, if it ran without error.
-func (res *Results) find(name string) *Result {
+// find returns the result of the named scenario in round (0: a
+// single-round run), if it ran without error.
+func (res *Results) find(name string, round int) *Result {
 	for i := range res.Results {
-		if res.Results[i].Name == name && res.Results[i].Err == "" {
+		if res.Results[i].Name == name && res.Results[i].Round == round && res.Results[i].Err == "" {
 			return &res.Results[i]
 		}
 	}
