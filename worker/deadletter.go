@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -16,8 +17,12 @@ import (
 
 const maxDetail = 1024
 
-// sanitizeHeader makes s a safe single-line header value of bounded length.
+// sanitizeHeader makes s a safe single-line header value of bounded length
+// with every card number masked (contracts.RedactPANString): it is the one
+// gate for text derived from input (error details, transaction ids,
+// subjects) on its way to a header, an error reply or a log line.
 func sanitizeHeader(s string) string {
+	s = maskPANs(s)
 	s = strings.Map(func(r rune) rune {
 		if r == '\r' || r == '\n' {
 			return ' '
@@ -25,9 +30,59 @@ func sanitizeHeader(s string) string {
 		return r
 	}, s)
 	if len(s) > maxDetail {
-		s = s[:maxDetail] + "..."
+		cut := maxDetail
+		for cut > 0 && !utf8.RuneStart(s[cut]) {
+			cut--
+		}
+		s = s[:cut] + "..."
 	}
 	return s
+}
+
+// maskPANs returns s with every card number masked, s itself when it holds
+// none.
+func maskPANs(s string) string {
+	masked, _ := contracts.RedactPANString(s)
+	return masked
+}
+
+// redactDeadLetter masks every card number in the payload and in every
+// header value of a dead letter about to be stored, whatever added them, and
+// marks it with contracts.HeaderRedacted when anything was masked. It
+// reports whether it masked anything. The headers the worker makes from
+// numbers of its own (workerHeader) are left alone: a 19-digit store time
+// in the Msg-Id may pass the Luhn check, and masking it would mark a clean
+// dead letter as redacted. The input's bytes are not modified: the redacted
+// payload is a copy.
+func redactDeadLetter(m *nats.Msg) bool {
+	data, n := contracts.RedactPANs(m.Data)
+	m.Data = data
+	for k, vs := range m.Header {
+		if workerHeader(k) {
+			continue
+		}
+		for i, v := range vs {
+			masked, hn := contracts.RedactPANString(v)
+			vs[i] = masked
+			n += hn
+		}
+	}
+	if n == 0 {
+		return false
+	}
+	m.Header.Set(contracts.HeaderRedacted, contracts.RedactedPAN)
+	return true
+}
+
+// workerHeader reports whether k is a dead-letter header whose value the
+// worker makes itself, never from the input.
+func workerHeader(k string) bool {
+	switch k {
+	case contracts.HeaderMsgID, contracts.HeaderDLQReason, contracts.HeaderDLQStreamSeq,
+		contracts.HeaderDLQDeliveries, contracts.HeaderDLQWorker:
+		return true
+	}
+	return false
 }
 
 // dlqMsgID de-duplicates dead letters of one stored input message. The
@@ -39,7 +94,8 @@ func dlqMsgID(stream string, seq uint64, stored time.Time) string {
 
 // deadLetterMsg builds a dead letter: the original payload on
 // <prefix><reason>, with the headers that say why and where it came from,
-// and a Msg-Id that makes storing it twice a no-op.
+// and a Msg-Id that makes storing it twice a no-op. Call redactDeadLetter on
+// it last, just before publishing.
 func (w *Worker) deadLetterMsg(data []byte, reason, detail, subject, stream string, seq, deliveries uint64, stored time.Time) *nats.Msg {
 	return &nats.Msg{
 		Subject: w.cfg.DLQPrefix + reason,
@@ -61,10 +117,15 @@ func (w *Worker) deadLetterMsg(data []byte, reason, detail, subject, stream stri
 // so the order matters). If the dead letter cannot be stored the input is
 // NAKed with a delay and tried again.
 func (w *Worker) deadLetter(msg jetstream.Msg, meta *jetstream.MsgMetadata, reason, detail, txID string) {
+	// The transaction id of an input that failed validation may be what
+	// failed (a card number): it goes to a header and a log line masked.
+	txID = sanitizeHeader(txID)
+	detail = sanitizeHeader(detail)
 	out := w.deadLetterMsg(msg.Data(), reason, detail, msg.Subject(), meta.Stream, meta.Sequence.Stream, meta.NumDelivered, meta.Timestamp)
 	if txID != "" {
-		out.Header.Set(contracts.HeaderDLQTransactionID, sanitizeHeader(txID))
+		out.Header.Set(contracts.HeaderDLQTransactionID, txID)
 	}
+	redacted := redactDeadLetter(out)
 	// Asynchronous like verdicts: a dead-letter stream that is slow or down
 	// must not hold a scoring goroutine (and the valid messages behind it).
 	f, err := w.js.PublishMsgAsync(out, w.dlqPubOpts...)
@@ -75,7 +136,7 @@ func (w *Worker) deadLetter(msg jetstream.Msg, meta *jetstream.MsgMetadata, reas
 		return
 	}
 	w.acks <- pending{msg: msg, future: f, txID: txID, delivery: meta.NumDelivered,
-		dlq: &deadLetterInfo{reason: reason, detail: detail, seq: meta.Sequence.Stream}}
+		dlq: &deadLetterInfo{reason: reason, detail: detail, seq: meta.Sequence.Stream, redacted: redacted}}
 }
 
 // finishDeadLetter terminates the input once its dead letter is stored (on
@@ -92,12 +153,41 @@ func (w *Worker) finishDeadLetter(p pending) {
 		w.nak(p.msg, meta, nakDLQError)
 		return
 	}
+	if d.redacted {
+		// The input holds the card numbers the dead letter masked. Term
+		// alone removes it from the stream but not from the server's files:
+		// erase it first, off the ack loop (a round trip per such message).
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			w.eraseInput(ctx, d.seq)
+			w.termDeadLetter(p)
+		}()
+		return
+	}
+	w.termDeadLetter(p)
+}
+
+// eraseInput overwrites input message seq in the server's store (a secure
+// delete), so card data a dead letter masked does not stay behind in the
+// input stream's files. A failure is logged: Term still removes the message
+// from the stream.
+func (w *Worker) eraseInput(ctx context.Context, seq uint64) {
+	if err := w.input.SecureDeleteMsg(ctx, seq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		w.log.Warn("secure delete of a redacted input failed; Term removes it from the stream only", "stream_seq", seq, "err", err)
+	}
+}
+
+// termDeadLetter terminates an input whose dead letter is stored, counts and
+// logs it.
+func (w *Worker) termDeadLetter(p pending) {
+	d := p.dlq
 	if err := p.msg.TermWithReason(d.reason); err != nil {
 		w.log.Warn("term failed; the message will be redelivered and dead-lettered again (de-duplicated)", "stream_seq", d.seq, "err", err)
 	}
 	w.m.DeadLetters.WithLabelValues(d.reason).Inc()
 	w.log.Info("dead-lettered", "transaction_id", p.txID, "reason", d.reason, "stream_seq", d.seq,
-		"deliveries", p.delivery, "detail", sanitizeHeader(d.detail))
+		"deliveries", p.delivery, "detail", d.detail, "redacted", d.redacted)
 	w.done()
 }
 
@@ -141,13 +231,16 @@ func (w *Worker) handleAdvisory(amsg jetstream.Msg) {
 	out := w.deadLetterMsg(raw.Data, contracts.ReasonMaxDeliveries,
 		"delivered "+strconv.FormatUint(adv.Deliveries, 10)+" times without a stored verdict",
 		raw.Subject, adv.Stream, adv.StreamSeq, adv.Deliveries, raw.Time)
+	redactDeadLetter(out)
 	_ = amsg.InProgress()
 	if _, err := w.js.PublishMsg(ctx, out); err != nil {
 		w.log.Warn("max-deliveries: store dead letter", "stream_seq", adv.StreamSeq, "err", err)
 		_ = amsg.NakWithDelay(5 * time.Second)
 		return
 	}
-	if err := w.input.DeleteMsg(ctx, adv.StreamSeq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+	// Secure delete overwrites the message in the store: what the dead
+	// letter masked does not stay behind in the input stream's files.
+	if err := w.input.SecureDeleteMsg(ctx, adv.StreamSeq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
 		w.log.Warn("max-deliveries: delete input message", "stream_seq", adv.StreamSeq, "err", err)
 		_ = amsg.NakWithDelay(5 * time.Second)
 		return

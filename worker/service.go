@@ -60,7 +60,8 @@ func (w *Worker) handleRequest(req micro.Request, s *scratch) {
 	}()
 	fail := func(c, desc string) {
 		code = c
-		if err := req.Error(c, desc, nil); err != nil {
+		// The description may quote the input: masked, one line, bounded.
+		if err := req.Error(c, sanitizeHeader(desc), nil); err != nil {
 			w.log.Warn("respond", "err", err)
 		}
 	}
@@ -83,10 +84,10 @@ func (w *Worker) handleRequest(req micro.Request, s *scratch) {
 	if err := w.decoder.DecodeEvent(data, &s.ev); err != nil {
 		var ve *contracts.ValidationError
 		if errors.As(err, &ve) && ve.Kind == contracts.KindTooLarge {
-			fail(CodeTooLarge, sanitizeHeader(err.Error()))
+			fail(CodeTooLarge, err.Error())
 			return
 		}
-		fail(CodeBadRequest, sanitizeHeader(err.Error()))
+		fail(CodeBadRequest, err.Error())
 		return
 	}
 	if err := w.score(s); err != nil {

@@ -117,6 +117,7 @@ type pending struct {
 type deadLetterInfo struct {
 	reason, detail string
 	seq            uint64
+	redacted       bool // card numbers were masked: erase the input before Term
 }
 
 // New returns a worker; nothing is connected or created until Run.
@@ -394,7 +395,7 @@ func (w *Worker) process(msg jetstream.Msg, s *scratch) {
 	meta, err := msg.Metadata()
 	if err != nil {
 		// Not a JetStream delivery: nothing to ack.
-		w.log.Error("message without JetStream metadata", "subject", msg.Subject(), "err", err)
+		w.log.Error("message without JetStream metadata", "subject", maskPANs(msg.Subject()), "err", err)
 		w.done()
 		return
 	}
