@@ -3,8 +3,9 @@
 // decisions, in stream order, each decoded and validated by
 // contracts.DecodeVerdict and handed to a func with its stream metadata.
 // It serves `fraudscore model compare` (replay a champion/challenger trial)
-// and is meant for anything else that looks back at what fraudscore
-// decided, such as a tail of the stream (Options.Follow).
+// and `fraudscore verdicts tail` (Options.Follow, Options.New, and
+// AppendLine for a readable line per verdict), and anything else that looks
+// back at what fraudscore decided.
 //
 // Read uses an ordered consumer (ephemeral, no acknowledgements, recreated
 // by the client after a reconnect), so reading leaves no state on the

@@ -38,9 +38,13 @@ type Options struct {
 	// Since starts at the first verdict stored at or after this time.
 	Since time.Time
 	// Last starts at the last Last verdicts of the selection (as many as the
-	// stream holds if fewer). Since and Last exclude each other; with
-	// neither, Read starts at the first verdict the stream holds.
+	// stream holds if fewer). Since, Last and New exclude each other; with
+	// none of them, Read starts at the first verdict the stream holds.
 	Last int
+	// New starts after the last message stored when Read starts: only
+	// verdicts stored from then on are read. Meant with Follow (without it
+	// Read returns at once, having read nothing).
+	New bool
 	// Follow keeps reading verdicts as they are stored until ctx ends. Without
 	// it Read stops after the last verdict that was stored when it started.
 	Follow bool
@@ -98,8 +102,14 @@ func (o Options) normalize() (Options, error) {
 	if o.Last < 0 {
 		return o, fmt.Errorf("%w: Last is %d, want 0 or more", ErrOptions, o.Last)
 	}
-	if o.Last > 0 && !o.Since.IsZero() {
-		return o, fmt.Errorf("%w: Since and Last exclude each other", ErrOptions)
+	starts := 0
+	for _, set := range []bool{o.Last > 0, !o.Since.IsZero(), o.New} {
+		if set {
+			starts++
+		}
+	}
+	if starts > 1 {
+		return o, fmt.Errorf("%w: Since, Last and New exclude each other", ErrOptions)
 	}
 	return o, nil
 }
@@ -141,6 +151,11 @@ func Read(ctx context.Context, js jetstream.JetStream, o Options, h Handler) (St
 	case !o.Since.IsZero():
 		since := o.Since
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
+	case o.New:
+		if !o.Follow {
+			return st, nil
+		}
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, end+1
 	default:
 		cfg.DeliverPolicy = jetstream.DeliverAllPolicy
 	}

@@ -196,6 +196,7 @@ func TestReadEmptyAndMissing(t *testing.T) {
 	assert.ErrorIs(t, err, jetstream.ErrStreamNotFound)
 	for _, o := range []verdictstream.Options{
 		{Last: 1, Since: time.Now()}, {Last: -1}, {Decisions: []contracts.Decision{"maybe"}},
+		{New: true, Last: 1}, {New: true, Since: time.Now()},
 	} {
 		_, err = verdictstream.Read(context.Background(), js, o, nil)
 		assert.ErrorIs(t, err, verdictstream.ErrOptions, "%+v", o)
@@ -241,4 +242,62 @@ func TestReadFollow(t *testing.T) {
 	assert.Equal(t, "tx4", <-seen)
 	cancel()
 	assert.ErrorIs(t, <-done, context.Canceled)
+}
+
+// New with Follow delivers only what is stored after Read started, of the
+// selected decisions; New without Follow reads nothing.
+func TestReadFollowNew(t *testing.T) {
+	js := verdictStream(t)
+	natstest.PublishVerdicts(t, js, contracts.SubjectVerdictsPrefix, verdicts(0, 3))
+	g, st := read(t, js, verdictstream.Options{New: true})
+	assert.Empty(t, g.ids)
+	assert.Equal(t, verdictstream.Stats{}, st)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	seen := make(chan string, 10)
+	done := make(chan error, 1)
+	started := make(chan struct{})
+	go func() {
+		_, err := verdictstream.Read(ctx, js, verdictstream.Options{New: true, Follow: true,
+			Decisions: []contracts.Decision{contracts.DecisionDecline}}, func(_ verdictstream.Meta, vd *contracts.Verdict) error {
+			seen <- vd.TransactionID
+			return nil
+		})
+		done <- err
+	}()
+	// Read has started once the consumer exists; then publish.
+	stream, err := js.Stream(ctx, verdictstream.DefaultStream)
+	require.NoError(t, err)
+	go func() {
+		defer close(started)
+		for ctx.Err() == nil {
+			info, err := stream.Info(ctx)
+			if err == nil && info.State.Consumers > 0 {
+				return
+			}
+			select {
+			case <-ctx.Done():
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	<-started
+	require.NoError(t, ctx.Err(), "Read never created its consumer")
+	natstest.PublishVerdicts(t, js, contracts.SubjectVerdictsPrefix, verdicts(3, 6)) // tx5 and tx8 decline
+	assert.Equal(t, "tx5", <-seen, "tx2, a decline stored before Read started, is not read")
+	assert.Equal(t, "tx8", <-seen)
+	cancel()
+	assert.ErrorIs(t, <-done, context.Canceled)
+	assert.Empty(t, seen)
+}
+
+func TestAppendLine(t *testing.T) {
+	vd := verdicts(2, 1)[0]
+	vd.Score = 0.97314
+	vd.ScoredAt = time.Date(2026, 12, 2, 11, 0, 1, 123456789, time.FixedZone("CET", 3600))
+	assert.Equal(t, "2026-12-02T10:00:01.123Z  tx2  decline  0.9731  v1", string(verdictstream.AppendLine(nil, &vd)))
+	vd.Reasons = []string{"HIGH_AMOUNT", "NEW_DEVICE"}
+	assert.Equal(t, "> 2026-12-02T10:00:01.123Z  tx2  decline  0.9731  v1  HIGH_AMOUNT,NEW_DEVICE",
+		string(verdictstream.AppendLine([]byte("> "), &vd)), "appended to what b holds")
 }
