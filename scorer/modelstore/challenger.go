@@ -3,9 +3,9 @@ package modelstore
 import (
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
+
+	"github.com/fraudscore/fraudscore/scorer/versiondir"
 )
 
 // ChallengerLink is the name of the symlink to the version on trial beside
@@ -70,19 +70,17 @@ func (s *Store) ClearChallenger() error {
 }
 
 // readLink returns the version the link name points to; missing wraps
-// notSet when the link does not exist.
+// notSet when the link does not exist, and a target that is not a version
+// name wraps ErrBadVersion.
 func (s *Store) readLink(name string, notSet error) (string, error) {
-	path := filepath.Join(s.dir, name)
-	target, err := os.Readlink(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return "", fmt.Errorf("modelstore: %s: %w", path, notSet)
-		}
-		return "", fmt.Errorf("modelstore: read %s link: %w", name, err)
-	}
-	v := filepath.Base(target)
-	if !ValidVersionName(v) {
-		return "", fmt.Errorf("modelstore: %s points to %q: %w", name, target, ErrBadVersion)
+	v, err := s.vd.ReadLink(name)
+	switch {
+	case errors.Is(err, versiondir.ErrNoLink):
+		return "", fmt.Errorf("modelstore: %s: %w", filepath.Join(s.dir, name), notSet)
+	case errors.Is(err, versiondir.ErrBadTarget):
+		return "", fmt.Errorf("modelstore: %w: %w", ErrBadVersion, err)
+	case err != nil:
+		return "", fmt.Errorf("modelstore: %w", err)
 	}
 	return v, nil
 }
@@ -90,12 +88,9 @@ func (s *Store) readLink(name string, notSet error) (string, error) {
 // removeLink removes the link name durably and reports whether it existed.
 // The caller holds the lock.
 func (s *Store) removeLink(name string) (bool, error) {
-	err := os.Remove(filepath.Join(s.dir, name))
-	if errors.Is(err, fs.ErrNotExist) {
-		return false, nil
-	}
+	ok, err := s.vd.RemoveLink(name)
 	if err != nil {
-		return false, fmt.Errorf("modelstore: remove %s link: %w", name, err)
+		return false, fmt.Errorf("modelstore: %w", err)
 	}
-	return true, syncDir(s.dir)
+	return ok, nil
 }

@@ -21,17 +21,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
-	"syscall"
 	"time"
 
 	"github.com/fraudscore/fraudscore/scorer/features"
 	"github.com/fraudscore/fraudscore/scorer/model"
+	"github.com/fraudscore/fraudscore/scorer/versiondir"
 )
 
 // maxMetadataBytes bounds metadata.json (golden rows and histograms are a
@@ -40,46 +37,21 @@ const maxMetadataBytes = 16 << 20
 
 // ErrTooLarge is returned (wrapped) for a model or metadata file above its
 // size limit; nothing beyond the limit is read.
-var ErrTooLarge = errors.New("file too large")
+var ErrTooLarge = versiondir.ErrTooLarge
 
 // ErrNotRegular is returned (wrapped) when a model or metadata path is a
 // directory, FIFO or device rather than a regular file.
-var ErrNotRegular = errors.New("not a regular file")
+var ErrNotRegular = versiondir.ErrNotRegular
 
 // readLimited reads a regular file of at most limit bytes. A FIFO, a device
 // or an oversized file is refused without reading it whole.
-func readLimited(path string, limit int64) ([]byte, error) {
-	// O_NONBLOCK: opening a FIFO for reading would otherwise block until a
-	// writer appears; it changes nothing for regular files.
-	f, err := os.OpenFile(path, os.O_RDONLY|syscall.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !st.Mode().IsRegular() {
-		return nil, &fs.PathError{Op: "read", Path: path, Err: ErrNotRegular}
-	}
-	raw, err := io.ReadAll(io.LimitReader(f, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(raw)) > limit {
-		return nil, &fs.PathError{Op: "read", Path: path, Err: fmt.Errorf("more than %d bytes: %w", limit, ErrTooLarge)}
-	}
-	return raw, nil
-}
+func readLimited(path string, limit int64) ([]byte, error) { return versiondir.ReadFile(path, limit) }
 
 // LatestLink is the name of the symlink to the version in use.
-const LatestLink = "latest"
+const LatestLink = versiondir.LatestLink
 
 // VersionLayout is the time layout of version names after the leading "v".
-const VersionLayout = "20060102_150405"
-
-var versionRe = regexp.MustCompile(`^v\d{8}_\d{6}$`)
+const VersionLayout = versiondir.Layout
 
 // Errors returned (wrapped) by the store.
 var (
@@ -96,36 +68,30 @@ var (
 )
 
 // VersionName returns the version name for time t.
-func VersionName(t time.Time) string { return "v" + t.UTC().Format(VersionLayout) }
+func VersionName(t time.Time) string { return versiondir.Name(t) }
 
 // ValidVersionName reports whether name has the form vYYYYMMDD_HHMMSS.
-func ValidVersionName(name string) bool { return versionRe.MatchString(name) }
+func ValidVersionName(name string) bool { return versiondir.ValidName(name) }
 
 // Store is a directory of model versions.
 type Store struct {
 	dir string
+	vd  versiondir.Dir
 }
 
 // Open returns the store rooted at dir. It does not touch the disk.
-func Open(dir string) *Store { return &Store{dir: dir} }
+func Open(dir string) *Store { return &Store{dir: dir, vd: versiondir.Open(dir)} }
 
 // Dir returns the store's directory.
 func (s *Store) Dir() string { return s.dir }
 
 // Versions lists the version directories, oldest first.
 func (s *Store) Versions() ([]string, error) {
-	entries, err := os.ReadDir(s.dir)
+	vs, err := s.vd.Versions()
 	if err != nil {
-		return nil, fmt.Errorf("modelstore: list %s: %w", s.dir, err)
+		return nil, fmt.Errorf("modelstore: %w", err)
 	}
-	var out []string
-	for _, e := range entries {
-		if e.IsDir() && ValidVersionName(e.Name()) {
-			out = append(out, e.Name())
-		}
-	}
-	slices.Sort(out)
-	return out, nil
+	return vs, nil
 }
 
 // Latest returns the version the latest link points to.
@@ -263,18 +229,11 @@ func (s *Store) Promote(version string) error {
 // lock takes an exclusive lock on the store, so a promote and a rollback
 // that overlap (each spends seconds in the checks) cannot undo each other.
 func (s *Store) lock() (func(), error) {
-	f, err := os.OpenFile(filepath.Join(s.dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o644)
+	unlock, err := s.vd.Lock()
 	if err != nil {
-		return nil, fmt.Errorf("modelstore: lock: %w", err)
+		return nil, fmt.Errorf("modelstore: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX); err != nil {
-		f.Close()
-		return nil, fmt.Errorf("modelstore: lock: %w", err)
-	}
-	return func() {
-		_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
+	return unlock, nil
 }
 
 // Rollback points latest at the newest version older than the current one
@@ -315,21 +274,13 @@ func (s *Store) Rollback() (string, error) {
 	return "", fmt.Errorf("modelstore: from %s: %w", cur, errors.Join(append([]error{ErrNoRollback}, skipped...)...))
 }
 
-// setLink points the link name (latest or challenger) at version: a
-// temporary link is created and renamed over it, which is atomic on POSIX
-// file systems, so a reader sees the old target or the new, never none. The
-// caller holds the lock.
+// setLink points the link name (latest or challenger) at version
+// atomically and durably (versiondir.Dir.SetLink). The caller holds the lock.
 func (s *Store) setLink(name, version string) error {
-	tmp := filepath.Join(s.dir, fmt.Sprintf(".%s.tmp-%d", name, time.Now().UnixNano()))
-	if err := os.Symlink(version, tmp); err != nil {
-		return fmt.Errorf("modelstore: create link: %w", err)
+	if err := s.vd.SetLink(name, version); err != nil {
+		return fmt.Errorf("modelstore: %w", err)
 	}
-	if err := os.Rename(tmp, filepath.Join(s.dir, name)); err != nil {
-		_ = os.Remove(tmp)
-		return fmt.Errorf("modelstore: move %s link: %w", name, err)
-	}
-	// Make the rename durable: a crash right after a promote must not undo it.
-	return syncDir(s.dir)
+	return nil
 }
 
 // Write creates a new version directory holding the model file and its
@@ -384,13 +335,8 @@ func writeSynced(path string, data []byte) error {
 }
 
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("modelstore: sync %s: %w", dir, err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("modelstore: sync %s: %w", dir, err)
+	if err := versiondir.SyncDir(dir); err != nil {
+		return fmt.Errorf("modelstore: %w", err)
 	}
 	return nil
 }
