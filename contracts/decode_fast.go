@@ -12,15 +12,17 @@ import (
 // json.Unmarshal would (FuzzDecodeEventDifferential checks this). Anything
 // outside the subset makes it report false, and DecodeEvent then decodes the
 // payload with encoding/json as before, so errors and dead-letter texts are
-// unchanged. The subset:
+// unchanged. The subset lies within the strict rules (strict.go): anything
+// that might break one of them falls back, and checkStrict then reports it.
+// The subset:
 //
 //   - one JSON object, with JSON whitespace anywhere JSON allows it and
 //     nothing but whitespace after it;
-//   - keys without escapes; a key that matches a field only
-//     case-insensitively, or that has non-ASCII bytes (encoding/json folds
-//     some non-ASCII letters onto ASCII ones), is not in the subset;
-//   - each known key at most once (encoding/json's merge rules for
-//     duplicates are not reproduced);
+//   - keys without escapes and with valid UTF-8; a key that matches a field
+//     only case-insensitively, or that has non-ASCII bytes (encoding/json
+//     folds some non-ASCII letters onto ASCII ones), is not in the subset;
+//   - no key twice in one object; at most maxFastKeys unknown keys in one
+//     object;
 //   - string fields: strings without escapes and with valid UTF-8 (so
 //     encoding/json would copy their bytes verbatim), or null;
 //   - event_time: such a string, given to time.Time.UnmarshalJSON exactly
@@ -30,12 +32,38 @@ import (
 //     (no fraction, no exponent), or null;
 //   - aggregates: null, or an object under the same rules whose new_device
 //     is true, false or null;
-//   - unknown keys: any syntactically valid JSON value nested at most
-//     maxSkipDepth deep, skipped.
+//   - unknown keys: any syntactically valid JSON value within
+//     MaxNestingDepth whose strings hold valid UTF-8 and no surrogate
+//     escapes and whose numbers are clearly within the range of a float64,
+//     skipped.
 
-// maxSkipDepth bounds the nesting of skipped unknown values; deeper values
-// are left to encoding/json (whose own limit is 10000).
-const maxSkipDepth = 64
+// maxFastKeys is how many unknown keys of one object the fast path
+// remembers to find duplicates; objects with more fall back.
+const maxFastKeys = 8
+
+// keySet holds the unknown keys of one object (spans of the payload, keys
+// without escapes) to find duplicates without allocating.
+type keySet struct {
+	keys [maxFastKeys]struct{ start, end int }
+	n    int
+}
+
+// add reports whether data[start:end] is a key not seen before and there
+// was room to remember it.
+func (k *keySet) add(data []byte, start, end int) bool {
+	if k.n == maxFastKeys {
+		return false
+	}
+	key := data[start:end]
+	for _, o := range k.keys[:k.n] {
+		if string(data[o.start:o.end]) == string(key) {
+			return false
+		}
+	}
+	k.keys[k.n].start, k.keys[k.n].end = start, end
+	k.n++
+	return true
+}
 
 // fastParser is a cursor over a payload.
 type fastParser struct {
@@ -84,6 +112,7 @@ func fastDecodeEvent(data []byte, ev *TransactionEvent, prev *Aggregates) bool {
 	p := fastParser{data: data}
 	var strs [numEventFields]span
 	var seen uint32
+	var unknown keySet
 	p.skipWS()
 	if p.peek() != '{' {
 		return false
@@ -107,7 +136,7 @@ func fastDecodeEvent(data []byte, ev *TransactionEvent, prev *Aggregates) bool {
 			case i == fieldFolded:
 				return false
 			case i == fieldUnknown:
-				if !p.skipValue(0) {
+				if !unknown.add(data, ks, ke) || !p.skipValue(1) {
 					return false
 				}
 			default:
@@ -185,6 +214,7 @@ func (p *fastParser) aggregates(ev *TransactionEvent, prev *Aggregates) bool {
 		return true
 	}
 	var seen uint32
+	var unknown keySet
 	for {
 		p.skipWS()
 		ks, ke, ok := p.plainString()
@@ -199,7 +229,7 @@ func (p *fastParser) aggregates(ev *TransactionEvent, prev *Aggregates) bool {
 		case i == fieldFolded:
 			return false
 		case i == fieldUnknown:
-			if !p.skipValue(1) {
+			if !unknown.add(p.data, ks, ke) || !p.skipValue(2) {
 				return false
 			}
 		default:
@@ -610,13 +640,14 @@ func (p *fastParser) integer(lo, hi int64) (int64, bool) {
 	return v, true
 }
 
-// skipValue consumes any valid JSON value, nested at most maxSkipDepth deep.
+// skipValue consumes a JSON value in the subset; depth is the number of
+// containers around it.
 func (p *fastParser) skipValue(depth int) bool {
 	switch c := p.peek(); {
 	case c == '"':
 		return p.skipString()
 	case c == '{' || c == '[':
-		return depth < maxSkipDepth && p.skipContainer(depth+1)
+		return depth < MaxNestingDepth && p.skipContainer(depth+1)
 	case c == 't':
 		return p.literal("true")
 	case c == 'f':
@@ -642,10 +673,14 @@ func (p *fastParser) skipContainer(depth int) bool {
 		p.pos++
 		return true
 	}
+	var keys keySet
 	for {
 		p.skipWS()
-		if obj && !(p.skipString() && p.colon()) {
-			return false
+		if obj {
+			ks, ke, ok := p.plainString()
+			if !ok || !keys.add(p.data, ks, ke) || !p.colon() {
+				return false
+			}
 		}
 		if !p.skipValue(depth) {
 			return false
@@ -658,15 +693,20 @@ func (p *fastParser) skipContainer(depth int) bool {
 	}
 }
 
-// skipString consumes any valid JSON string.
+// skipString consumes a JSON string with valid UTF-8 and without surrogate
+// escapes.
 func (p *fastParser) skipString() bool {
 	if p.peek() != '"' {
 		return false
 	}
 	d := p.data
-	for i := p.pos + 1; i < len(d); {
+	start, ascii := p.pos+1, true
+	for i := start; i < len(d); {
 		switch c := d[i]; {
 		case c == '"':
+			if !ascii && !utf8.Valid(d[start:i]) {
+				return false
+			}
 			p.pos = i + 1
 			return true
 		case c < 0x20:
@@ -682,15 +722,17 @@ func (p *fastParser) skipString() bool {
 				if len(d)-(i+2) < 4 {
 					return false
 				}
-				for _, h := range d[i+2 : i+6] {
-					if !isHex(h) {
-						return false
-					}
+				r, ok := hex4(d[i+2:])
+				if !ok || 0xd800 <= r && r <= 0xdfff {
+					return false
 				}
 				i += 6
 			default:
 				return false
 			}
+		case c >= utf8.RuneSelf:
+			ascii = false
+			i++
 		default:
 			i++
 		}
@@ -698,12 +740,14 @@ func (p *fastParser) skipString() bool {
 	return false
 }
 
-// skipNumber consumes any valid JSON number.
+// skipNumber consumes a JSON number below 1e308 in magnitude by its digit
+// count and exponent (so within the range of a float64).
 func (p *fastParser) skipNumber() bool {
 	d, i := p.data, p.pos
 	if i < len(d) && d[i] == '-' {
 		i++
 	}
+	digits := i
 	switch {
 	case i < len(d) && d[i] == '0':
 		i++
@@ -714,6 +758,8 @@ func (p *fastParser) skipNumber() bool {
 	default:
 		return false
 	}
+	// The magnitude is below 10^(intDigits+exp).
+	magnitude := i - digits
 	if i < len(d) && d[i] == '.' {
 		i++
 		if i >= len(d) || !isDigit(d[i]) {
@@ -725,20 +771,29 @@ func (p *fastParser) skipNumber() bool {
 	}
 	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
 		i++
+		neg := false
 		if i < len(d) && (d[i] == '+' || d[i] == '-') {
+			neg = d[i] == '-'
 			i++
 		}
 		if i >= len(d) || !isDigit(d[i]) {
 			return false
 		}
+		exp := 0
 		for i < len(d) && isDigit(d[i]) {
+			if exp < 1000 {
+				exp = exp*10 + int(d[i]-'0')
+			}
 			i++
 		}
+		if neg {
+			exp = -exp
+		}
+		magnitude += exp
+	}
+	if magnitude > 308 {
+		return false // perhaps beyond a float64: checkStrict decides
 	}
 	p.pos = i
 	return true
-}
-
-func isHex(c byte) bool {
-	return isDigit(c) || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 }

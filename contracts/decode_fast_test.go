@@ -59,7 +59,7 @@ func canonicalVariants() [][]byte {
 		withExtra(`"ip_country":null,"device_id":null,"aggregates":null`),
 		withExtra(`"ip_country":"","device_id":"","aggregates":{}`),
 		withExtra(`"aggregates":{"card_txn_count_1h":null,"card_amount_24h_minor":-9223372036854775808,"device_card_count_24h":2147483647,"new_device":false,"x":[{}]}`),
-		withExtra(`"extra":{"a":[1,-2.5e+3,{"b":null}],"c":"\u00e9\"\\\/\b\f\n\r\t","d":[true,false,[],{}]},"":0,"x":"` + "\xff\x7f" + `"`),
+		withExtra(`"extra":{"a":[1,-2.5e+3,{"b":null}],"c":"\u00e9\"\\\/\b\f\n\r\t","d":[true,false,[],{}]},"":0,"x":"` + "\x7f" + `","y":9e307,"z":-9e-999`),
 		withExtra(`"device_id":"dév ☃ 😀 ` + "\ufffd" + `"`),
 		edit(`"account_age_days":812`, `"account_age_days":-2147483648`),
 		edit(`"amount_minor":4599`, `"amount_minor":-0`),
@@ -202,7 +202,10 @@ func sameError(t *testing.T, want, got error) {
 // fast path, returns exactly what the encoding/json-only reference returns:
 // the same event (reflect.DeepEqual, also after an error, since callers log
 // the transaction id of rejected events) and an error of the same Kind with
-// the same Problems.
+// the same Problems. The corpus holds every class of strict-input violation
+// (invalid UTF-8, surrogate escapes, control characters, duplicate keys,
+// numbers outside their type, nesting too deep), so the fast path cannot
+// accept what the reference calls malformed.
 func FuzzDecodeEventDifferential(f *testing.F) {
 	for _, dir := range []string{"valid", "invalid"} {
 		for _, ex := range readExamples(f, dir) {
@@ -216,6 +219,13 @@ func FuzzDecodeEventDifferential(f *testing.F) {
 		f.Add(b)
 	}
 	for _, b := range fallbackVariants() {
+		f.Add(b)
+	}
+	// Every class of strict rule: both decoders must call it malformed.
+	for _, c := range strictCases() {
+		f.Add(c.data)
+	}
+	for _, b := range strictAccepted() {
 		f.Add(b)
 	}
 	v := testValidator()

@@ -176,12 +176,12 @@ func TestDecodeEventTypeProblems(t *testing.T) {
 	}{
 		{"fraction amount", `"amount_minor":4599`, `"amount_minor":45.99`, contracts.KindMalformed, []string{"amount_minor"}},
 		{"exponent amount", `"amount_minor":4599`, `"amount_minor":4e3`, contracts.KindMalformed, []string{"amount_minor"}},
-		{"huge negative amount", `"amount_minor":4599`, `"amount_minor":-99999999999999999999`, contracts.KindInvalid, []string{"amount_minor"}},
-		{"age overflows int32", `"account_age_days":812`, `"account_age_days":4294967296`, contracts.KindInvalid, []string{"account_age_days"}},
+		{"huge negative amount", `"amount_minor":4599`, `"amount_minor":-99999999999999999999`, contracts.KindMalformed, []string{"amount_minor"}},
+		{"age overflows int32", `"account_age_days":812`, `"account_age_days":4294967296`, contracts.KindMalformed, []string{"account_age_days"}},
 		{"time wrong type and PAN", `"event_time":"2025-06-01T11:58:03Z","card_token":"tok_c8f1e2a94b7d"`, `"event_time":true,"card_token":"4111111111111111"`, contracts.KindMalformed, []string{"event_time", "card_token"}},
 		{"case-insensitive key wrong type", `"amount_minor":4599`, `"amount_minor":4599,"AMOUNT_MINOR":"1"`, contracts.KindMalformed, []string{"amount_minor"}},
 		{"schema_version wrong type", `"schema_version":"transaction_event.v1"`, `"schema_version":1`, contracts.KindMalformed, []string{"schema_version"}},
-		{"aggregate overflows int32", `"account_age_days":812`, `"account_age_days":812,"aggregates":{"card_txn_count_1h":2147483648}`, contracts.KindInvalid, []string{"aggregates.card_txn_count_1h"}},
+		{"aggregate overflows int32", `"account_age_days":812`, `"account_age_days":812,"aggregates":{"card_txn_count_1h":2147483648}`, contracts.KindMalformed, []string{"aggregates.card_txn_count_1h"}},
 		{"aggregate string", `"account_age_days":812`, `"account_age_days":812,"aggregates":{"device_card_count_24h":"2","new_device":1}`, contracts.KindMalformed, []string{"aggregates.device_card_count_24h", "aggregates.new_device"}},
 		{"unparsable time", `"event_time":"2025-06-01T11:58:03Z"`, `"event_time":"2025-02-30T11:58:03Z"`, contracts.KindInvalid, []string{"event_time"}},
 	}

@@ -153,6 +153,12 @@ func (v *Validator) decodeEvent(data []byte, ev *TransactionEvent, tryFast bool)
 		if tryFast {
 			*ev = TransactionEvent{AccountAgeDays: missingInt32}
 		}
+		if ve := checkStrict(data); ve != nil {
+			// Decode what encoding/json can anyway, so that the caller can
+			// name the transaction it rejects; the event must not be used.
+			_ = json.Unmarshal(data, ev)
+			return false, ve
+		}
 		if err := json.Unmarshal(data, ev); err != nil {
 			var se *json.SyntaxError
 			if errors.As(err, &se) {
@@ -467,14 +473,14 @@ func (v *Validator) slowDecodeEvent(data []byte, ev *TransactionEvent) error {
 	} else {
 		done |= fEventTime
 	}
-	if n, ok := rawInt(&ps, "amount_minor", raw[iAmountMinor], 64, msgAmountMax, msgPositive); ok {
+	if n, ok := rawInt(&ps, "amount_minor", raw[iAmountMinor], 64); ok {
 		ev.AmountMinor = n
 	} else {
 		done |= fAmountMinor
 	}
 	if isNull(raw[iAccountAgeDays]) {
 		missing |= fAccountAgeDays
-	} else if n, ok := rawInt(&ps, "account_age_days", raw[iAccountAgeDays], 32, msgAccountAge, msgAccountAge); ok {
+	} else if n, ok := rawInt(&ps, "account_age_days", raw[iAccountAgeDays], 32); ok {
 		ev.AccountAgeDays = int32(n)
 	} else {
 		done |= fAccountAgeDays
@@ -490,18 +496,18 @@ func (v *Validator) slowDecodeEvent(data []byte, ev *TransactionEvent) error {
 			}
 			a := &Aggregates{}
 			ev.Aggregates = a
-			if n, ok := rawInt(&ps, "aggregates.card_txn_count_1h", araw[iAggCardTxnCount1h], 32, msgInt32Range, msgNegative); !ok {
+			if n, ok := rawInt(&ps, "aggregates.card_txn_count_1h", araw[iAggCardTxnCount1h], 32); !ok {
 				done |= fAggCardTxnCount1h
 			} else if !isNull(araw[iAggCardTxnCount1h]) {
 				n32 := int32(n)
 				a.CardTxnCount1h = &n32
 			}
-			if n, ok := rawInt(&ps, "aggregates.card_amount_24h_minor", araw[iAggCardAmount24h], 64, msgInt64Range, msgNegative); !ok {
+			if n, ok := rawInt(&ps, "aggregates.card_amount_24h_minor", araw[iAggCardAmount24h], 64); !ok {
 				done |= fAggCardAmount24h
 			} else if !isNull(araw[iAggCardAmount24h]) {
 				a.CardAmount24hMinor = &n
 			}
-			if n, ok := rawInt(&ps, "aggregates.device_card_count_24h", araw[iAggDeviceCardCount24h], 32, msgInt32Range, msgNegative); !ok {
+			if n, ok := rawInt(&ps, "aggregates.device_card_count_24h", araw[iAggDeviceCardCount24h], 32); !ok {
 				done |= fAggDeviceCardCount24h
 			} else if !isNull(araw[iAggDeviceCardCount24h]) {
 				n32 := int32(n)
@@ -597,9 +603,8 @@ func rawTime(ps *problems, path string, raw json.RawMessage) (time.Time, bool) {
 }
 
 // rawInt decodes a JSON integer of the given bit size; null or absent yields
-// 0. Fractions and exponents are type problems; out-of-range integers are
-// contract problems reported with tooBig or tooSmall.
-func rawInt(ps *problems, path string, raw json.RawMessage, bits int, tooBig, tooSmall string) (int64, bool) {
+// 0. Fractions, exponents and integers beyond the bit size are type problems.
+func rawInt(ps *problems, path string, raw json.RawMessage, bits int) (int64, bool) {
 	if isNull(raw) {
 		return 0, true
 	}
@@ -612,10 +617,12 @@ func rawInt(ps *problems, path string, raw json.RawMessage, bits int, tooBig, to
 		return n, true
 	}
 	if errors.Is(err, strconv.ErrRange) {
-		if raw[0] == '-' {
-			ps.add(path, tooSmall)
+		// Beyond the field's Go type: a number outside its type is
+		// malformed, like a fraction (docs/contracts.md, strict input).
+		if bits == 32 {
+			ps.typeErr(path, msgInt32Range)
 		} else {
-			ps.add(path, tooBig)
+			ps.typeErr(path, msgInt64Range)
 		}
 		return 0, false
 	}

@@ -225,7 +225,7 @@ func slowDecodeVerdict(data []byte, vd *Verdict) error {
 	} else {
 		done |= vScoredAt
 	}
-	if n, ok := rawInt(&ps, "scoring_us", raw[jScoringMicros], 64, msgInt64Range, msgNegative); ok {
+	if n, ok := rawInt(&ps, "scoring_us", raw[jScoringMicros], 64); ok {
 		vd.ScoringMicros = n
 	} else {
 		done |= vScoringMicros
