@@ -35,6 +35,18 @@ func LooksLikePAN(s string) bool {
 	return found
 }
 
+// ContainsPAN is LooksLikePAN for bytes, such as a whole payload: it
+// reports whether b contains something that looks like a card number,
+// anywhere, JSON or not. It never allocates.
+func ContainsPAN(b []byte) bool {
+	found := false
+	panSpans(b, func(_, _ int) bool {
+		found = true
+		return false
+	})
+	return found
+}
+
 // panSpans calls yield with the byte range [start, end) of every sequence of
 // whole digit groups in s that looks like a PAN, in order of start and then
 // end (ranges of one chain may overlap). It stops when yield returns false.

@@ -46,6 +46,14 @@ func TestRedactPANs(t *testing.T) {
 	}
 }
 
+func TestContainsPANAgreesWithLooksLikePAN(t *testing.T) {
+	for _, s := range []string{"", "tok_1", `{"x_note":"4111 1111 1111 1111"}`, `{"amount_minor":6011111111111117}`, "4111111111111112"} {
+		assert.Equal(t, contracts.LooksLikePAN(s), contracts.ContainsPAN([]byte(s)), "%q", s)
+	}
+	b := []byte(`{"transaction_id":"txn-20240115-000001235","card_token":"tok_4f9a"}`)
+	assert.Zero(t, testing.AllocsPerRun(100, func() { _ = contracts.ContainsPAN(b) }))
+}
+
 func TestRedactPANsLeavesInputAlone(t *testing.T) {
 	in := []byte(`{"card_token":"4111111111111111"}`)
 	orig := string(in)

@@ -85,6 +85,41 @@ func workerHeader(k string) bool {
 	return false
 }
 
+// cardDataOutsideContract says why an input whose payload decoded and
+// validated still carries card data, "" when it does not: a header whose
+// name or value looks like a card number, or a card number anywhere in the
+// payload outside the fields validation checks (an unknown field, a key, a
+// long number). Such an input is refused as invalid (dead-lettered, or a 400
+// on request-reply): the worker does not read those bytes, but the server
+// stored them with the input, and dead-lettering is what masks them in the
+// stored copy and erases the input. The reason names no input bytes but a
+// header name, masked.
+func cardDataOutsideContract(h map[string][]string, data []byte) string {
+	if name := panHeader(h); name != "" {
+		return "header " + sanitizeHeader(name) + ": looks like a card number (PAN); send a token"
+	}
+	if contracts.ContainsPAN(data) {
+		return "payload: a field the contract does not check looks like a card number (PAN); send a token"
+	}
+	return ""
+}
+
+// panHeader returns the name of the first header whose name or value looks
+// like a card number (contracts.LooksLikePAN), "" when none does.
+func panHeader(h map[string][]string) string {
+	for k, vs := range h {
+		if contracts.LooksLikePAN(k) {
+			return k
+		}
+		for _, v := range vs {
+			if contracts.LooksLikePAN(v) {
+				return k
+			}
+		}
+	}
+	return ""
+}
+
 // dlqMsgID de-duplicates dead letters of one stored input message. The
 // store time is part of it: sequences restart when a stream is recreated,
 // and a new message must not be taken for an old one's duplicate.
@@ -125,7 +160,9 @@ func (w *Worker) deadLetter(msg jetstream.Msg, meta *jetstream.MsgMetadata, reas
 	if txID != "" {
 		out.Header.Set(contracts.HeaderDLQTransactionID, txID)
 	}
-	redacted := redactDeadLetter(out)
+	// The input held card data if its dead letter had to be masked or one
+	// of its headers (not kept in the dead letter) looks like a card number.
+	erase := redactDeadLetter(out) || panHeader(msg.Headers()) != ""
 	// Asynchronous like verdicts: a dead-letter stream that is slow or down
 	// must not hold a scoring goroutine (and the valid messages behind it).
 	f, err := w.js.PublishMsgAsync(out, w.dlqPubOpts...)
@@ -136,7 +173,7 @@ func (w *Worker) deadLetter(msg jetstream.Msg, meta *jetstream.MsgMetadata, reas
 		return
 	}
 	w.acks <- pending{msg: msg, future: f, txID: txID, delivery: meta.NumDelivered,
-		dlq: &deadLetterInfo{reason: reason, detail: detail, seq: meta.Sequence.Stream, redacted: redacted}}
+		dlq: &deadLetterInfo{reason: reason, detail: detail, seq: meta.Sequence.Stream, erase: erase}}
 }
 
 // finishDeadLetter terminates the input once its dead letter is stored (on
@@ -153,8 +190,8 @@ func (w *Worker) finishDeadLetter(p pending) {
 		w.nak(p.msg, meta, nakDLQError)
 		return
 	}
-	if d.redacted {
-		// The input holds the card numbers the dead letter masked. Term
+	if d.erase {
+		// The input holds the card data the dead letter masked. Term
 		// alone removes it from the stream but not from the server's files:
 		// erase it first, off the ack loop (a round trip per such message).
 		go func() {
@@ -187,7 +224,7 @@ func (w *Worker) termDeadLetter(p pending) {
 	}
 	w.m.DeadLetters.WithLabelValues(d.reason).Inc()
 	w.log.Info("dead-lettered", "transaction_id", p.txID, "reason", d.reason, "stream_seq", d.seq,
-		"deliveries", p.delivery, "detail", d.detail, "redacted", d.redacted)
+		"deliveries", p.delivery, "detail", d.detail, "erased", d.erase)
 	w.done()
 }
 

@@ -90,6 +90,10 @@ func (w *Worker) handleRequest(req micro.Request, s *scratch) {
 		fail(CodeBadRequest, err.Error())
 		return
 	}
+	if why := cardDataOutsideContract(req.Headers(), data); why != "" {
+		fail(CodeBadRequest, why)
+		return
+	}
 	if err := w.score(s); err != nil {
 		fail(CodeInternal, "scoring failed")
 		return

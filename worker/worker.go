@@ -117,7 +117,7 @@ type pending struct {
 type deadLetterInfo struct {
 	reason, detail string
 	seq            uint64
-	redacted       bool // card numbers were masked: erase the input before Term
+	erase          bool // the input held card data: erase it before Term
 }
 
 // New returns a worker; nothing is connected or created until Run.
@@ -415,6 +415,10 @@ func (w *Worker) process(msg jetstream.Msg, s *scratch) {
 			reason = string(ve.Kind)
 		}
 		w.deadLetter(msg, meta, reason, err.Error(), s.ev.TransactionID)
+		return
+	}
+	if why := cardDataOutsideContract(msg.Headers(), data); why != "" {
+		w.deadLetter(msg, meta, contracts.ReasonInvalid, why, s.ev.TransactionID)
 		return
 	}
 	if err := w.score(s); err != nil {
