@@ -2,6 +2,7 @@
 //
 //	fraudscore [worker]      run a worker (configured by FRAUDSCORE_* variables)
 //	fraudscore model ...     manage and test model versions
+//	fraudscore score [FILE]  score events by request-reply and print the verdicts
 //	fraudscore verdicts tail follow the verdict stream
 //	fraudscore help [cmd]    help on a command; every command also takes -h/--help
 package main
@@ -26,6 +27,7 @@ const usageHead = `fraudscore: real-time fraud scoring of payment transactions o
 Usage:
   fraudscore [worker]        run a scoring worker
   fraudscore model <cmd>     list | check | promote | rollback | challenger | compare | predict | explain | train
+  fraudscore score [FILE|-]  score events (one, or one per line) by request-reply and print the verdicts
   fraudscore verdicts tail   follow the verdict stream (-decision decline, -since 10m, -last N, -json)
   fraudscore version         print the version
   fraudscore help [cmd ...]  help on a command (fraudscore help model list); every command takes -h/--help
@@ -64,6 +66,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runModel(ctx, args, stdin, stdout, stderr)
 	case "worker":
 		return workerCommand(ctx, args, stdout, stderr)
+	case "score":
+		return scoreCommand(ctx, args, stdin, stdout, stderr)
 	case "verdicts":
 		return runVerdicts(ctx, args, stdout, stderr)
 	}
