@@ -86,15 +86,18 @@ func workerHeader(k string) bool {
 }
 
 // cardDataOutsideContract says why an input whose payload decoded and
-// validated still carries card data, "" when it does not: a header whose
-// name or value looks like a card number, or a card number anywhere in the
-// payload outside the fields validation checks (an unknown field, a key, a
-// long number). Such an input is refused as invalid (dead-lettered, or a 400
-// on request-reply): the worker does not read those bytes, but the server
-// stored them with the input, and dead-lettering is what masks them in the
-// stored copy and erases the input. The reason names no input bytes but a
-// header name, masked.
-func cardDataOutsideContract(h map[string][]string, data []byte) string {
+// validated still carries card data, "" when it does not: a subject, or a
+// header name or value, that looks like a card number, or a card number
+// anywhere in the payload outside the fields validation checks (an unknown
+// field, a key, a long number). Such an input is refused as invalid
+// (dead-lettered, or a 400 on request-reply): the worker does not read those
+// bytes, but the server stored them with the input, and dead-lettering is
+// what masks them in the stored copy and erases the input. The reason quotes
+// no input but a header name, masked.
+func cardDataOutsideContract(subject string, h map[string][]string, data []byte) string {
+	if contracts.LooksLikePAN(subject) {
+		return "subject: looks like a card number (PAN); send a token"
+	}
 	if name := panHeader(h); name != "" {
 		return "header " + sanitizeHeader(name) + ": looks like a card number (PAN); send a token"
 	}
@@ -161,7 +164,8 @@ func (w *Worker) deadLetter(msg jetstream.Msg, meta *jetstream.MsgMetadata, reas
 		out.Header.Set(contracts.HeaderDLQTransactionID, txID)
 	}
 	// The input held card data if its dead letter had to be masked or one
-	// of its headers (not kept in the dead letter) looks like a card number.
+	// of its headers (not kept in the dead letter) looks like a card number
+	// (the subject is kept, so masking it counts already).
 	erase := redactDeadLetter(out) || panHeader(msg.Headers()) != ""
 	// Asynchronous like verdicts: a dead-letter stream that is slow or down
 	// must not hold a scoring goroutine (and the valid messages behind it).

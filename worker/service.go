@@ -90,7 +90,7 @@ func (w *Worker) handleRequest(req micro.Request, s *scratch) {
 		fail(CodeBadRequest, err.Error())
 		return
 	}
-	if why := cardDataOutsideContract(req.Headers(), data); why != "" {
+	if why := cardDataOutsideContract(req.Subject(), req.Headers(), data); why != "" {
 		fail(CodeBadRequest, why)
 		return
 	}

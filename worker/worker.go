@@ -417,7 +417,7 @@ func (w *Worker) process(msg jetstream.Msg, s *scratch) {
 		w.deadLetter(msg, meta, reason, err.Error(), s.ev.TransactionID)
 		return
 	}
-	if why := cardDataOutsideContract(msg.Headers(), data); why != "" {
+	if why := cardDataOutsideContract(msg.Subject(), msg.Headers(), data); why != "" {
 		w.deadLetter(msg, meta, contracts.ReasonInvalid, why, s.ev.TransactionID)
 		return
 	}
