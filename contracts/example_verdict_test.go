@@ -79,3 +79,35 @@ func ExampleVerdict_reasons() {
 	// IP_CARD_COUNTRY_MISMATCH: ip_card_country_mismatch = 1 pushed the log-odds up by 2.5
 	// NEW_DEVICE: new_device = 1 pushed the log-odds up by 0.75
 }
+
+// A verdict an analyst rule decided: the model approved, the rule
+// cross_border of rule set v20261202_101500 raised the decision to review.
+// A consumer tells rule decisions from model decisions by Rule.
+func ExampleVerdict_rule() {
+	vd := contracts.Verdict{
+		SchemaVersion: contracts.VerdictSchemaV1,
+		TransactionID: "txn_3",
+		Decision:      contracts.DecisionReview,
+		Score:         0.375,
+		ModelVersion:  "v20250601_120000",
+		PolicyVersion: "policy-1",
+		Rule:          "cross_border",
+		RulesVersion:  "v20261202_101500",
+		ScoredAt:      time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC),
+		ScoringMicros: 42,
+	}
+	buf := vd.AppendJSON(nil)
+	fmt.Println(string(buf))
+
+	var got contracts.Verdict
+	if err := contracts.DecodeVerdict(buf, &got); err != nil {
+		fmt.Println("invalid:", err)
+		return
+	}
+	if got.Rule != "" {
+		fmt.Printf("rule %s (set %s) decided %s; the model scored %.3f\n", got.Rule, got.RulesVersion, got.Decision, got.Score)
+	}
+	// Output:
+	// {"schema_version":"verdict.v1","transaction_id":"txn_3","decision":"review","score":0.375,"model_version":"v20250601_120000","policy_version":"policy-1","reasons":[],"rule":"cross_border","rules_version":"v20261202_101500","scored_at":"2025-06-01T12:00:00Z","scoring_us":42}
+	// rule cross_border (set v20261202_101500) decided review; the model scored 0.375
+}

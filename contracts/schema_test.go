@@ -146,6 +146,30 @@ func TestVerdictSchema(t *testing.T) {
 			assert.Error(t, schemaErr, sh)
 		}
 	}
+	// rule and rules_version: the schema and the Go validator agree.
+	rulesCases := map[string]bool{ // members added to base (without shadow) -> valid
+		`"rules_version":"v20261202_101500"`:                            true,
+		`"rule":"vip_allow","rules_version":"v20261202_101500"`:         true,
+		`"rule":"vip_allow"`:                                            false, // rules_version is required with rule
+		`"rule":"Vip","rules_version":"v20261202_101500"`:               false,
+		`"rule":"vip-allow","rules_version":"v20261202_101500"`:         false,
+		`"rule":1,"rules_version":"v20261202_101500"`:                   false,
+		`"rules_version":"` + strings.Repeat("v", 129) + `"`:            false,
+		`"rule":"` + strings.Repeat("r", 65) + `","rules_version":"v1"`: false,
+	}
+	for members, valid := range rulesCases {
+		in := []byte(strings.Replace(base, `"shadow":SHADOW`, members, 1))
+		var vd contracts.Verdict
+		goErr := contracts.DecodeVerdict(in, &vd)
+		schemaErr := schemaValidate(t, sch, in)
+		if valid {
+			assert.NoError(t, goErr, members)
+			assert.NoError(t, schemaErr, members)
+		} else {
+			assert.Error(t, goErr, members)
+			assert.Error(t, schemaErr, members)
+		}
+	}
 	// Unknown fields are allowed.
 	ok := `{"schema_version":"verdict.v1","transaction_id":"t","decision":"approve","score":0,"model_version":"m","policy_version":"p","reasons":[],"scored_at":"2025-06-01T12:00:00.123Z","scoring_us":0,"extra":{"a":1}}`
 	assert.NoError(t, schemaValidate(t, sch, []byte(ok)))

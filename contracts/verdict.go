@@ -60,10 +60,36 @@ type Verdict struct {
 	// challenger decided): its version, score and would-be decision. Absent
 	// when no other model scored; consumers that predate it ignore it.
 	Shadow []ShadowResult `json:"shadow,omitempty"`
+	// Rule names the analyst rule that decided (ADR 0016): set only when a
+	// rule changed the model's decision (an allow rule lowered it, or a
+	// review or decline rule raised it); absent when the model decided.
+	// Consumers that predate it ignore it.
+	Rule string `json:"rule,omitempty"`
+	// RulesVersion names the analyst rule set that was applied
+	// (vYYYYMMDD_HHMMSS), whether or not a rule decided; absent when no rule
+	// set was applied. Consumers that predate it ignore it.
+	RulesVersion string `json:"rules_version,omitempty"`
 	// ScoredAt is when the verdict was computed (UTC).
 	ScoredAt time.Time `json:"scored_at"`
 	// ScoringMicros is the in-process scoring time in microseconds.
 	ScoringMicros int64 `json:"scoring_us"`
+}
+
+// MaxRuleNameLen is the longest analyst rule name (Verdict.Rule).
+const MaxRuleNameLen = 64
+
+// ValidRuleName reports whether name is a valid analyst rule name:
+// ^[a-z][a-z0-9_]{0,63}$.
+func ValidRuleName(name string) bool {
+	if len(name) == 0 || len(name) > MaxRuleNameLen || name[0] < 'a' || name[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(name); i++ {
+		if c := name[i]; !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
+			return false
+		}
+	}
+	return true
 }
 
 // ShadowResult is one model's result for a transaction it scored without

@@ -13,7 +13,8 @@ import (
 // The output means the same as encoding/json's: the same field names and
 // order, strings escaped as encoding/json escapes them (including <, > and &
 // and invalid UTF-8 as U+FFFD), reasons always an array (nil encodes as []),
-// reason_details and shadow omitted when empty (omitempty), a reason
+// reason_details, shadow, rule and rules_version omitted when empty
+// (omitempty), a reason
 // detail's missing value (NaN) as null,
 // scored_at in RFC 3339 with nanoseconds in UTC, score formatted with
 // strconv 'g' and shortest precision. AppendJSON does not validate: a NaN or
@@ -42,6 +43,14 @@ func (vd *Verdict) AppendJSON(buf []byte) []byte {
 	buf = append(buf, ']')
 	buf = appendObjects(buf, `,"reason_details":[`, vd.ReasonDetails, (*ReasonDetail).appendJSON)
 	buf = appendObjects(buf, `,"shadow":[`, vd.Shadow, (*ShadowResult).appendJSON)
+	if vd.Rule != "" {
+		buf = append(buf, `,"rule":`...)
+		buf = appendString(buf, vd.Rule)
+	}
+	if vd.RulesVersion != "" {
+		buf = append(buf, `,"rules_version":`...)
+		buf = appendString(buf, vd.RulesVersion)
+	}
 	buf = append(buf, `,"scored_at":"`...)
 	buf = vd.ScoredAt.UTC().AppendFormat(buf, time.RFC3339Nano)
 	buf = append(buf, `","scoring_us":`...)

@@ -85,6 +85,12 @@ func randomVerdict(r *rand.Rand, valid bool) contracts.Verdict {
 			}
 		}
 	}
+	if r.IntN(3) == 0 { // a rule set applied, and sometimes a rule that decided
+		vd.RulesVersion = "v20261202_" + randomString(r, 6, valid)
+		if r.IntN(2) == 0 {
+			vd.Rule = "rule_" + strconv.Itoa(r.IntN(100))
+		}
+	}
 	return vd
 }
 
@@ -169,6 +175,32 @@ func TestAppendJSONShadowKnownOutput(t *testing.T) {
 	assert.NotContains(t, string(vd.AppendJSON(nil)), "shadow")
 }
 
+func TestAppendJSONRuleKnownOutput(t *testing.T) {
+	vd := contracts.Verdict{
+		SchemaVersion: contracts.VerdictSchemaV1, TransactionID: "txn_1", Decision: contracts.DecisionReview,
+		Score: 0.25, ModelVersion: "v20250601_120000", PolicyVersion: "p1",
+		Rule: "cross_border", RulesVersion: "v20261202_101500",
+		ScoredAt: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC), ScoringMicros: 9,
+	}
+	want := `{"schema_version":"verdict.v1","transaction_id":"txn_1","decision":"review","score":0.25,` +
+		`"model_version":"v20250601_120000","policy_version":"p1","reasons":[],` +
+		`"rule":"cross_border","rules_version":"v20261202_101500",` +
+		`"scored_at":"2025-06-01T12:00:00Z","scoring_us":9}`
+	assert.Equal(t, want, string(vd.AppendJSON(nil)))
+	vd.Rule = "" // the model decided under the rule set
+	assert.NotContains(t, string(vd.AppendJSON(nil)), `"rule":`)
+	assert.Contains(t, string(vd.AppendJSON(nil)), `"rules_version":"v20261202_101500"`)
+}
+
+func TestValidRuleName(t *testing.T) {
+	for _, ok := range []string{"a", "vip_allow", "r2", strings.Repeat("a", 64)} {
+		assert.True(t, contracts.ValidRuleName(ok), ok)
+	}
+	for _, bad := range []string{"", "A", "2r", "vip-allow", "vip allow", "é", strings.Repeat("a", 65)} {
+		assert.False(t, contracts.ValidRuleName(bad), bad)
+	}
+}
+
 func TestAppendJSONDoesNotAllocate(t *testing.T) {
 	vd := typicalVerdict()
 	buf := make([]byte, 0, 512)
@@ -178,6 +210,9 @@ func TestAppendJSONDoesNotAllocate(t *testing.T) {
 		Score: 0.5, Decision: contracts.DecisionReview}}
 	allocs = testing.AllocsPerRun(1000, func() { buf = vd.AppendJSON(buf[:0]) })
 	assert.Zero(t, allocs, "with a shadow entry")
+	vd.Rule, vd.RulesVersion = "cross_border", "v20261202_101500"
+	allocs = testing.AllocsPerRun(1000, func() { buf = vd.AppendJSON(buf[:0]) })
+	assert.Zero(t, allocs, "with a rule")
 }
 
 func typicalVerdict() contracts.Verdict {

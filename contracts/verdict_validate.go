@@ -17,7 +17,9 @@ import (
 // the verdict (versions, score, decision). ReasonDetails may be nil or
 // empty; otherwise it has one entry per reason with the reason's code, a
 // feature name of 1..128 characters, a finite or missing (NaN) value and a
-// finite contribution.
+// finite contribution. Rule and RulesVersion may be empty; a Rule is a
+// valid rule name (ValidRuleName) and needs a RulesVersion of 1..128
+// characters.
 func (v *Validator) ValidateVerdict(vd *Verdict) error {
 	if vd == nil {
 		return singleProblem(KindInvalid, "", "nil verdict")
@@ -40,6 +42,8 @@ const (
 	vScoringMicros
 	vShadow
 	vReasonDetails
+	vRule
+	vRulesVersion
 )
 
 func checkVerdict(vd *Verdict, done fieldSet, ps *problems) {
@@ -89,6 +93,17 @@ func checkVerdict(vd *Verdict, done fieldSet, ps *problems) {
 			checkShadowResult(&vd.Shadow[i], shadowPath(i), 0, ps)
 		}
 	}
+	if done&vRule == 0 && vd.Rule != "" && !ValidRuleName(vd.Rule) {
+		ps.add("rule", "must match ^[a-z][a-z0-9_]{0,63}$")
+	}
+	if done&vRulesVersion == 0 {
+		switch {
+		case utf8.RuneCountInString(vd.RulesVersion) > MaxVersionLen:
+			ps.add("rules_version", "must be at most 128 characters")
+		case vd.RulesVersion == "" && vd.Rule != "":
+			ps.add("rules_version", "is required with rule")
+		}
+	}
 }
 
 // ShadowResult field bits for the slow path.
@@ -136,12 +151,14 @@ const (
 	jScoringMicros
 	jShadow
 	jReasonDetails
+	jRule
+	jRulesVersion
 	numVerdictFields
 )
 
 var verdictFieldNames = [numVerdictFields]string{
 	"schema_version", "transaction_id", "decision", "score", "model_version", "policy_version",
-	"reasons", "scored_at", "scoring_us", "shadow", "reason_details",
+	"reasons", "scored_at", "scoring_us", "shadow", "reason_details", "rule", "rules_version",
 }
 
 // DecodeVerdict decodes and validates a verdict, for consumers of the
@@ -185,7 +202,7 @@ func slowDecodeVerdict(data []byte, vd *Verdict) error {
 	}{
 		{jSchemaVersion, &vd.SchemaVersion}, {jTransactionID, &vd.TransactionID},
 		{jDecision, (*string)(&vd.Decision)}, {jModelVersion, &vd.ModelVersion},
-		{jPolicyVersion, &vd.PolicyVersion},
+		{jPolicyVersion, &vd.PolicyVersion}, {jRule, &vd.Rule}, {jRulesVersion, &vd.RulesVersion},
 	}
 	for _, f := range strs {
 		s, ok := rawString(&ps, verdictFieldNames[f.i], raw[f.i])
