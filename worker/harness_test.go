@@ -93,6 +93,13 @@ func startWorker(t testing.TB, url string, cfg *worker.Config, sc worker.Scorer)
 // the fraudscore command does when it loads a model.
 func launchWorker(t testing.TB, url string, cfg *worker.Config, sc worker.Scorer, retry worker.SetupRetry) *running {
 	t.Helper()
+	return launchWorkerLogging(t, url, cfg, sc, retry, testLogger(t))
+}
+
+// launchWorkerLogging is launchWorker with the worker's logger given, for a
+// test that reads what the worker logs.
+func launchWorkerLogging(t testing.TB, url string, cfg *worker.Config, sc worker.Scorer, retry worker.SetupRetry, log *slog.Logger) *running {
+	t.Helper()
 	if sc == nil {
 		sc = newScorer(t)
 	}
@@ -103,10 +110,10 @@ func launchWorker(t testing.TB, url string, cfg *worker.Config, sc worker.Scorer
 	}
 	c := *cfg
 	c.NATSURL = url
-	nc, err := worker.Connect(&c, "test-worker", testLogger(t), m)
+	nc, err := worker.Connect(&c, "test-worker", log, m)
 	require.NoError(t, err)
 	w, err := worker.New(worker.Options{Config: &c, Conn: nc, Scorer: sc, Decoder: contracts.NewValidator(),
-		Metrics: m, Logger: testLogger(t), Version: "1.0.0", SetupRetry: retry})
+		Metrics: m, Logger: log, Version: "1.0.0", SetupRetry: retry})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{w: w, nc: nc, cancel: cancel, done: make(chan struct{}), metrics: m, reg: reg}
