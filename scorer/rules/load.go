@@ -131,7 +131,7 @@ func eachKey(m *yaml.Node, f func(k, v *yaml.Node) error) error {
 // ruleYAML is a rule's fields as written, with the nodes errors point to.
 type ruleYAML struct {
 	name, description, expression, action string
-	exprNode, actionNode, examples         *yaml.Node
+	exprNode, actionNode, examples        *yaml.Node
 }
 
 // compileRule reads, compiles and checks the nth rule (0-based) of a set.

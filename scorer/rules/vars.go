@@ -62,7 +62,7 @@ const (
 	vChallengerDecision
 	vChallengerModelVersion
 	vFeature0 // features.<name>, Count of them in features.Names() order
-	numVars = vFeature0 + features.Count
+	numVars   = vFeature0 + features.Count
 )
 
 // Variable is one name a rule may use.
