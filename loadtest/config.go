@@ -26,6 +26,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/fraudscore/fraudscore/contracts"
 )
 
@@ -74,6 +76,13 @@ const (
 type Config struct {
 	// URL is the NATS server URL (comma-separated for several).
 	URL string
+	// Connect, when set, opens each of the run's NATS connections (name is
+	// the connection's name), so a run can reach a secured server: the load
+	// tester's command sets it to worker.Connect with the worker's
+	// connection settings (credentials files, TLS). Nil connects to URL
+	// without credentials. URL must name the servers Connect dials: it is
+	// checked (CheckURL) either way.
+	Connect func(name string) (*nats.Conn, error)
 	// AllowRemote permits servers that are not on a loopback address.
 	AllowRemote bool
 	// Mode is ModeStream (default) or ModeRequest.

@@ -221,6 +221,13 @@ func (r *run) addError(kind string) {
 }
 
 func (r *run) connect(name string) (*nats.Conn, error) {
+	if r.cfg.Connect != nil {
+		nc, err := r.cfg.Connect(name)
+		if err != nil {
+			return nil, fmt.Errorf("loadtest: connect: %w", err)
+		}
+		return nc, nil
+	}
 	nc, err := nats.Connect(r.cfg.URL, nats.Name(name), nats.Timeout(5*time.Second),
 		nats.MaxReconnects(10), nats.ReconnectWait(500*time.Millisecond),
 		// Large pending buffers: a load tester must not drop verdicts as a

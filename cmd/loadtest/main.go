@@ -10,6 +10,9 @@
 //	loadtest -mode request -rate 1000 -duration 20s  # request-reply, open loop
 //	loadtest -mode request -concurrency 32 -count 50000
 //
+// It connects as the worker does, with the same settings and credentials
+// files (-creds, -nkey, -user and -password-file, -token-file, -ca, -cert,
+// -key; each defaulting to the worker's FRAUDSCORE_NATS_* variable).
 // It talks only to loopback servers unless -allow-remote is given, stops by
 // itself (count, duration, and the -max-duration hard cap), and exits 2 when
 // a stored verdict or dead letter is missing, doubled or unexpected.
@@ -28,6 +31,7 @@ import (
 	"syscall"
 
 	"github.com/fraudscore/fraudscore/loadtest"
+	"github.com/fraudscore/fraudscore/worker"
 )
 
 func main() {
@@ -38,7 +42,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var cfg loadtest.Config
 	fs := flag.NewFlagSet("loadtest", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.StringVar(&cfg.URL, "url", "nats://127.0.0.1:4222", "NATS server URL (loopback only unless -allow-remote)")
+	cfg.URL = worker.DefaultConfig().NATSURL
+	if v := os.Getenv(worker.EnvPrefix + "_NATS_URL"); v != "" {
+		cfg.URL = v
+	}
+	fs.StringVar(&cfg.URL, "url", cfg.URL, "NATS server URLs, comma-separated (loopback only unless -allow-remote) ($"+worker.EnvPrefix+"_NATS_URL)")
+	conn := connectionFlags(fs)
 	fs.BoolVar(&cfg.AllowRemote, "allow-remote", false, "allow a server that is not on this machine")
 	fs.StringVar(&cfg.Mode, "mode", loadtest.ModeStream, "stream (JetStream in, verdicts out) or request (request-reply)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "open-loop rate per second; 0 = as fast as possible")
@@ -78,6 +87,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	cfg.Logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	conn.NATSURL = cfg.URL
+	if err := conn.Validate(); err != nil {
+		fmt.Fprintln(stderr, "loadtest:", err)
+		return 1
+	}
+	cfg.Connect = connector(conn, cfg.URL, cfg.Logger)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
