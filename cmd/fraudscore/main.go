@@ -4,6 +4,7 @@
 //	fraudscore model ...     manage and test model versions
 //	fraudscore score [FILE]  score events by request-reply and print the verdicts
 //	fraudscore verdicts tail follow the verdict stream
+//	fraudscore dlq ...       list, show and replay dead letters
 //	fraudscore help [cmd]    help on a command; every command also takes -h/--help
 package main
 
@@ -29,6 +30,7 @@ Usage:
   fraudscore model <cmd>     list | check | promote | rollback | challenger | compare | predict | explain | train
   fraudscore score [FILE|-]  score events (one, or one per line) by request-reply and print the verdicts
   fraudscore verdicts tail   follow the verdict stream (-decision decline, -since 10m, -last N, -json)
+  fraudscore dlq <cmd>       list | show | replay dead letters (docs/reliability.md, dead-letter replay)
   fraudscore version         print the version
   fraudscore help [cmd ...]  help on a command (fraudscore help model list); every command takes -h/--help
 `
@@ -70,6 +72,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return scoreCommand(ctx, args, stdin, stdout, stderr)
 	case "verdicts":
 		return runVerdicts(ctx, args, stdout, stderr)
+	case "dlq":
+		return runDLQ(ctx, args, stdin, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "fraudscore: unknown command %q\n\n%s", cmd, usageHead)
 	return 2

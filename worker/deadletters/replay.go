@@ -143,7 +143,7 @@ func Plan(ctx context.Context, js jetstream.JetStream, o ReplayOptions) (*Replay
 				break
 			}
 			byID[ev.TransactionID] = len(r.Items)
-			it.Outcome = Ready
+			it.Outcome, it.Detail = Ready, "to "+l.OriginalSubject
 			if oldest.IsZero() || l.Stored.Before(oldest) {
 				oldest = l.Stored
 			}
@@ -206,6 +206,26 @@ func (r *Replay) Unresolved() int {
 	return n
 }
 
+// deletable reports whether Execute with Delete removes it: its outcome is
+// Settled, or it repeats a letter whose outcome is.
+func (r *Replay) deletable(it *Item) bool {
+	return it.Outcome.Settled() || (it.Outcome == Repeat && r.Items[it.first].Outcome.Settled())
+}
+
+// Deletable returns how many letters Execute with Delete would remove if
+// every Ready one were replayed: those Settled already, the Ready ones, and
+// the repeats of those.
+func (r *Replay) Deletable() int {
+	n := 0
+	for i := range r.Items {
+		it := &r.Items[i]
+		if it.Outcome == Ready || (it.Outcome == Repeat && r.Items[it.first].Outcome == Ready) || r.deletable(it) {
+			n++
+		}
+	}
+	return n
+}
+
 // Execute publishes every Ready letter to its original subject, with its
 // transaction id as Nats-Msg-Id (and its trace context headers, if it has
 // any), waits for each PubAck and records the outcome. With o.Delete it
@@ -251,8 +271,7 @@ func (r *Replay) Execute(ctx context.Context, js jetstream.JetStream) error {
 	}
 	for i := range r.Items {
 		it := &r.Items[i]
-		settled := it.Outcome.Settled() || (it.Outcome == Repeat && r.Items[it.first].Outcome.Settled())
-		if !settled {
+		if !r.deletable(it) {
 			continue
 		}
 		if err := stream.DeleteMsg(ctx, it.Letter.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
