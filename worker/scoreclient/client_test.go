@@ -8,14 +8,18 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/micro"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/fraudscore/fraudscore/contracts"
 	"github.com/fraudscore/fraudscore/internal/testenv"
@@ -251,3 +255,31 @@ func TestSendReadError(t *testing.T) {
 type errReader struct{ err error }
 
 func (r errReader) Read([]byte) (int, error) { return 0, r.err }
+
+// TestAsyncAPIErrorCodesAreTheWorkers checks the error codes that
+// contracts/asyncapi.yaml promises on a score reply against the worker's.
+func TestAsyncAPIErrorCodesAreTheWorkers(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "contracts", "asyncapi.yaml"))
+	require.NoError(t, err)
+	var doc struct {
+		Components struct {
+			Messages map[string]struct {
+				Headers struct {
+					Properties map[string]struct {
+						Enum []string `yaml:"enum"`
+					} `yaml:"properties"`
+				} `yaml:"headers"`
+			} `yaml:"messages"`
+		} `yaml:"components"`
+	}
+	require.NoError(t, yaml.Unmarshal(data, &doc))
+	n := 0
+	for name, m := range doc.Components.Messages {
+		if h, ok := m.Headers.Properties[micro.ErrorCodeHeader]; ok {
+			n++
+			assert.ElementsMatch(t, []string{worker.CodeBadRequest, worker.CodeTooLarge, worker.CodeInternal, worker.CodeUnavailable},
+				h.Enum, "message %s", name)
+		}
+	}
+	assert.Equal(t, 1, n, "one message carries %s", micro.ErrorCodeHeader)
+}
