@@ -1,14 +1,22 @@
-# syntax=docker/dockerfile:1
+# syntax=docker/dockerfile:1@sha256:4edf897a3ffa55b89f906fc8cc78afdb3f1834cc9c7083565e611a8a7d5fe99e
 # fraudscore worker image: a static Go binary and the bundled models, nothing
 # else, run as a numeric non-root user. Build: make image (VERSION/COMMIT as
 # build args). Validated by deploy/validate (BuildKit parser: final stage
 # non-root USER, only /fraudscore and /models; the binary is static and runs
 # in an empty root filesystem). Why scratch and not distroless/static:
 # docs/adr/0006-deployment.md (size: the binary is ~23.8 MB today).
-
-ARG GO_VERSION=1.26
-
-FROM --platform=$BUILDPLATFORM golang:${GO_VERSION} AS build
+#
+# Every image this file pulls is pinned by digest (the syntax frontend above
+# and the build stage; scratch is no image): a tag can be moved, a digest
+# cannot. deploy/validate fails on an unpinned FROM. The Go patch release is
+# the one this repository's machines build with (go1.26.8), so the image's
+# binary and the SBOM that make image writes (bin/fraudscore.cdx.json, copied
+# to /sbom/) name the same standard library. The digests were not pulled
+# here (no registry access): they are the ones several unrelated public
+# projects pin for the same tags. Updating (docs/security.md "Supply chain"):
+#   docker buildx imagetools inspect golang:1.26.X-bookworm   # "Digest:" line
+# then replace tag and digest together and run go test ./deploy/validate.
+FROM --platform=$BUILDPLATFORM golang:1.26.8-bookworm@sha256:a688600ca24f8a4d3ca77f95b0dd40704a9fc787c826660eb7ba0b641b8b175d AS build
 WORKDIR /src
 # Modules first so that source edits do not invalidate the download layer.
 COPY go.mod go.sum ./
@@ -43,6 +51,9 @@ LABEL org.opencontainers.image.title="fraudscore" \
 COPY --from=build --chown=0:0 --chmod=0555 /out/fraudscore /fraudscore
 # The whole models directory, so models/latest stays a symlink to its version.
 COPY --chown=0:0 models /models
+# The CycloneDX SBOM of the binary, written by make image (make sbom) before
+# the build: the image carries the list of what it is made of.
+COPY --chown=0:0 --chmod=0444 bin/fraudscore.cdx.json /sbom/fraudscore.cdx.json
 ENV FRAUDSCORE_MODEL_DIR=/models \
     FRAUDSCORE_HTTP_ADDR=:8090
 EXPOSE 8090

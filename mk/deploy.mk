@@ -9,10 +9,14 @@ OVERLAYS := dev prod
 
 .PHONY: image image-size deploy-render deploy-check deploy-dev deploy-prod
 
-image: ## build the container image (needs a Docker engine; IMAGE=... IMAGE_TAG=...)
+# The SBOM (make sbom, mk/supplychain.mk) is written first: the Dockerfile
+# copies it into the image at /sbom/fraudscore.cdx.json, and it stays in bin/
+# beside the build.
+image: sbom ## build the container image with its SBOM (needs a Docker engine; IMAGE=... IMAGE_TAG=...)
 	DOCKER_BUILDKIT=1 $(DOCKER) build --build-arg VERSION=$(IMAGE_VERSION) --build-arg COMMIT=$(COMMIT) \
 	  -t $(IMAGE):$(IMAGE_TAG) .
 	@$(DOCKER) image inspect --format 'image size: {{.Size}} bytes' $(IMAGE):$(IMAGE_TAG)
+	@echo "SBOM: $(SBOM) (in the image: /sbom/fraudscore.cdx.json)"
 
 image-size: ## what goes into the (scratch) image without an engine: static binary + models, into docs/bench/image-size.json
 	@mkdir -p $(BIN) docs/bench

@@ -15,6 +15,8 @@ VULNDB_VERSION ?= v0.0.0-20261105234957-e22db6528018
 VULNCHECK_STDLIB ?= warn
 VULNCHECK_REPORT ?= $(BIN)/vulncheck.json
 SBOM ?= $(BIN)/fraudscore.cdx.json
+# The image is built for linux/amd64 unless told otherwise (docker build --platform).
+SBOM_GOARCH ?= amd64
 
 TOOLS := $(BIN)/tools
 GOVULNCHECK := $(TOOLS)/govulncheck-$(GOVULNCHECK_VERSION)
@@ -56,6 +58,6 @@ vulncheck: $(GOVULNCHECK) vulndb ## govulncheck ./... against the local database
 # The binary as the image builds it: linux, no cgo, the image's build tags.
 sbom: $(CYCLONEDX_GOMOD) ## CycloneDX SBOM (JSON) of the fraudscore binary as the image builds it, into bin/fraudscore.cdx.json
 	@mkdir -p $(dir $(SBOM))
-	GOOS=linux GOARCH=$${TARGETARCH:-amd64} CGO_ENABLED=0 $(CYCLONEDX_GOMOD) app -json -licenses -std \
+	GOOS=linux GOARCH=$(SBOM_GOARCH) CGO_ENABLED=0 $(CYCLONEDX_GOMOD) app -json -licenses -std \
 	  -main cmd/fraudscore -output $(SBOM) .
 	@echo "sbom: $(SBOM)"

@@ -15,7 +15,7 @@ import (
 
 // TestDockerfile parses the Dockerfile with BuildKit's own parser and checks
 // the final stage: distroless static nonroot (or scratch), a numeric
-// non-root USER, only /fraudscore and /models copied in, the worker entry
+// non-root USER, only /fraudscore, /models and the SBOM copied in, the worker entry
 // point, the side port; and a cached, static, stamped build stage.
 func TestDockerfile(t *testing.T) {
 	stages := dockerfileStages(t)
@@ -34,12 +34,22 @@ func finalBase(t *testing.T) string {
 // dockerfileStages parses the Dockerfile with BuildKit's parser into stages.
 func dockerfileStages(t *testing.T) [][]instr {
 	t.Helper()
-	f, err := os.Open(filepath.Join(testenv.RepoRoot(t), "Dockerfile"))
+	return parseStages(t, readDockerfile(t))
+}
+
+func readDockerfile(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "Dockerfile"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	res, err := parser.Parse(f)
+	return b
+}
+
+// parseStages parses a Dockerfile with BuildKit's parser into stages.
+func parseStages(t *testing.T, dockerfile []byte) [][]instr {
+	t.Helper()
+	res, err := parser.Parse(bytes.NewReader(dockerfile))
 	if err != nil {
 		t.Fatalf("BuildKit parser: %v", err)
 	}
@@ -130,8 +140,8 @@ func checkStages(t *testing.T, build, final []instr) {
 	if user != "65532:65532" {
 		t.Errorf("final USER %q, want 65532:65532 (numeric, non-root)", user)
 	}
-	if strings.Join(copies, ",") != "/fraudscore,/models" {
-		t.Errorf("final stage copies %v, want exactly /fraudscore and /models", copies)
+	if strings.Join(copies, ",") != "/fraudscore,/models,"+imageSBOM {
+		t.Errorf("final stage copies %v, want exactly /fraudscore, /models and %s", copies, imageSBOM)
 	}
 	if entry != "/fraudscore" || cmdArgs != "worker" {
 		t.Errorf(`ENTRYPOINT %q CMD %q, want ["/fraudscore"] ["worker"]`, entry, cmdArgs)
@@ -148,7 +158,7 @@ func checkStages(t *testing.T, build, final []instr) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"!go.mod", "!go.sum", "!cmd/", "!models/"} {
+	for _, want := range []string{"!go.mod", "!go.sum", "!cmd/", "!models/", "!" + sbomFile} {
 		if !bytes.Contains(di, []byte(want)) {
 			t.Errorf(".dockerignore lacks %s", want)
 		}
