@@ -12,6 +12,7 @@ import (
 	"github.com/fraudscore/fraudscore/scorer"
 	"github.com/fraudscore/fraudscore/scorer/features"
 	"github.com/fraudscore/fraudscore/scorer/modelstore"
+	"github.com/fraudscore/fraudscore/scorer/rules"
 )
 
 // Challenger modes (FRAUDSCORE_CHALLENGER_MODE).
@@ -35,6 +36,8 @@ type Config struct {
 	ReloadInterval   time.Duration `envconfig:"MODEL_RELOAD_INTERVAL" default:"10s" desc:"how often the latest and challenger links are checked for a move (SIGHUP reloads at once)"`
 	Reasons          string        `envconfig:"REASONS" default:"flagged" desc:"which verdicts carry reason codes (exact TreeSHAP, the model version's reasons.json): flagged (review and decline), all, off"`
 	ReasonsTop       int           `envconfig:"REASONS_TOP" default:"3" desc:"the most reason codes a verdict carries, 1..17"`
+	PolicyDir        string        `envconfig:"POLICY_DIR" default:"policies" desc:"analyst rule sets (ADR 0016); the set in use is <dir>/latest, reloaded like models"`
+	Rules            string        `envconfig:"RULES" default:"auto" desc:"analyst rules: auto (apply POLICY_DIR/latest when the link exists), on (the link is required at start), off"`
 }
 
 // DefaultConfig returns the settings with no variable set.
@@ -84,6 +87,12 @@ func (c *Config) Problems() []string {
 	if c.ReasonsTop < 1 || c.ReasonsTop > features.Count {
 		add("FRAUDSCORE_REASONS_TOP=%d must be between 1 and %d (the features a model can read)", c.ReasonsTop, features.Count)
 	}
+	if c.Rules != RulesAuto && c.Rules != RulesOn && c.Rules != RulesOff {
+		add("FRAUDSCORE_RULES=%q must be auto, on or off", c.Rules)
+	}
+	if c.Rules != RulesOff && c.PolicyDir == "" {
+		add("FRAUDSCORE_POLICY_DIR is empty")
+	}
 	if c.ReloadInterval < 100*time.Millisecond {
 		add("FRAUDSCORE_MODEL_RELOAD_INTERVAL=%s must be at least 100ms", c.ReloadInterval)
 	}
@@ -115,6 +124,11 @@ func (c *Config) StoreProblems() []string {
 	if c.ChallengerMode == ModeSplit {
 		if _, err := modelstore.Open(c.ModelDir).Challenger(); err != nil {
 			return []string{fmt.Sprintf("FRAUDSCORE_CHALLENGER_MODE=split needs a challenger: %v (set one with fraudscore model challenger set VERSION)", err)}
+		}
+	}
+	if c.Rules == RulesOn {
+		if _, err := rules.OpenStore(c.PolicyDir).Latest(); err != nil {
+			return []string{fmt.Sprintf("FRAUDSCORE_RULES=on needs a rule set: %v (promote one with fraudscore policy promote VERSION)", err)}
 		}
 	}
 	return nil

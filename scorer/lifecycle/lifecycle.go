@@ -13,6 +13,7 @@ import (
 
 	"github.com/fraudscore/fraudscore/scorer"
 	"github.com/fraudscore/fraudscore/scorer/modelstore"
+	"github.com/fraudscore/fraudscore/scorer/rules"
 )
 
 // Drift keeps the drift windows of the served versions (package
@@ -63,6 +64,15 @@ type Lifecycle struct {
 	// hook, for tests (export_test.go), runs before each model scores and
 	// may fail or panic in its place.
 	hook func(version string) error
+
+	// Analyst rules (ADR 0016): the policy store, the set in use (nil
+	// without one), the target last refused (under mu), the metrics and
+	// the pooled per-call work.
+	policies     *rules.Store
+	rules        atomic.Pointer[ruleSet]
+	rulesRefused string
+	rm           *ruleMetrics
+	ruleWork     sync.Pool
 }
 
 // Link indexes of Lifecycle.refused.
@@ -92,7 +102,8 @@ func New(cfg Config, opts Options) (*Lifecycle, error) {
 		opts.Logger = slog.Default()
 	}
 	l := &Lifecycle{cfg: cfg, store: modelstore.Open(cfg.ModelDir), opts: opts, log: opts.Logger,
-		m: newMetrics(opts.Registerer), ready: make(chan struct{})}
+		m: newMetrics(opts.Registerer), ready: make(chan struct{}),
+		policies: rules.OpenStore(cfg.PolicyDir), rm: newRuleMetrics(opts.Registerer)}
 	if cfg.ChallengerMode == ModeSplit {
 		l.split = shareThreshold(cfg.ChallengerShare)
 	}
@@ -106,8 +117,9 @@ var ErrSettings = errors.New("lifecycle: invalid settings")
 // Store returns the model store served.
 func (l *Lifecycle) Store() *modelstore.Store { return l.store }
 
-// Run checks the links every ReloadInterval until ctx ends, reloading a
-// link that moved, and retrying the champion while none is loaded.
+// Run checks the links (models and rule set) every ReloadInterval until
+// ctx ends, reloading a link that moved, and retrying the champion while
+// none is loaded.
 func (l *Lifecycle) Run(ctx context.Context) {
 	t := time.NewTicker(l.cfg.ReloadInterval)
 	defer t.Stop()
@@ -121,7 +133,8 @@ func (l *Lifecycle) Run(ctx context.Context) {
 	}
 }
 
-// Reload reloads both links now, even a version refused before (SIGHUP).
+// Reload reloads every link now (champion, challenger, rule set), even a
+// version refused before (SIGHUP).
 func (l *Lifecycle) Reload() { l.refresh(true) }
 
 // Ready returns nil once a champion is loaded; the challenger never blocks
@@ -157,6 +170,7 @@ func (l *Lifecycle) Versions() (champion, challenger string) {
 func (l *Lifecycle) refresh(force bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.refreshRules(force)
 	old := l.cur.Load()
 	var champ, chall *model
 	if old != nil {

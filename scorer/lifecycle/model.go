@@ -24,6 +24,9 @@ type model struct {
 	// failed is set when the version's first failure beside the decider
 	// was logged: later ones are only counted.
 	failed atomic.Bool
+	// featureIndex maps the version's feature row to canonical feature
+	// indexes (for the rules' features.<name>).
+	featureIndex []int
 }
 
 // newModel builds the scorer, metric children and drift window of a
@@ -35,7 +38,8 @@ func (l *Lifecycle) newModel(loaded *modelstore.Loaded) (*model, error) {
 		return nil, err
 	}
 	m := &model{version: loaded.Version, loaded: loaded, sc: sc,
-		score: l.m.score.WithLabelValues(loaded.Version), errs: l.m.errors.WithLabelValues(loaded.Version)}
+		score: l.m.score.WithLabelValues(loaded.Version), errs: l.m.errors.WithLabelValues(loaded.Version),
+		featureIndex: canonicalIndex(loaded.Meta.Features)}
 	l.reasonsStep(m)
 	if l.opts.Drift != nil {
 		obs, err := l.opts.Drift.Start(loaded)

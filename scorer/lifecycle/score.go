@@ -14,41 +14,58 @@ import (
 // the other model is counted and the decider's verdict returned without it;
 // a challenger that fails to decide its share leaves the decision to the
 // champion. The decider's reasons (FRAUDSCORE_REASONS) are counted per
-// code. vd.Shadow's, vd.Reasons' and vd.ReasonDetails' backing arrays are
-// reused: Score does not allocate once they have room.
+// code. When an analyst rule set serves (ADR 0016) it is applied last, to
+// the decider's result and the challenger's shadow result, and may change
+// vd.Decision (vd.Rule names the rule that did; vd.RulesVersion the set).
+// vd.Shadow's, vd.Reasons' and vd.ReasonDetails' backing arrays are
+// reused: Score does not allocate once they have room (rules add what
+// their evaluation boxes, see scorer/rules).
 func (l *Lifecycle) Score(ev *contracts.TransactionEvent, vd *contracts.Verdict) error {
 	s := l.cur.Load()
 	if s == nil {
 		return scorer.ErrNoModel
 	}
 	vd.Shadow = vd.Shadow[:0]
+	vd.Rule, vd.RulesVersion = "", ""
+	rs := l.rules.Load()
+	w := l.startRules(rs)
 	champ, chall := s.champion, s.challenger
 	if chall != nil && l.split != 0 && CardHash(ev.CardToken)>>11 < l.split {
-		if l.tryDecide(chall, ev, vd) {
+		if l.tryDecide(chall, ev, vd, w) {
 			var sr contracts.ShadowResult
 			if l.tryShadow(champ, ev, &sr) {
 				vd.Shadow = append(vd.Shadow, sr)
 				s.decisions[sr.Decision.Index()][vd.Decision.Index()].Inc()
 			}
+			if rs != nil {
+				l.applyRules(rs, w, ev, vd, nil) // the challenger decided: none in shadow
+			}
 			return nil
 		}
 		chall = nil // the champion decides this one
 	}
-	if err := l.decide(champ, ev, vd); err != nil {
+	if err := l.decide(champ, ev, vd, w); err != nil {
+		l.putRules(w)
 		return err
 	}
+	var inShadow *contracts.ShadowResult
 	if chall != nil {
 		var sr contracts.ShadowResult
 		if l.tryShadow(chall, ev, &sr) {
 			vd.Shadow = append(vd.Shadow, sr)
 			s.decisions[vd.Decision.Index()][sr.Decision.Index()].Inc()
+			inShadow = &vd.Shadow[len(vd.Shadow)-1]
 		}
+	}
+	if rs != nil {
+		l.applyRules(rs, w, ev, vd, inShadow)
 	}
 	return nil
 }
 
-// decide scores ev into vd with m.
-func (l *Lifecycle) decide(m *model, ev *contracts.TransactionEvent, vd *contracts.Verdict) error {
+// decide scores ev into vd with m; w (may be nil) takes the row when the
+// rules read features.
+func (l *Lifecycle) decide(m *model, ev *contracts.TransactionEvent, vd *contracts.Verdict, w *ruleWork) error {
 	if l.hook != nil {
 		vd.ModelVersion = m.version
 		vd.PolicyVersion = m.sc.Policy().Version
@@ -56,7 +73,7 @@ func (l *Lifecycle) decide(m *model, ev *contracts.TransactionEvent, vd *contrac
 			return err
 		}
 	}
-	if err := m.sc.ScoreObserved(ev, vd, m.drift); err != nil {
+	if err := m.sc.ScoreObserved(ev, vd, w.observer(m)); err != nil {
 		return err
 	}
 	m.score.Observe(vd.Score)
@@ -66,14 +83,14 @@ func (l *Lifecycle) decide(m *model, ev *contracts.TransactionEvent, vd *contrac
 
 // tryDecide is decide for a challenger deciding its share: a failure or
 // panic is counted and reported as false.
-func (l *Lifecycle) tryDecide(m *model, ev *contracts.TransactionEvent, vd *contracts.Verdict) (ok bool) {
+func (l *Lifecycle) tryDecide(m *model, ev *contracts.TransactionEvent, vd *contracts.Verdict, w *ruleWork) (ok bool) {
 	defer func() {
 		if r := recover(); r != nil {
 			l.failedBeside(m, ev, fmt.Errorf("panic: %v", r))
 			ok = false
 		}
 	}()
-	if err := l.decide(m, ev, vd); err != nil {
+	if err := l.decide(m, ev, vd, w); err != nil {
 		l.failedBeside(m, ev, err)
 		return false
 	}

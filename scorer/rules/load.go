@@ -178,7 +178,7 @@ func compileRule(env *cel.Env, node *yaml.Node, n int, examples bool) (*compiled
 	if ry.exprNode == nil || strings.TrimSpace(ry.expression) == "" {
 		return nil, refuse(node.Line, fmt.Errorf("%w: no expression", ErrSyntax))
 	}
-	if c.prg, c.Cost, err = compileExpression(env, ry.expression); err != nil {
+	if c.prg, c.Cost, c.Variables, err = compileExpression(env, ry.expression); err != nil {
 		return nil, refuse(exprLine(ry.exprNode, err), err)
 	}
 	if ry.actionNode == nil {
@@ -211,10 +211,10 @@ func (e *celError) Unwrap() error { return e.err }
 
 // compileExpression parses, checks and plans one expression and returns
 // its program and estimated worst-case cost.
-func compileExpression(env *cel.Env, expr string) (cel.Program, uint64, error) {
+func compileExpression(env *cel.Env, expr string) (cel.Program, uint64, []string, error) {
 	parsed, iss := env.Parse(expr)
 	if iss.Err() != nil {
-		return nil, 0, issueError(ErrSyntax, expr, iss)
+		return nil, 0, nil, issueError(ErrSyntax, expr, iss)
 	}
 	checked, iss := env.Check(parsed)
 	if iss.Err() != nil {
@@ -222,23 +222,30 @@ func compileExpression(env *cel.Env, expr string) (cel.Program, uint64, error) {
 		if e := iss.Errors(); len(e) > 0 && strings.Contains(e[0].Message, "undeclared reference") {
 			sentinel = ErrUnknownName
 		}
-		return nil, 0, issueError(sentinel, expr, iss)
+		return nil, 0, nil, issueError(sentinel, expr, iss)
 	}
 	if !checked.OutputType().IsExactType(cel.BoolType) {
-		return nil, 0, fmt.Errorf("%w: it is %s", ErrNotBool, checked.OutputType())
+		return nil, 0, nil, fmt.Errorf("%w: it is %s", ErrNotBool, checked.OutputType())
 	}
 	est, err := env.EstimateCost(checked, sizes{})
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w: estimate: %w", ErrCost, err)
+		return nil, 0, nil, fmt.Errorf("%w: estimate: %w", ErrCost, err)
 	}
 	if est.Max > MaxRuleCost {
-		return nil, 0, fmt.Errorf("%w: estimated worst case %d, limit %d", ErrCost, est.Max, MaxRuleCost)
+		return nil, 0, nil, fmt.Errorf("%w: estimated worst case %d, limit %d", ErrCost, est.Max, MaxRuleCost)
 	}
 	prg, err := env.Program(checked, cel.EvalOptions(cel.OptOptimize))
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %w", ErrType, err)
+		return nil, 0, nil, fmt.Errorf("%w: %w", ErrType, err)
 	}
-	return prg, est.Max, nil
+	var names []string
+	for _, r := range checked.NativeRep().ReferenceMap() {
+		if _, ok := declared().index[r.Name]; ok && !slices.Contains(names, r.Name) {
+			names = append(names, r.Name)
+		}
+	}
+	slices.Sort(names)
+	return prg, est.Max, names, nil
 }
 
 // dottedName matches a name as written, dots included.

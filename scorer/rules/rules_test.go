@@ -31,6 +31,8 @@ func TestGoodSetLoads(t *testing.T) {
 	assert.Equal(t, rules.ActionReview, r.Action)
 	assert.Equal(t, 14, r.Line, "the rule's line in the YAML")
 	assert.Equal(t, 3, r.Examples)
+	assert.Equal(t, []string{"event.card_country", "event.ip_country", "score"}, r.Variables)
+	assert.True(t, s.UsesFeatures(), "night_atm_feature reads features.hour_of_day_utc")
 	for i := range s.Len() {
 		assert.LessOrEqual(t, s.Rule(i).Cost, uint64(rules.MaxRuleCost), s.Rule(i).Name)
 		assert.Positive(t, s.Rule(i).Cost, s.Rule(i).Name)

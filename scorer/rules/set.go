@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"strings"
 	"sync"
 
 	"github.com/google/cel-go/cel"
@@ -68,6 +69,8 @@ type Rule struct {
 	Cost uint64
 	// Examples is the number of examples the rule passed at load.
 	Examples int
+	// Variables are the declared names the expression reads, sorted.
+	Variables []string
 }
 
 // compiled is a rule with its program.
@@ -98,6 +101,19 @@ func (s *Set) Len() int { return len(s.rules) }
 
 // Rule returns rule i (0 <= i < Len), in file order.
 func (s *Set) Rule(i int) Rule { return s.rules[i].Rule }
+
+// UsesFeatures reports whether a rule reads a features.<name> variable
+// (the caller then fills Input.Features).
+func (s *Set) UsesFeatures() bool {
+	for i := range s.rules {
+		for _, v := range s.rules[i].Variables {
+			if strings.HasPrefix(v, "features.") {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // Outcome is the result of evaluating a set.
 type Outcome struct {
