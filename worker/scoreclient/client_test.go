@@ -257,11 +257,22 @@ type errReader struct{ err error }
 func (r errReader) Read([]byte) (int, error) { return 0, r.err }
 
 // TestAsyncAPIErrorCodesAreTheWorkers checks the error codes that
-// contracts/asyncapi.yaml promises on a score reply against the worker's.
+// contracts/asyncapi.yaml promises on a score reply, and the queue group of
+// the score operation, against the worker's.
 func TestAsyncAPIErrorCodesAreTheWorkers(t *testing.T) {
 	data, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "contracts", "asyncapi.yaml"))
 	require.NoError(t, err)
 	var doc struct {
+		Operations map[string]struct {
+			Channel struct {
+				Ref string `yaml:"$ref"`
+			} `yaml:"channel"`
+			Bindings struct {
+				NATS struct {
+					Queue string `yaml:"queue"`
+				} `yaml:"nats"`
+			} `yaml:"bindings"`
+		} `yaml:"operations"`
 		Components struct {
 			Messages map[string]struct {
 				Headers struct {
@@ -282,4 +293,12 @@ func TestAsyncAPIErrorCodesAreTheWorkers(t *testing.T) {
 		}
 	}
 	assert.Equal(t, 1, n, "one message carries %s", micro.ErrorCodeHeader)
+	n = 0
+	for name, op := range doc.Operations {
+		if op.Channel.Ref == "#/channels/score" {
+			n++
+			assert.Equal(t, worker.DefaultConfig().QueueGroup, op.Bindings.NATS.Queue, "operation %s", name)
+		}
+	}
+	assert.Equal(t, 1, n, "one operation on the score channel")
 }
