@@ -54,7 +54,9 @@ func benchPipeline(b *testing.B, passThrough bool) {
 			ev.TransactionID = ev.TransactionID + "-" + itoa(i)
 			payloads[i%len(evs)], _ = json.Marshal(&ev)
 		}
-		if _, err := js.PublishAsync(contracts.SubjectTransactionsPrefix+"bench", payloads[i%len(evs)]); err != nil {
+		// The stall wait lets the pre-fill ride out a slow server (a loaded
+		// machine) instead of failing at the publish window.
+		if _, err := js.PublishAsync(contracts.SubjectTransactionsPrefix+"bench", payloads[i%len(evs)], prefillStall...); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -72,6 +74,8 @@ func benchPipeline(b *testing.B, passThrough bool) {
 	b.ReportMetric((cpuTime()-cpu0).Seconds()/el.Seconds(), "cores")
 	_ = r
 }
+
+var prefillStall = []jetstream.PublishOpt{jetstream.WithStallWait(time.Minute)}
 
 func waitCountQuiet(b *testing.B, js jetstream.JetStream, stream string, want uint64, within time.Duration) {
 	deadline := time.Now().Add(within)

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fraudscore/fraudscore/contracts"
+	"github.com/fraudscore/fraudscore/worker/tracing"
 )
 
 const maxDetail = 1024
@@ -79,7 +80,8 @@ func redactDeadLetter(m *nats.Msg) bool {
 func workerHeader(k string) bool {
 	switch k {
 	case contracts.HeaderMsgID, contracts.HeaderDLQReason, contracts.HeaderDLQStreamSeq,
-		contracts.HeaderDLQDeliveries, contracts.HeaderDLQWorker:
+		contracts.HeaderDLQDeliveries, contracts.HeaderDLQWorker,
+		contracts.HeaderTraceparent: // formatted by the worker from parsed hex ids
 		return true
 	}
 	return false
@@ -113,6 +115,11 @@ func panHeader(h map[string][]string) string {
 	for k, vs := range h {
 		if contracts.LooksLikePAN(k) {
 			return k
+		}
+		if tracing.IsTraceparent(k, vs) {
+			// Hex ids, not card data: about 1 random trace id in 230 holds a
+			// digit run that passes the Luhn check.
+			continue
 		}
 		for _, v := range vs {
 			if contracts.LooksLikePAN(v) {
@@ -154,7 +161,7 @@ func (w *Worker) deadLetterMsg(data []byte, reason, detail, subject, stream stri
 // only then terminates it (on a work-queue stream, Term deletes the message,
 // so the order matters). If the dead letter cannot be stored the input is
 // NAKed with a delay and tried again.
-func (w *Worker) deadLetter(msg jetstream.Msg, meta *jetstream.MsgMetadata, reason, detail, txID string) {
+func (w *Worker) deadLetter(msg jetstream.Msg, meta *jetstream.MsgMetadata, reason, detail, txID string, sp *tracing.Span) {
 	// The transaction id of an input that failed validation may be what
 	// failed (a card number): it goes to a header and a log line masked.
 	txID = sanitizeHeader(txID)
@@ -163,6 +170,7 @@ func (w *Worker) deadLetter(msg jetstream.Msg, meta *jetstream.MsgMetadata, reas
 	if txID != "" {
 		out.Header.Set(contracts.HeaderDLQTransactionID, txID)
 	}
+	sp.Inject(out.Header) // before redactDeadLetter: a tracestate is input
 	// The input held card data if its dead letter had to be masked or one
 	// of its headers (not kept in the dead letter) looks like a card number
 	// (the subject is kept, so masking it counts already).
@@ -173,9 +181,11 @@ func (w *Worker) deadLetter(msg jetstream.Msg, meta *jetstream.MsgMetadata, reas
 	if err != nil {
 		w.m.ConsumerErrors.WithLabelValues("dlq_publish").Inc()
 		w.log.Warn("dead letter not stored; NAK with delay", "stream_seq", meta.Sequence.Stream, "reason", reason, "err", err)
+		sp.End(tracing.Outcome{TransactionID: txID, DeadLetter: reason, Error: nakDLQError})
 		w.nak(msg, meta, nakDLQError)
 		return
 	}
+	sp.End(tracing.Outcome{TransactionID: txID, DeadLetter: reason})
 	w.acks <- pending{msg: msg, future: f, txID: txID, delivery: meta.NumDelivered,
 		dlq: &deadLetterInfo{reason: reason, detail: detail, seq: meta.Sequence.Stream, erase: erase}}
 }
@@ -272,13 +282,17 @@ func (w *Worker) handleAdvisory(amsg jetstream.Msg) {
 	out := w.deadLetterMsg(raw.Data, contracts.ReasonMaxDeliveries,
 		"delivered "+strconv.FormatUint(adv.Deliveries, 10)+" times without a stored verdict",
 		raw.Subject, adv.Stream, adv.StreamSeq, adv.Deliveries, raw.Time)
+	sp := w.tracer.Start(raw.Header, tracing.DeadLetter, raw.Subject)
+	sp.Inject(out.Header)
 	redactDeadLetter(out)
 	_ = amsg.InProgress()
 	if _, err := w.js.PublishMsg(ctx, out); err != nil {
+		sp.End(tracing.Outcome{DeadLetter: contracts.ReasonMaxDeliveries, Error: "dlq_publish"})
 		w.log.Warn("max-deliveries: store dead letter", "stream_seq", adv.StreamSeq, "err", err)
 		_ = amsg.NakWithDelay(5 * time.Second)
 		return
 	}
+	sp.End(tracing.Outcome{DeadLetter: contracts.ReasonMaxDeliveries})
 	// Secure delete overwrites the message in the store: what the dead
 	// letter masked does not stay behind in the input stream's files.
 	if err := w.input.SecureDeleteMsg(ctx, adv.StreamSeq); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {

@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/fraudscore/fraudscore/contracts"
+	"github.com/fraudscore/fraudscore/worker/tracing"
 )
 
 // Status codes of the score endpoint: CodeOK for a verdict, the others in
@@ -54,14 +55,25 @@ func (w *Worker) startService() (micro.Service, error) {
 func (w *Worker) handleRequest(req micro.Request, s *scratch) {
 	start := time.Now()
 	code := CodeOK
+	sp := w.tracer.Start(req.Headers(), tracing.Request, req.Subject())
+	var outcome tracing.Outcome
 	defer func() {
 		w.m.Requests.WithLabelValues(code).Inc()
 		w.m.RequestLatency.Observe(time.Since(start).Seconds())
+		outcome.Code = code
+		sp.End(outcome)
 	}()
 	fail := func(c, desc string) {
 		code = c
+		outcome.Error = c // the code: the description may quote the input
+		var opts []micro.RespondOpt
+		if sp.Traced() {
+			h := micro.Headers{}
+			sp.Inject(h)
+			opts = append(opts, micro.WithHeaders(h))
+		}
 		// The description may quote the input: masked, one line, bounded.
-		if err := req.Error(c, sanitizeHeader(desc), nil); err != nil {
+		if err := req.Error(c, sanitizeHeader(desc), nil, opts...); err != nil {
 			w.log.Warn("respond", "err", err)
 		}
 	}
@@ -107,6 +119,9 @@ func (w *Worker) handleRequest(req micro.Request, s *scratch) {
 		contracts.HeaderDecision:      out.Header[contracts.HeaderDecision],
 		contracts.HeaderSchema:        out.Header[contracts.HeaderSchema],
 	}
+	sp.Inject(out.Header) // the audit copy
+	sp.Inject(hdr)        // the reply: the same value, formatted once
+	outcome = tracing.Outcome{TransactionID: s.vd.TransactionID, Decision: string(s.vd.Decision), ModelVersion: s.vd.ModelVersion}
 	if err := req.Respond(out.Data, micro.WithHeaders(hdr)); err != nil {
 		w.log.Warn("respond", "transaction_id", s.vd.TransactionID, "err", err)
 	}

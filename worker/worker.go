@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fraudscore/fraudscore/contracts"
+	"github.com/fraudscore/fraudscore/worker/tracing"
 )
 
 // Scorer is what the worker needs from the scoring core: score a validated
@@ -44,6 +45,10 @@ type Options struct {
 	// SetupRetry bounds the retries of the JetStream setup at start; zero
 	// fields take DefaultSetupRetry's values.
 	SetupRetry SetupRetry
+	// Tracer exports a span per message when set (tracing.FromEnv); the nil
+	// Tracer, the default, still carries an incoming W3C traceparent to the
+	// verdict, the dead letter and the reply.
+	Tracer *tracing.Tracer
 }
 
 // Worker consumes, scores, publishes and acks. Create it with New and run it
@@ -59,6 +64,7 @@ type Worker struct {
 	id      string
 	version string
 	retry   SetupRetry
+	tracer  *tracing.Tracer
 
 	work     chan jetstream.Msg
 	poolStop chan struct{} // closed at drain: the pool finishes what is buffered and exits
@@ -134,6 +140,7 @@ func New(o Options) (*Worker, error) {
 	w := &Worker{
 		cfg: o.Config, nc: o.Conn, scorer: o.Scorer, decoder: o.Decoder, m: o.Metrics,
 		log: o.Logger, id: o.Config.workerID(), version: o.Version, retry: o.SetupRetry.withDefaults(),
+		tracer: o.Tracer,
 	}
 	if w.version == "" {
 		w.version = "0.0.0"
@@ -404,8 +411,9 @@ func (w *Worker) process(msg jetstream.Msg, s *scratch) {
 		w.passThrough(msg, meta, received)
 		return
 	}
+	sp := w.tracer.Start(msg.Headers(), tracing.Transaction, msg.Subject())
 	if len(data) > w.cfg.MaxPayload {
-		w.deadLetter(msg, meta, contracts.ReasonTooLarge, fmt.Sprintf("payload of %d bytes exceeds %d", len(data), w.cfg.MaxPayload), "")
+		w.deadLetter(msg, meta, contracts.ReasonTooLarge, fmt.Sprintf("payload of %d bytes exceeds %d", len(data), w.cfg.MaxPayload), "", &sp)
 		return
 	}
 	if err := w.decoder.DecodeEvent(data, &s.ev); err != nil {
@@ -414,25 +422,29 @@ func (w *Worker) process(msg jetstream.Msg, s *scratch) {
 		if errors.As(err, &ve) {
 			reason = string(ve.Kind)
 		}
-		w.deadLetter(msg, meta, reason, err.Error(), s.ev.TransactionID)
+		w.deadLetter(msg, meta, reason, err.Error(), s.ev.TransactionID, &sp)
 		return
 	}
 	if why := cardDataOutsideContract(msg.Subject(), msg.Headers(), data); why != "" {
-		w.deadLetter(msg, meta, contracts.ReasonInvalid, why, s.ev.TransactionID)
+		w.deadLetter(msg, meta, contracts.ReasonInvalid, why, s.ev.TransactionID, &sp)
 		return
 	}
 	if err := w.score(s); err != nil {
+		sp.End(tracing.Outcome{TransactionID: s.ev.TransactionID, Error: nakScoreError})
 		w.nak(msg, meta, nakScoreError)
 		return
 	}
 	out := w.verdictMsg(&s.vd)
+	sp.Inject(out.Header)
 	f, err := w.js.PublishMsgAsync(out, w.verdictPubOpts...)
 	if err != nil {
+		sp.End(tracing.Outcome{TransactionID: s.vd.TransactionID, Error: nakPublishError})
 		w.m.ConsumerErrors.WithLabelValues("publish").Inc()
 		w.log.Warn("verdict publish failed", "transaction_id", s.vd.TransactionID, "err", err)
 		w.nak(msg, meta, nakPublishError)
 		return
 	}
+	sp.End(tracing.Outcome{TransactionID: s.vd.TransactionID, Decision: string(s.vd.Decision), ModelVersion: s.vd.ModelVersion})
 	w.acks <- pending{msg: msg, future: f, decision: s.vd.Decision, model: s.vd.ModelVersion, received: received,
 		stamp: meta.Timestamp, txID: s.vd.TransactionID, delivery: meta.NumDelivered}
 }

@@ -170,6 +170,10 @@ func (t *Tracer) Start(hdr map[string][]string, kind Kind, subject string) Span 
 	if kind == Request {
 		spanKind = trace.SpanKindServer
 	}
+	// A subject is input: masked like every input-derived text that leaves
+	// the worker (a subject that looks like a card number is refused, but
+	// the span exists before that check).
+	subject, _ = contracts.RedactPANString(subject)
 	_, s.span = t.tracer.Start(ctx, kindNames[kind], trace.WithSpanKind(spanKind),
 		trace.WithAttributes(attribute.String("messaging.system", "nats"), attribute.String("messaging.destination.name", subject)))
 	sc := s.span.SpanContext()
@@ -204,6 +208,18 @@ func incoming(hdr map[string][]string) (contracts.TraceParent, []string, bool) {
 		return tp, nil, false
 	}
 	return tp, hdr[stateKey], true
+}
+
+// IsTraceparent reports whether a header named k with values vs is a
+// single valid traceparent (under either spelling of its name): an
+// identifier, hex ids and flags, never card data, whatever digit runs its
+// ids happen to hold.
+func IsTraceparent(k string, vs []string) bool {
+	if k != contracts.HeaderTraceparent && k != canonicalTraceparent || len(vs) != 1 {
+		return false
+	}
+	_, err := contracts.ParseTraceparent(vs[0])
+	return err == nil
 }
 
 // newSpanID draws a random non-zero span id (math/rand/v2: per-goroutine
@@ -248,7 +264,10 @@ type Outcome struct {
 	ModelVersion  string
 	DeadLetter    string // the dead-letter reason, if dead-lettered
 	Code          string // the reply's status code (requests)
-	Err           error  // set when the message was not finished (NAKed, error reply)
+	// Error, when set, marks the span failed with this description: the
+	// message was not finished (NAKed) or got an error reply. It must
+	// quote no input.
+	Error string
 }
 
 // End records o on the span and ends it; a no-op without export. Call it
@@ -268,8 +287,8 @@ func (s *Span) End(o Outcome) {
 		}
 	}
 	s.span.SetAttributes(attrs...)
-	if o.Err != nil {
-		s.span.SetStatus(codes.Error, o.Err.Error())
+	if o.Error != "" {
+		s.span.SetStatus(codes.Error, o.Error)
 	}
 	s.span.End()
 	s.span = nil

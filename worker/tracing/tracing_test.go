@@ -207,7 +207,7 @@ func TestExportContinuesTheTrace(t *testing.T) {
 
 	root := tr.Start(nil, tracing.Request, "fraud.score")
 	rootOut := mustParse(t, outgoing(&root)[contracts.HeaderTraceparent][0])
-	root.End(tracing.Outcome{TransactionID: "txn_2", Code: "400", Err: errors.New("bad request")})
+	root.End(tracing.Outcome{TransactionID: "txn_2", Code: "400", Error: "bad request"})
 
 	if err := tr.Shutdown(context.Background()); err != nil { // flushes
 		t.Fatal(err)
