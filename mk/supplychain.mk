@@ -1,4 +1,4 @@
-# Supply chain (docs/security.md "Supply chain", docs/adr/NNNN-supply-chain.md):
+# Supply chain (docs/security.md "Supply chain", docs/adr/0018-supply-chain.md):
 #   make vulndb     local Go vulnerability database from the golang.org/x/vulndb
 #                   module (module proxy only), in bin/vulndb/<version>
 #   make vulncheck  govulncheck against it; report in bin/vulncheck.json; part of make test
