@@ -146,14 +146,29 @@ func TestHostileInput(t *testing.T) {
 	cases := loadHostileCorpus(t)
 	cfg := testConfig(t)
 	cfg.AuditRequests = true // a request-reply verdict would be stored too, and seen
+	cfg.Concurrency = 4      // one goroutine is held on the sentinel
+	cfg.AckWait = time.Minute
 	s := natstest.Start(t)
 	var logs testenv.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	r := launchWorkerLogging(t, s.ClientURL(), cfg, nil, worker.SetupRetry{}, log)
+	// A valid sentinel transaction is held in scoring until the end, so the
+	// input stream's store block stays alive around the hostile inputs: what
+	// their removal leaves in it is what the store sweep reads.
+	hold := &holdScorer{inner: newScorer(t), id: "hx_sentinel", held: make(chan struct{}), release: make(chan struct{})}
+	t.Cleanup(hold.letGo)
+	r := launchWorkerLogging(t, s.ClientURL(), cfg, hold, worker.SetupRetry{}, log)
 	require.Eventually(t, func() bool { return r.w.Ready() == nil }, 20*time.Second, 20*time.Millisecond, "worker never ready")
 	nc, js := connect(t, s.ClientURL())
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	sentinel := events(14, 1)[0]
+	sentinel.TransactionID = hold.id
+	natstest.PublishEvents(t, js, contracts.SubjectTransactionsPrefix+"sentinel", []contracts.TransactionEvent{sentinel})
+	select {
+	case <-hold.held:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the sentinel never reached the scorer")
+	}
 
 	side := worker.SideHandler(r.reg, []worker.Checker{r.w.Healthy}, []worker.Checker{r.w.Ready})
 	get := func(path string) (int, string) {
@@ -220,8 +235,8 @@ func TestHostileInput(t *testing.T) {
 		}
 	}
 	waitCount(t, js, cfg.DLQStream, uint64(len(seqOf)), time.Minute)
-	require.Eventually(t, func() bool { return streamCount(t, js, cfg.Stream) == 0 }, 30*time.Second, 20*time.Millisecond,
-		"every input is dead-lettered and removed")
+	require.Eventually(t, func() bool { return streamCount(t, js, cfg.Stream) == 1 }, 30*time.Second, 20*time.Millisecond,
+		"every input but the held sentinel is dead-lettered and removed")
 
 	// The request-reply path: one error reply per case.
 	var replies []*nats.Msg
@@ -267,9 +282,6 @@ func TestHostileInput(t *testing.T) {
 	code, _ := get("/readyz")
 	require.Equal(t, http.StatusOK, code)
 	_, metrics := get("/metrics")
-	// Drain the worker: whatever it still had to do is done, so the counts
-	// below are final (no sleep).
-	require.NoError(t, r.stop(t))
 
 	// Exactly one dead letter per stored case, read back by sequence.
 	dlq, err := js.Stream(ctx, cfg.DLQStream)
@@ -317,6 +329,7 @@ func TestHostileInput(t *testing.T) {
 		}
 	}
 	assert.Zero(t, streamCount(t, js, cfg.VerdictStream), "a hostile input got a verdict")
+	assert.Equal(t, uint64(1), streamCount(t, js, cfg.Stream), "the held sentinel is the input stream's only message")
 
 	// The sweep: no card number of the corpus anywhere fraudscore wrote.
 	require.NotEmpty(t, cards)
@@ -371,10 +384,12 @@ func TestHostileInput(t *testing.T) {
 	require.Contains(t, metrics, "fraudscore_")
 	sweep("/metrics", []byte(metrics))
 
-	// At rest: the server's store files, after it has written everything.
+	// At rest: the server's store files, after it has written everything;
+	// the sentinel still holds the input stream's block open.
 	storeDir := s.StoreDir()
 	s.Shutdown()
 	s.WaitForShutdown()
+	hold.letGo()
 	files, maskedOnDisk := 0, 0
 	require.NoError(t, filepath.WalkDir(storeDir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -417,3 +432,24 @@ func corpusCardIn(b []byte, cards []string) string {
 	}
 	return ""
 }
+
+// holdScorer holds the scoring of one transaction until letGo, and scores
+// every other one with inner.
+type holdScorer struct {
+	inner    worker.Scorer
+	id       string
+	held     chan struct{} // closed when the transaction is being held
+	release  chan struct{}
+	heldOnce sync.Once
+	goOnce   sync.Once
+}
+
+func (h *holdScorer) Score(ev *contracts.TransactionEvent, vd *contracts.Verdict) error {
+	if ev.TransactionID == h.id {
+		h.heldOnce.Do(func() { close(h.held) })
+		<-h.release
+	}
+	return h.inner.Score(ev, vd)
+}
+
+func (h *holdScorer) letGo() { h.goOnce.Do(func() { close(h.release) }) }
