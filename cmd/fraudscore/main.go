@@ -28,6 +28,7 @@ const usageHead = `fraudscore: real-time fraud scoring of payment transactions o
 Usage:
   fraudscore [worker]        run a scoring worker
   fraudscore model <cmd>     list | check | promote | rollback | challenger | compare | predict | explain | train
+  fraudscore policy <cmd>    list | check | promote | rollback | test analyst rule sets (docs/rules.md)
   fraudscore score [FILE|-]  score events (one, or one per line) by request-reply and print the verdicts
   fraudscore verdicts tail   follow the verdict stream (-decision decline, -since 10m, -last N, -json)
   fraudscore dlq <cmd>       list | show | replay dead letters (docs/reliability.md, dead-letter replay)
@@ -66,6 +67,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 0
 	case "model":
 		return runModel(ctx, args, stdin, stdout, stderr)
+	case "policy":
+		return runPolicy(ctx, args, stdin, stdout, stderr)
 	case "worker":
 		return workerCommand(ctx, args, stdout, stderr)
 	case "score":

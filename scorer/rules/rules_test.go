@@ -213,3 +213,10 @@ func TestVariablesDeclared(t *testing.T) {
 		assert.Equal(t, "double", names["features."+f])
 	}
 }
+
+func TestFeatureValues(t *testing.T) {
+	f := rules.FeatureValues([]string{features.HourOfDay, features.LogAmount}, []float64{3, 7.5})
+	assert.Equal(t, 3.0, f[indexOf(t, features.HourOfDay)])
+	assert.Equal(t, 7.5, f[indexOf(t, features.LogAmount)])
+	assert.True(t, math.IsNaN(f[indexOf(t, features.NewDevice)]), "a feature the model does not read is NaN")
+}

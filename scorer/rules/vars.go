@@ -326,3 +326,22 @@ func (a *activation) value(id varID) ref.Val {
 	}
 	return types.Double(f)
 }
+
+// FeatureValues returns the values of a model's feature row (row[i] is the
+// feature names[i]) indexed like features.Names(), as Input.Features wants
+// them; a feature the model does not read is NaN.
+func FeatureValues(names []string, row []float64) *[features.Count]float64 {
+	var out [features.Count]float64
+	for i := range out {
+		out[i] = math.NaN()
+	}
+	all := features.Names()
+	for i, n := range names {
+		for j, a := range all {
+			if a == n && i < len(row) {
+				out[j] = row[i]
+			}
+		}
+	}
+	return &out
+}

@@ -1,0 +1,265 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/fraudscore/fraudscore/contracts"
+	"github.com/fraudscore/fraudscore/scorer"
+	"github.com/fraudscore/fraudscore/scorer/lifecycle"
+	"github.com/fraudscore/fraudscore/scorer/modelstore"
+	"github.com/fraudscore/fraudscore/scorer/rules"
+	"github.com/fraudscore/fraudscore/worker"
+)
+
+// policyCmd is one `fraudscore policy` subcommand.
+type policyCmd struct {
+	name, args, summary string
+	minArgs, maxArgs    int
+}
+
+// policyCmds lists the policy subcommands in the order the help shows them.
+func policyCmds() []policyCmd {
+	return []policyCmd{
+		{name: "list", summary: "List the rule set versions, marking latest with *, with their rule count or why they are refused."},
+		{name: "check", args: "[VERSION|FILE]", maxArgs: 1,
+			summary: "Load a rule set (default: latest) as a worker would: parse, names, types, cost limit, actions,\n" +
+				"and run every rule's examples. Prints one line per rule; exit 1 with the rule and line when refused."},
+		{name: "promote", args: "VERSION", minArgs: 1, maxArgs: 1,
+			summary: "Check VERSION, then point latest at it (atomic); workers load it without a restart."},
+		{name: "rollback", summary: "Point latest at the newest earlier version that passes check."},
+		{name: "test", args: "[FILE|-]", maxArgs: 1,
+			summary: "Evaluate one transaction event (JSON, from FILE or stdin) against a rule set (default: latest):\n" +
+				"the model in -models scores it (or -score and -decision stand in for it), then the rules apply.\n" +
+				"Prints the model's result, the final decision and the deciding rule."},
+	}
+}
+
+func policyUsage(w io.Writer) {
+	fmt.Fprint(w, "usage: fraudscore policy <command> [flags] [arguments]\n\n"+
+		"Analyst rule sets in CEL, versioned like models (docs/rules.md, ADR 0016).\n\nCommands:\n")
+	for _, c := range policyCmds() {
+		fmt.Fprintf(w, "  %-10s %-15s %s\n", c.name, c.args, strings.SplitN(c.summary, "\n", 2)[0])
+	}
+	fmt.Fprint(w, "\nfraudscore policy <command> --help shows a command's flags.\n")
+}
+
+// policyFlags are the values of every policy subcommand's flags.
+type policyFlags struct {
+	dir, models, version, decision, reasons string
+	score                                   float64
+}
+
+func runPolicy(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		policyUsage(stderr)
+		return 2
+	}
+	if isHelp(args[0]) {
+		if len(args) > 1 {
+			return runPolicy(ctx, []string{args[1], "--help"}, stdin, stdout, stderr)
+		}
+		policyUsage(stdout)
+		return 0
+	}
+	var pc *policyCmd
+	for _, c := range policyCmds() {
+		if c.name == args[0] {
+			pc = &c
+		}
+	}
+	if pc == nil {
+		fmt.Fprintf(stderr, "fraudscore policy: unknown command %q\n\n", args[0])
+		policyUsage(stderr)
+		return 2
+	}
+	c := newCommand("policy "+pc.name, pc.args, pc.summary, pc.minArgs, pc.maxArgs)
+	var f policyFlags
+	c.flags.StringVar(&f.dir, "dir", defaultPolicyDir(), "rule set store directory ($FRAUDSCORE_POLICY_DIR)")
+	if pc.name == "test" {
+		c.flags.StringVar(&f.version, "version", "", "rule set version to test (default: latest)")
+		c.flags.StringVar(&f.models, "models", defaultModelDir(), "model store whose latest scores the event ($FRAUDSCORE_MODEL_DIR)")
+		c.flags.Float64Var(&f.score, "score", -1, "use this score instead of the model's (0..1)")
+		c.flags.StringVar(&f.decision, "decision", "", "with -score: the model's decision (approve, review, decline)")
+		c.flags.StringVar(&f.reasons, "reasons", "", "with -score: the model's reason codes, comma-separated")
+	}
+	pos, code, ok := c.parse(args[1:], stdout, stderr)
+	if !ok {
+		return code
+	}
+	if pc.name == "test" && (f.score > 1 || (f.score < 0 && f.score != -1) ||
+		(f.score == -1) != (f.decision == "") || f.decision != "" && !contracts.Decision(f.decision).Valid()) {
+		fmt.Fprint(stderr, "fraudscore policy test: -score (0..1) and -decision (approve, review, decline) go together\n\n")
+		c.usage(stderr)
+		return 2
+	}
+	if err := pc.run(&f, pos, stdin, stdout); err != nil {
+		fmt.Fprintf(stderr, "fraudscore policy %s: %v\n", pc.name, err)
+		return 1
+	}
+	return 0
+}
+
+// defaultPolicyDir is FRAUDSCORE_POLICY_DIR, or the lifecycle's default.
+func defaultPolicyDir() string {
+	if d := os.Getenv(worker.EnvPrefix + "_POLICY_DIR"); d != "" {
+		return d
+	}
+	return lifecycle.DefaultConfig().PolicyDir
+}
+
+func (pc *policyCmd) run(f *policyFlags, pos []string, stdin io.Reader, stdout io.Writer) error {
+	store := rules.OpenStore(f.dir)
+	switch pc.name {
+	case "list":
+		return listPolicies(store, stdout)
+	case "check":
+		arg := ""
+		if len(pos) > 0 {
+			arg = pos[0]
+		}
+		set, err := loadPolicy(store, arg)
+		if err != nil {
+			return err
+		}
+		printCheck(set, stdout)
+	case "promote":
+		if err := store.Promote(pos[0]); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "latest -> %s\n", pos[0])
+	case "rollback":
+		v, err := store.Rollback()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "latest -> %s\n", v)
+	case "test":
+		return testPolicy(store, f, pos, stdin, stdout)
+	}
+	return nil
+}
+
+// loadPolicy loads arg: a version of the store, a rules.yaml file, or
+// latest when empty.
+func loadPolicy(store *rules.Store, arg string) (*rules.Set, error) {
+	if arg == "" {
+		return store.LoadLatest()
+	}
+	if st, err := os.Stat(arg); err == nil && !st.IsDir() {
+		return rules.LoadFile(arg, arg)
+	}
+	return store.Load(arg)
+}
+
+func listPolicies(store *rules.Store, stdout io.Writer) error {
+	vs, err := store.Versions()
+	if err != nil {
+		return err
+	}
+	latest, _ := store.Latest()
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	for _, v := range vs {
+		mark := " "
+		if v == latest {
+			mark = "*"
+		}
+		set, err := store.Load(v)
+		if err != nil {
+			fmt.Fprintf(tw, "%s %s\trefused: %v\n", mark, v, err)
+			continue
+		}
+		fmt.Fprintf(tw, "%s %s\t%d rules\n", mark, v, set.Len())
+	}
+	return tw.Flush()
+}
+
+// printCheck prints one line per rule of a set that passed.
+func printCheck(set *rules.Set, stdout io.Writer) {
+	fmt.Fprintf(stdout, "%s ok: %d rules, every example passed, cost limit %d\n", set.Version(), set.Len(), rules.MaxRuleCost)
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprint(tw, "  RULE\tACTION\tCOST\tEXAMPLES\tLINE\n")
+	for i := range set.Len() {
+		r := set.Rule(i)
+		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%d\n", r.Name, r.Action, r.Cost, r.Examples, r.Line)
+	}
+	_ = tw.Flush()
+	for i := range set.Len() {
+		if r := set.Rule(i); r.Action == rules.ActionApprove {
+			fmt.Fprintf(stdout, "note: %s has action approve, which never changes a decision (only allow lowers one)\n", r.Name)
+		}
+	}
+}
+
+// testPolicy evaluates one event against a set and prints the outcome.
+func testPolicy(store *rules.Store, f *policyFlags, pos []string, stdin io.Reader, stdout io.Writer) error {
+	set, err := loadPolicy(store, f.version)
+	if err != nil {
+		return err
+	}
+	in := stdin
+	if len(pos) == 1 && pos[0] != "-" {
+		file, err := os.Open(pos[0])
+		if err != nil {
+			return err
+		}
+		defer file.Close()
+		in = file
+	}
+	raw, err := io.ReadAll(io.LimitReader(in, contracts.DefaultMaxEventBytes+1))
+	if err != nil {
+		return err
+	}
+	var ev contracts.TransactionEvent
+	if err := contracts.NewValidator().DecodeEvent(raw, &ev); err != nil {
+		return fmt.Errorf("event: %w", err)
+	}
+	input := rules.Input{Event: &ev}
+	if f.score >= 0 {
+		input.Score, input.Decision, input.ModelVersion = f.score, contracts.Decision(f.decision), "(given)"
+		if f.reasons != "" {
+			input.Reasons = strings.Split(f.reasons, ",")
+		}
+	} else if err := scoreForPolicy(f.models, &ev, &input); err != nil {
+		return err
+	}
+	out := set.Evaluate(&input, nil)
+	fmt.Fprintf(stdout, "model %s: score %.6g, decision %s, reasons [%s]\n", input.ModelVersion, input.Score, input.Decision,
+		strings.Join(input.Reasons, ","))
+	if out.Rule < 0 {
+		fmt.Fprintf(stdout, "rules %s: decision %s (the model decided)\n", set.Version(), out.Decision)
+		return nil
+	}
+	fmt.Fprintf(stdout, "rules %s: decision %s by rule %s (%s)\n", set.Version(), out.Decision, out.RuleName, set.Rule(out.Rule).Action)
+	return nil
+}
+
+// rowCopy keeps the feature row a scorer observed.
+type rowCopy struct{ row []float64 }
+
+func (r *rowCopy) Observe(row []float64, _ float64) { r.row = append(r.row[:0], row...) }
+
+// scoreForPolicy scores ev with the latest model of dir, as a worker
+// would with reasons on every verdict, into in.
+func scoreForPolicy(dir string, ev *contracts.TransactionEvent, in *rules.Input) error {
+	loaded, err := modelstore.Open(dir).LoadLatest()
+	if err != nil {
+		return fmt.Errorf("%w (or give -score and -decision)", err)
+	}
+	sc, err := scorer.New(loaded, scorer.Options{Reasons: scorer.ReasonsAll, ReasonsTop: lifecycle.DefaultConfig().ReasonsTop})
+	if err != nil {
+		return err
+	}
+	var vd contracts.Verdict
+	var rc rowCopy
+	if err := sc.ScoreObserved(ev, &vd, &rc); err != nil {
+		return err
+	}
+	in.Score, in.Decision, in.ModelVersion, in.Reasons = vd.Score, vd.Decision, vd.ModelVersion, vd.Reasons
+	in.Features = rules.FeatureValues(loaded.Meta.Features, rc.row)
+	return nil
+}
