@@ -7,11 +7,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fraudscore/fraudscore/contracts"
@@ -114,11 +114,10 @@ func usageProblem(c *command, stderr io.Writer, problem string) int {
 	return 2
 }
 
-// dlqConnect connects as the named client and returns a JetStream context
-// and a func that closes the connection.
-func dlqConnect(conn *worker.Config, name string, stderr io.Writer) (jetstream.JetStream, func(), error) {
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	nc, err := worker.Connect(conn, name, log, nil)
+// dlqConnect connects as the named client and returns the connection and
+// a JetStream context on it.
+func dlqConnect(conn *worker.Config, name string, stderr io.Writer) (*nats.Conn, jetstream.JetStream, error) {
+	nc, err := worker.Connect(conn, name, toolLogger(stderr), nil)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -127,7 +126,7 @@ func dlqConnect(conn *worker.Config, name string, stderr io.Writer) (jetstream.J
 		nc.Close()
 		return nil, nil, err
 	}
-	return js, nc.Close, nil
+	return nc, js, nil
 }
 
 const dlqListSummary = `Count the dead letters by reason and age.
@@ -158,14 +157,14 @@ func dlqListCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		return usageProblem(c, stderr, problem)
 	}
 	err := func() error {
-		js, closeConn, err := dlqConnect(conn, "fraudscore-dlq-list", stderr)
+		nc, js, err := dlqConnect(conn, "fraudscore-dlq-list", stderr)
 		if err != nil {
 			return err
 		}
-		defer closeConn()
+		defer nc.Close()
 		sum, err := deadletters.Summarise(ctx, js, s, time.Now())
 		if err != nil {
-			return err
+			return connError(nc, err)
 		}
 		if asJSON {
 			enc := json.NewEncoder(stdout)
@@ -219,14 +218,14 @@ func dlqShowCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		return usageProblem(c, stderr, problem)
 	}
 	err := func() error {
-		js, closeConn, err := dlqConnect(conn, "fraudscore-dlq-show", stderr)
+		nc, js, err := dlqConnect(conn, "fraudscore-dlq-show", stderr)
 		if err != nil {
 			return err
 		}
-		defer closeConn()
+		defer nc.Close()
 		ls, err := deadletters.Get(ctx, js, s)
 		if err != nil {
-			return err
+			return connError(nc, err)
 		}
 		for i, l := range ls {
 			if i > 0 {
@@ -318,14 +317,14 @@ func dlqReplayCommand(ctx context.Context, args []string, stdin io.Reader, stdou
 }
 
 func runReplay(ctx context.Context, conn *worker.Config, o deadletters.ReplayOptions, dryRun, yes bool, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
-	js, closeConn, err := dlqConnect(conn, "fraudscore-dlq-replay", stderr)
+	nc, js, err := dlqConnect(conn, "fraudscore-dlq-replay", stderr)
 	if err != nil {
 		return 1, err
 	}
-	defer closeConn()
+	defer nc.Close()
 	r, err := deadletters.Plan(ctx, js, o)
 	if err != nil {
-		return 1, err
+		return 1, connError(nc, err)
 	}
 	ready, deletes := r.Count(deadletters.Ready), 0
 	if o.Delete {
@@ -360,7 +359,7 @@ func runReplay(ctx context.Context, conn *worker.Config, o deadletters.ReplayOpt
 		return 1, err
 	}
 	if execErr != nil {
-		return 1, execErr
+		return 1, connError(nc, execErr)
 	}
 	return unresolved(r, stderr), nil
 }

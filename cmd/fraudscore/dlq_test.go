@@ -3,12 +3,14 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/assert"
@@ -276,4 +278,61 @@ func TestDLQUsageAndErrors(t *testing.T) {
 	assert.Equal(t, 1, r.code)
 	assert.Regexp(t, `^fraudscore dlq replay: deadletters: look for existing verdicts: verdictstream: stream VERDICTS: .*stream not found\n$`, r.stderr)
 	assert.Zero(t, streamState(t, js, "TRANSACTIONS").Msgs, "nothing published")
+}
+
+// A user who may read the streams' info but not create consumers (the
+// dashboard of docs/security.md) gets one line and exit 1 from verdicts
+// tail, dlq list and dlq replay; a user who may not publish to the input
+// gets every letter failed and nothing stored.
+func TestToolsWithoutPermission(t *testing.T) {
+	opts := natstest.ServerOptions(t)
+	readOnly := &server.Permissions{
+		Publish:   &server.SubjectPermission{Allow: []string{"$JS.API.INFO", "$JS.API.STREAM.INFO.>", "$JS.API.STREAM.MSG.GET.>"}},
+		Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>"}},
+	}
+	noInput := &server.Permissions{
+		Publish:   &server.SubjectPermission{Allow: []string{"$JS.API.>", "_INBOX.>"}, Deny: []string{"payments.>"}},
+		Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX.>"}},
+	}
+	opts.Users = []*server.User{
+		{Username: "admin", Password: "admin-secret"},
+		{Username: "reader", Password: "reader-secret", Permissions: readOnly},
+		{Username: "noinput", Password: "noinput-secret", Permissions: noInput},
+	}
+	srv := natstest.StartOptions(t, opts)
+	nc, err := nats.Connect(srv.ClientURL(), nats.UserInfo("admin", "admin-secret"))
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	cfg := worker.DefaultConfig()
+	for _, sc := range worker.StreamConfigs(&cfg) {
+		_, err := js.CreateStream(context.Background(), sc)
+		require.NoError(t, err)
+	}
+	evs := synthEvents(synthetic.Config{Seed: 4, Now: time.Now}, 1)
+	data, err := json.Marshal(&evs[0])
+	require.NoError(t, err)
+	natstest.PublishDeadLetters(t, js, contracts.SubjectDeadLettersPrefix, []natstest.DeadLetter{{Reason: "max_deliveries", Data: data}})
+	dir := t.TempDir()
+	pw := func(user string) string {
+		p := dir + "/" + user
+		require.NoError(t, os.WriteFile(p, []byte(user+"-secret\n"), 0o600))
+		return p
+	}
+	as := func(user string, args ...string) result {
+		return runBin(t, "", nil, append(args, "-url", srv.ClientURL(), "-user", user, "-password-file", pw(user))...)
+	}
+	for _, args := range [][]string{
+		{"verdicts", "tail", "-last", "1"}, {"dlq", "list"}, {"dlq", "replay", "-reason", "max_deliveries", "-yes"},
+	} {
+		r := as("reader", args...)
+		assert.Equal(t, 1, r.code, "%v: %s", args, r.stdout)
+		assert.Regexp(t, `^fraudscore (verdicts tail|dlq list|dlq replay): .*: context deadline exceeded `+
+			`\(nats: permissions violation: Permissions Violation for Publish to "\$JS\.API\.CONSUMER\.CREATE\.(VERDICTS|FRAUD_DLQ)\.[^"]+"\)\n$`, r.stderr, "%v", args)
+	}
+	r := as("noinput", "dlq", "replay", "-reason", "max_deliveries", "-yes")
+	assert.Equal(t, 1, r.code, r.stdout+r.stderr)
+	assert.Contains(t, r.stdout, "1 dead letters: failed 1\n")
+	assert.Zero(t, streamState(t, js, "TRANSACTIONS").Msgs, "nothing stored")
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -111,8 +110,7 @@ func verdictsTailCommand(ctx context.Context, args []string, stdout, stderr io.W
 // runTail follows the stream until ctx ends (nil: an interrupt is the
 // normal end) or an error.
 func runTail(ctx context.Context, conn *worker.Config, o verdictstream.Options, asJSON bool, stdout, stderr io.Writer) error {
-	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	nc, err := worker.Connect(conn, "fraudscore-verdicts-tail", log, nil)
+	nc, err := worker.Connect(conn, "fraudscore-verdicts-tail", toolLogger(stderr), nil)
 	if err != nil {
 		return err
 	}
@@ -138,5 +136,5 @@ func runTail(ctx context.Context, conn *worker.Config, o verdictstream.Options, 
 	if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 		return nil
 	}
-	return err
+	return connError(nc, err)
 }
