@@ -26,6 +26,7 @@ import (
 	"github.com/fraudscore/fraudscore/scorer/lifecycle"
 	"github.com/fraudscore/fraudscore/worker"
 	"github.com/fraudscore/fraudscore/worker/embedded"
+	"github.com/fraudscore/fraudscore/worker/tracing"
 )
 
 func newLogger(w io.Writer, level string) *slog.Logger {
@@ -49,7 +50,10 @@ const (
 const workerSummary = `Run a scoring worker: pull transactions from JetStream, publish verdicts and
 dead letters, answer score requests, serve /metrics, /healthz and /readyz.
 Invalid configuration is reported in full (every problem) with exit status 2
-before anything connects.`
+before anything connects. A W3C traceparent on a transaction or request is
+carried to its verdict, dead letter and reply; a span per message is exported
+over OTLP/HTTP only when OTEL_EXPORTER_OTLP_ENDPOINT (or _TRACES_ENDPOINT) is
+set, sampled by OTEL_TRACES_SAMPLER (docs/contracts.md, "Trace context").`
 
 // workerCommand parses the worker's command line (only -h/--help), reads
 // every owner's settings from the environment and runs the worker.
@@ -86,6 +90,22 @@ func runWorker(ctx context.Context, cfg *config, unknown []settings.UnknownVaria
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	// Span export is off unless the standard OTEL_* variables enable it;
+	// W3C trace context is carried either way.
+	tracer, err := tracing.FromEnv(ctx, "fraudscore", semver(version))
+	if err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := tracer.Shutdown(sctx); err != nil {
+			log.Warn("span export at shutdown", "err", err)
+		}
+	}()
+	if tracer.Exporting() {
+		log.Info("exporting a span per message over OTLP/HTTP (OTEL_EXPORTER_OTLP_* variables)")
+	}
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(defaultGOGC)
 	}
@@ -189,7 +209,7 @@ func runWorker(ctx context.Context, cfg *config, unknown []settings.UnknownVaria
 		return err
 	}
 	defer nc.Close()
-	opts := worker.Options{Config: wcfg, Conn: nc, Metrics: m, Logger: log, Version: semver(version)}
+	opts := worker.Options{Config: wcfg, Conn: nc, Metrics: m, Logger: log, Version: semver(version), Tracer: tracer}
 	if lc != nil {
 		opts.Scorer = lc
 		opts.Decoder = &contracts.Validator{MaxBytes: wcfg.MaxPayload}
