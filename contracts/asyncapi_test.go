@@ -1,6 +1,7 @@
 package contracts_test
 
 import (
+	"encoding/json"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -35,16 +36,22 @@ type asyncAPIDoc struct {
 				Required   []string                  `yaml:"required"`
 				Properties map[string]asyncAPISchema `yaml:"properties"`
 			} `yaml:"headers"`
-			Payload asyncAPISchema `yaml:"payload"`
+			Payload  asyncAPISchema `yaml:"payload"`
+			Examples []struct {
+				Name    string            `yaml:"name"`
+				Headers map[string]string `yaml:"headers"`
+				Payload any               `yaml:"payload"`
+			} `yaml:"examples"`
 		} `yaml:"messages"`
 		Schemas map[string]asyncAPISchema `yaml:"schemas"`
 	} `yaml:"components"`
 }
 
 type asyncAPISchema struct {
-	Ref   string   `yaml:"$ref"`
-	Enum  []string `yaml:"enum"`
-	Const string   `yaml:"const"`
+	Ref     string   `yaml:"$ref"`
+	Enum    []string `yaml:"enum"`
+	Const   string   `yaml:"const"`
+	Pattern string   `yaml:"pattern"`
 }
 
 func readAsyncAPI(t *testing.T) asyncAPIDoc {
@@ -257,4 +264,61 @@ func TestAsyncAPIPayloadsAreTheSchemaFiles(t *testing.T) {
 		assert.True(t, refs[filepath.Join("schemas", v+".json")], "payload of %s", v)
 	}
 	assert.Len(t, refs, len(files), "only schema files are referenced")
+}
+
+// TestAsyncAPIExamplesAreValid checks every message example the way the code
+// would take it: event payloads pass the Go validator (contracts.Validator,
+// stricter than the schema), verdict payloads contracts.DecodeVerdict, and
+// headers are the message's own, with every required one, each value within
+// its enumeration, constant or pattern. (The AsyncAPI parser does not check
+// examples against external schemas.)
+func TestAsyncAPIExamplesAreValid(t *testing.T) {
+	doc := readAsyncAPI(t)
+	schemas := doc.Components.Schemas
+	n := 0
+	for name, m := range doc.Components.Messages {
+		require.NotEmpty(t, m.Examples, "message %s has no example", name)
+		for _, ex := range m.Examples {
+			n++
+			where := name + " example " + ex.Name
+			for _, h := range m.Headers.Required {
+				assert.Contains(t, ex.Headers, h, "%s: required header", where)
+			}
+			for h, v := range ex.Headers {
+				s, ok := m.Headers.Properties[h]
+				if !assert.True(t, ok, "%s: header %s is not the message's", where, h) {
+					continue
+				}
+				if r, ok := strings.CutPrefix(s.Ref, "#/components/schemas/"); ok {
+					s = schemas[r]
+				}
+				if s.Enum != nil {
+					assert.Contains(t, s.Enum, v, "%s: header %s", where, h)
+				}
+				if s.Const != "" {
+					assert.Equal(t, s.Const, v, "%s: header %s", where, h)
+				}
+				if s.Pattern != "" {
+					assert.Regexp(t, s.Pattern, v, "%s: header %s", where, h)
+				}
+			}
+			data, err := json.Marshal(ex.Payload)
+			require.NoError(t, err, where)
+			switch filepath.Base(m.Payload.Ref) {
+			case contracts.TransactionEventSchemaV1 + ".json":
+				var ev contracts.TransactionEvent
+				assert.NoError(t, contracts.NewValidator().DecodeEvent(data, &ev), "%s: %s", where, data)
+			case contracts.VerdictSchemaV1 + ".json":
+				var vd contracts.Verdict
+				assert.NoError(t, contracts.DecodeVerdict(data, &vd), "%s: %s", where, data)
+				if id := ex.Headers[contracts.HeaderMsgID]; id != "" {
+					assert.Equal(t, vd.TransactionID, id, "%s: Nats-Msg-Id is the transaction id", where)
+				}
+				if d := ex.Headers[contracts.HeaderDecision]; d != "" {
+					assert.Equal(t, string(vd.Decision), d, "%s: the decision header copies the payload", where)
+				}
+			}
+		}
+	}
+	assert.Positive(t, n)
 }
