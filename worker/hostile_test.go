@@ -453,3 +453,13 @@ func (h *holdScorer) Score(ev *contracts.TransactionEvent, vd *contracts.Verdict
 }
 
 func (h *holdScorer) letGo() { h.goOnce.Do(func() { close(h.release) }) }
+
+// TestHostileCorpusDocumented keeps docs/security.md's table of the corpus
+// in step with cases.json: every case is named there.
+func TestHostileCorpusDocumented(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "docs", "security.md"))
+	require.NoError(t, err)
+	for _, c := range loadHostileCorpus(t) {
+		assert.Contains(t, string(doc), "`"+c.Name+"`", "docs/security.md does not name hostile case %s", c.Name)
+	}
+}
