@@ -1,10 +1,12 @@
 package lifecycle_test
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/fraudscore/fraudscore/internal/testenv"
 	"github.com/fraudscore/fraudscore/scorer/lifecycle"
 	"github.com/fraudscore/fraudscore/scorer/rules"
+	"github.com/fraudscore/fraudscore/synthetic"
 )
 
 // Rule sets of the tests: the rules match marked card tokens, so that the
@@ -202,4 +205,57 @@ func TestScoreWithRulesDoesNotAllocate(t *testing.T) {
 		i++
 	})
 	assert.LessOrEqual(t, allocs, testenv.RaceAllocs)
+}
+
+// BenchmarkScoreRules is Lifecycle.Score on the load tester's traffic mix
+// (as BenchmarkScoreLoadMix, default reasons) without a rule set, then with
+// 50 typical rules (testenv.TypicalRules) over bounded strings only and
+// with numbers and the score: the difference is what the rules cost the
+// worker per verdict; decided/op is the share of verdicts a rule decided.
+func BenchmarkScoreRules(b *testing.B) {
+	g := synthetic.New(synthetic.Config{Seed: 1})
+	evs := make([]contracts.TransactionEvent, 4096)
+	for i := range evs {
+		evs[i], _ = g.Next()
+	}
+	for _, bc := range []struct {
+		name  string
+		rules string
+	}{
+		{"rules=off", ""},
+		{"rules=50/strings", testenv.TypicalRules(50, false)},
+		{"rules=50/numeric", testenv.TypicalRules(50, true)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			cfg := lifecycle.DefaultConfig()
+			cfg.ModelDir = testenv.ChampionChallengerStore(b, false)
+			cfg.PolicyDir, cfg.Rules = b.TempDir(), lifecycle.RulesOff
+			if bc.rules != "" {
+				testenv.WritePolicy(b, cfg.PolicyDir, v1, bc.rules)
+				testenv.MoveLink(b, cfg.PolicyDir, "latest", v1)
+				cfg.Rules = lifecycle.RulesOn
+			}
+			lc, err := lifecycle.New(cfg, lifecycle.Options{Registerer: prometheus.NewRegistry(),
+				Logger: slog.New(slog.DiscardHandler)})
+			require.NoError(b, err)
+			require.NoError(b, lc.Ready())
+			if (lc.RulesVersion() != "") != (bc.rules != "") {
+				b.Fatalf("rules version %q", lc.RulesVersion())
+			}
+			var vd contracts.Verdict
+			decided := 0
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				if err := lc.Score(&evs[i%len(evs)], &vd); err != nil {
+					b.Fatal(err)
+				}
+				if vd.Rule != "" {
+					decided++
+				}
+				i++
+			}
+			b.ReportMetric(float64(decided)/float64(i), "decided/op")
+		})
+	}
 }

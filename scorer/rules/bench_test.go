@@ -1,46 +1,22 @@
 package rules_test
 
 import (
-	"fmt"
-	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/fraudscore/fraudscore/contracts"
+	"github.com/fraudscore/fraudscore/internal/testenv"
 	"github.com/fraudscore/fraudscore/scorer/rules"
 )
 
-// typicalSet writes n typical rules (comparisons, set membership, string
-// prefixes over event fields and the score), none of which matches
-// benchEvent, so that every rule is evaluated. With numeric false, the
-// rules read only strings of bounded sets (countries, MCC, channel).
+// typicalSet loads testenv.TypicalRules(n, numeric): comparisons, set
+// membership, string prefixes, none matching benchEvent.
 func typicalSet(tb testing.TB, n int, numeric bool) *rules.Set {
 	tb.Helper()
-	var b strings.Builder
-	b.WriteString("rules:\n")
-	for i := range n {
-		var expr string
-		switch {
-		case i%5 == 0:
-			expr = fmt.Sprintf(`event.card_country in ["NG", "GH", "C%c", "KP", "IR"] && event.mcc == "%04d"`, 'A'+i%26, 7000+i)
-		case i%5 == 1:
-			expr = fmt.Sprintf(`event.merchant_country != event.card_country && event.channel == "atm" && event.ip_country == "Z%c"`, 'A'+i%26)
-		case i%5 == 2:
-			expr = fmt.Sprintf(`event.mcc.startsWith("6%d") && event.merchant_country in ["RU", "BY", "V%c"]`, i%10, 'A'+i%26)
-		case i%5 == 3 && numeric:
-			expr = fmt.Sprintf(`event.amount_minor > %d && score >= 0.%02d`, 100000+i*1000, 40+i%50)
-		case i%5 == 3:
-			expr = fmt.Sprintf(`event.ip_country != "" && event.ip_country != event.card_country && event.mcc == "%04d"`, 5000+i)
-		case numeric:
-			expr = fmt.Sprintf(`event.merchant_id.startsWith("m_watch_%d") || event.account_age_days < %d && score > 0.%d`, i, i%5, 3+i%6)
-		default:
-			expr = fmt.Sprintf(`event.channel in ["moto", "atm"] && event.currency == "XA%c"`, 'A'+i%26)
-		}
-		fmt.Fprintf(&b, "  - name: rule_%02d\n    expression: %q\n    action: %s\n    examples: []\n", i, expr, []string{"review", "decline"}[i%2])
-	}
-	s, err := rules.ParseUnchecked(b.String())
+	s, err := rules.Parse("typical.yaml", []byte(testenv.TypicalRules(n, numeric)), "typical")
 	require.NoError(tb, err)
+	require.Equal(tb, n, s.Len())
 	return s
 }
 

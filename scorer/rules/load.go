@@ -48,12 +48,6 @@ const (
 // the source in errors; version is the set's version. The first problem
 // refuses the whole set with a *RuleError.
 func Parse(file string, raw []byte, version string) (*Set, error) {
-	return parse(file, raw, version, true)
-}
-
-// parse is Parse; with examples false, the examples are not required nor
-// run (the package benchmarks generate rules).
-func parse(file string, raw []byte, version string, examples bool) (*Set, error) {
 	refuse := func(rule string, line int, err error) error {
 		return &RuleError{File: file, Rule: rule, Line: line, Err: err}
 	}
@@ -85,7 +79,7 @@ func parse(file string, raw []byte, version string, examples bool) (*Set, error)
 	s := &Set{version: version, file: file}
 	seen := map[string]int{}
 	for n, node := range list.Content {
-		c, err := compileRule(env, node, n, examples)
+		c, err := compileRule(env, node, n)
 		if err != nil {
 			var re *RuleError
 			if errors.As(err, &re) {
@@ -135,7 +129,7 @@ type ruleYAML struct {
 }
 
 // compileRule reads, compiles and checks the nth rule (0-based) of a set.
-func compileRule(env *cel.Env, node *yaml.Node, n int, examples bool) (*compiled, error) {
+func compileRule(env *cel.Env, node *yaml.Node, n int) (*compiled, error) {
 	label := fmt.Sprintf("#%d", n+1)
 	refuse := func(line int, err error) error { return &RuleError{Rule: label, Line: line, Err: err} }
 	if node.Kind != yaml.MappingNode {
@@ -187,9 +181,6 @@ func compileRule(env *cel.Env, node *yaml.Node, n int, examples bool) (*compiled
 	var ok bool
 	if c.Action, ok = parseAction(ry.action); !ok {
 		return nil, refuse(ry.actionNode.Line, fmt.Errorf("%w %q (want approve, review, decline or allow)", ErrAction, ry.action))
-	}
-	if !examples {
-		return c, nil
 	}
 	if ry.examples == nil {
 		return nil, refuse(node.Line, fmt.Errorf("%w: a rule needs at least one example it matches and one it does not", ErrExamples))

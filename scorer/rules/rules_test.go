@@ -220,3 +220,21 @@ func TestFeatureValues(t *testing.T) {
 	assert.Equal(t, 7.5, f[indexOf(t, features.LogAmount)])
 	assert.True(t, math.IsNaN(f[indexOf(t, features.NewDevice)]), "a feature the model does not read is NaN")
 }
+
+// TestEveryVariableResolves: each declared name evaluates (the switch in
+// the activation and the declarations agree).
+func TestEveryVariableResolves(t *testing.T) {
+	for _, v := range rules.Variables() {
+		expr := v.Name + " == " + v.Name
+		if strings.HasPrefix(v.Type, "optional_type") {
+			expr = "!" + v.Name + ".hasValue() || " + v.Name + ".hasValue()"
+		}
+		if v.Type == "double" {
+			expr = v.Name + " == " + v.Name + " || true" // NaN != NaN
+		}
+		raw := "rules:\n  - name: r\n    expression: '" + expr + "'\n    action: review\n    examples:\n      - {match: true}\n      - {match: false, score: 0.1, event: {amount_minor: 0}}\n"
+		_, err := rules.Parse("v.yaml", []byte(raw), "v")
+		require.ErrorIs(t, err, rules.ErrExample, "%s: the only failure is the false example, so it evaluated: %v", v.Name, err)
+		assert.Contains(t, err.Error(), "says match: false, the expression gives true", v.Name)
+	}
+}

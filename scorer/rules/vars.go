@@ -222,9 +222,67 @@ func (a *activation) reset(in *Input) {
 	a.have = 0
 }
 
+// lookup returns the id of a declared name: a switch for the event and
+// model names (cheaper than a map lookup, and this runs for every variable
+// every rule reads), the index for the features.
+func lookup(name string) (varID, bool) {
+	switch name {
+	case "event.transaction_id":
+		return vTransactionID, true
+	case "event.card_token":
+		return vCardToken, true
+	case "event.currency":
+		return vCurrency, true
+	case "event.merchant_id":
+		return vMerchantID, true
+	case "event.mcc":
+		return vMCC, true
+	case "event.merchant_country":
+		return vMerchantCountry, true
+	case "event.channel":
+		return vChannel, true
+	case "event.card_country":
+		return vCardCountry, true
+	case "event.ip_country":
+		return vIPCountry, true
+	case "event.device_id":
+		return vDeviceID, true
+	case "event.amount_minor":
+		return vAmountMinor, true
+	case "event.account_age_days":
+		return vAccountAgeDays, true
+	case "event.event_time":
+		return vEventTime, true
+	case "event.card_txn_count_1h":
+		return vCardTxnCount1h, true
+	case "event.card_amount_24h_minor":
+		return vCardAmount24h, true
+	case "event.device_card_count_24h":
+		return vDeviceCardCount24h, true
+	case "event.new_device":
+		return vNewDevice, true
+	case "score":
+		return vScore, true
+	case "decision":
+		return vDecision, true
+	case "model_version":
+		return vModelVersion, true
+	case "reasons":
+		return vReasons, true
+	case "challenger.score":
+		return vChallengerScore, true
+	case "challenger.decision":
+		return vChallengerDecision, true
+	case "challenger.model_version":
+		return vChallengerModelVersion, true
+	}
+	id, ok := declared().index[name]
+	return id, ok
+}
+
 // ResolveName implements interpreter.Activation.
 func (a *activation) ResolveName(name string) (any, bool) {
-	id, ok := declared().index[name]
+	id, ok := lookup(name)
 	if !ok {
 		return nil, false
 	}
