@@ -256,10 +256,11 @@ header with its transaction id as Nats-Msg-Id, and must be stored in the input s
 The plan is printed first; with -dry-run nothing more happens, otherwise the command asks for
 confirmation on stdin unless -yes. Then one line per letter says what happened (replayed, duplicate:
 the input stream already held that id within its duplicate window, skipped ..., still invalid,
-failed) with totals. -delete removes from the dead-letter stream the letters replayed, duplicate
-or with an existing verdict (and repeats of those); without it nothing is deleted.
-Exit 0 when every selected letter was replayed or needed no replay, 1 otherwise (a letter skipped
-for redaction, a card number, still invalid or failed; not confirmed; an error), 2 on a usage error.
+failed) with totals. -delete removes from the dead-letter stream the letters replayed or with an
+existing verdict (and repeats of those), never a duplicate; without it nothing is deleted.
+Exit 0 when every selected letter was replayed, a duplicate or needed no replay, 1 otherwise (a
+letter skipped for redaction, a card number, still invalid or failed; not confirmed; an error),
+2 on a usage error.
 Existing verdicts are looked for from -lookback before the oldest selected letter.
 The runbook is in docs/reliability.md. The connection flags default to the worker's
 FRAUDSCORE_NATS_* variables.`

@@ -260,13 +260,29 @@ func TestPlanAndExecute(t *testing.T) {
 	}
 	assert.Equal(t, []uint64{1, 2, 3, 4, 5, 6, 7, 8}, seqsOf(t, js, deadletters.Selection{}))
 
-	// With Delete: the settled ones and the repeat go.
+	// With Delete: the one with a verdict goes; duplicates (and the repeat
+	// of one) stay: the id the input remembers might be the original's.
 	o.Delete = true
 	o.Selection.Reasons = []string{contracts.ReasonMaxDeliveries}
 	r, err = deadletters.Plan(ctx, js, o)
 	require.NoError(t, err)
+	assert.Equal(t, 4, r.Deletable(), "at most: the ready 1 and 2, 6 (a repeat of 1) and 3 (its verdict exists)")
 	require.NoError(t, r.Execute(ctx, js))
-	assert.Equal(t, []uint64{4, 5, 7, 8}, seqsOf(t, js, deadletters.Selection{}))
+	assert.Equal(t, []uint64{1, 2, 4, 5, 6, 7, 8}, seqsOf(t, js, deadletters.Selection{}))
+
+	// A letter replayed now is deleted, with its repeat.
+	evs, more = events(t, "del-", 1)
+	seqs := natstest.PublishDeadLetters(t, js, contracts.SubjectDeadLettersPrefix, []natstest.DeadLetter{
+		{Reason: contracts.ReasonMaxDeliveries, Data: evs[0]}, {Reason: contracts.ReasonMaxDeliveries, Data: evs[0]},
+	})
+	o.Selection = deadletters.Selection{IDs: more}
+	r, err = deadletters.Plan(ctx, js, o)
+	require.NoError(t, err)
+	require.NoError(t, r.Execute(ctx, js))
+	assert.Equal(t, []deadletters.Outcome{deadletters.Replayed, deadletters.Repeat}, outcomes(r))
+	assert.True(t, r.Items[0].Deleted && r.Items[1].Deleted)
+	assert.Equal(t, []uint64{9, 10}, seqs)
+	assert.Equal(t, []uint64{1, 2, 4, 5, 6, 7, 8}, seqsOf(t, js, deadletters.Selection{}))
 }
 
 func TestPlanErrorsPublishNothing(t *testing.T) {

@@ -57,13 +57,11 @@ const (
 var Outcomes = [...]Outcome{Ready, Replayed, Duplicate, HasVerdict, Repeat, Redacted, CardNumber, Invalid, Failed}
 
 // Settled reports whether the letter's transaction has or is getting its
-// verdict: it was replayed now or before, or its verdict exists.
+// verdict for sure: it was replayed now, or its verdict exists. Duplicate
+// is not: the id the input stream remembers may be the original input's,
+// dead-lettered less than the duplicate window ago, which gets no verdict.
 func (o Outcome) Settled() bool {
-	switch o {
-	case Replayed, Duplicate, HasVerdict:
-		return true
-	}
-	return false
+	return o == Replayed || o == HasVerdict
 }
 
 // ReplayOptions configure Plan and Execute.
@@ -87,7 +85,7 @@ type ReplayOptions struct {
 	// the worker's FRAUDSCORE_MAX_PAYLOAD); nil uses contracts' defaults.
 	Validator *contracts.Validator
 	// Delete removes from the dead-letter stream each letter whose outcome
-	// is Settled after Execute (and a Repeat of one), once published.
+	// is Settled after Execute (and a Repeat of one). A Duplicate is kept.
 	Delete bool
 }
 
@@ -192,13 +190,13 @@ func (r *Replay) Count(o Outcome) int {
 }
 
 // Unresolved returns how many items were not, and will not be, replayed
-// for a reason that needs a person: every outcome but Ready, Settled ones
-// and Repeat.
+// for a reason that needs a person: every outcome but Ready, Settled ones,
+// Duplicate (run the replay again after the duplicate window) and Repeat.
 func (r *Replay) Unresolved() int {
 	n := 0
 	for i := range r.Items {
 		switch o := r.Items[i].Outcome; {
-		case o == Ready, o == Repeat, o.Settled():
+		case o == Ready, o == Repeat, o == Duplicate, o.Settled():
 		default:
 			n++
 		}
