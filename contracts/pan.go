@@ -58,9 +58,26 @@ func panSpans[T ~string | ~[]byte](s T, yield func(start, end int) bool) {
 			i++
 			continue
 		}
-		// A chain starts at i: digit groups joined by one separator. From
-		// each group's start, a candidate grows group by group until it holds
-		// more than maxPANDigits digits.
+		// A chain starts at i: digit groups joined by one separator. Most
+		// chains (dates, small numbers) hold fewer digits than a card
+		// number: measured once and skipped.
+		chainEnd, total := i, 0
+		for {
+			for chainEnd < n && isDigit(s[chainEnd]) {
+				chainEnd++
+				total++
+			}
+			if !groupFollows(s, chainEnd) {
+				break
+			}
+			chainEnd++
+		}
+		if total < minPANDigits {
+			i = chainEnd
+			continue
+		}
+		// From each group's start, a candidate grows group by group until
+		// it holds more than maxPANDigits digits.
 		for groupStart := i; ; {
 			digits := 0
 			for j := groupStart; ; {

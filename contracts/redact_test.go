@@ -1,6 +1,7 @@
 package contracts_test
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
@@ -87,10 +88,48 @@ func TestRedactPANsDoesNotAllocateWhenClean(t *testing.T) {
 	assert.Zero(t, testing.AllocsPerRun(100, func() { _, _ = contracts.RedactPANString(s) }))
 }
 
+// chainRE finds the digit chains of the rule: groups joined by one space or
+// dash.
+var chainRE = regexp.MustCompile(`[0-9]+(?:[ -][0-9]+)*`)
+
+// naiveLooksLikePAN is the rule of pan.go written the slow, obvious way: every
+// run of whole groups of every chain, 13 to 19 digits, Luhn.
+func naiveLooksLikePAN(s string) bool {
+	for _, chain := range chainRE.FindAllString(s, -1) {
+		groups := strings.FieldsFunc(chain, func(r rune) bool { return r == ' ' || r == '-' })
+		for i := range groups {
+			digits := ""
+			for j := i; j < len(groups); j++ {
+				digits += groups[j]
+				if len(digits) >= 13 && len(digits) <= 19 && naiveLuhn(digits) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+func naiveLuhn(d string) bool {
+	sum := 0
+	for i := 0; i < len(d); i++ {
+		v := int(d[len(d)-1-i] - '0')
+		if i%2 == 1 {
+			v *= 2
+			if v > 9 {
+				v -= 9
+			}
+		}
+		sum += v
+	}
+	return sum%10 == 0
+}
+
 func FuzzRedactPANs(f *testing.F) {
 	f.Add([]byte(`{"card_token":"4111 1111 1111 1111 123"}`))
 	f.Add([]byte("4111111111111111 1234567891"))
 	f.Add([]byte("1-2-3-4-5-6-7-8-9-0-1-2-3-4-5-6-7-8-9"))
+	f.Add([]byte("12 4111111111111111 5 41111111111111111234 4111-1111--1111"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		orig := string(data)
 		out, n := contracts.RedactPANs(data)
@@ -103,6 +142,9 @@ func FuzzRedactPANs(f *testing.F) {
 		if contracts.LooksLikePAN(string(out)) {
 			t.Fatalf("redacted %q still looks like a PAN: %q", data, out)
 		}
+		if naiveLooksLikePAN(orig) != contracts.LooksLikePAN(orig) {
+			t.Fatalf("LooksLikePAN(%q) = %v, the rule written naively says %v", orig, contracts.LooksLikePAN(orig), naiveLooksLikePAN(orig))
+		}
 		if (n == 0) != !contracts.LooksLikePAN(orig) {
 			t.Fatalf("n=%d but LooksLikePAN(input)=%v", n, contracts.LooksLikePAN(orig))
 		}
@@ -112,4 +154,30 @@ func FuzzRedactPANs(f *testing.F) {
 			}
 		}
 	})
+}
+
+// The cost the worker adds per message: one scan of the whole payload
+// (ContainsPAN), and LooksLikePAN per string field in validation.
+func BenchmarkContainsPAN(b *testing.B) {
+	payload := []byte(`{"schema_version":"transaction_event.v1","transaction_id":"txn-20240115-000001235",` +
+		`"event_time":"2025-06-01T11:58:03.123456789Z","card_token":"tok_c8f1e2a94b7d","amount_minor":129900,` +
+		`"currency":"EUR","merchant_id":"m_100233","mcc":"5411","merchant_country":"DE","channel":"ecommerce",` +
+		`"card_country":"DE","ip_country":"FR","device_id":"dev-2024-06-01-0001","account_age_days":812,` +
+		`"aggregates":{"card_txn_count_1h":1,"card_amount_24h_minor":12000,"device_card_count_24h":1,"new_device":false}}`)
+	b.SetBytes(int64(len(payload)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if contracts.ContainsPAN(payload) {
+			b.Fatal("clean payload")
+		}
+	}
+}
+
+func BenchmarkLooksLikePAN(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if contracts.LooksLikePAN("txn-20240115-000001235") || contracts.LooksLikePAN("dev-2024-06-01-0001") {
+			b.Fatal("clean identifiers")
+		}
+	}
 }
