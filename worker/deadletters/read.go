@@ -126,7 +126,7 @@ func (s *Selection) keeps(l *Letter) bool {
 
 // fetchBatch is how many messages one fetch of the ordered consumer asks
 // for.
-const fetchBatch = 256
+const fetchBatch = 1000
 
 // Read hands every dead letter s selects to fn, in stream order, and
 // returns how many it handed. It reads what the stream holds when Read
