@@ -11,8 +11,10 @@ BENCH_FLAGS ?=
 MICRO_BENCHTIME ?= 1s
 MICRO_COUNT ?= 5
 MICRO_OUT ?= docs/bench/micro.txt
+MICRO_PKGS ?= ./scorer/... ./contracts/... ./worker/tracing/
+MICRO_BENCH ?= .
 
-.PHONY: bench bench-quick bench-tools bench-micro bench-lifecycle
+.PHONY: bench bench-quick bench-tools bench-micro bench-lifecycle bench-tracing
 
 bench-tools: build ## build bin/natsserver, bin/bench, bin/loadtest and natscli (for nats bench)
 	$(GO) build -o $(BIN)/natsserver ./cmd/natsserver
@@ -23,15 +25,15 @@ bench-tools: build ## build bin/natsserver, bin/bench, bin/loadtest and natscli 
 # micro.txt is Go benchmark format: the key: value lines before the results
 # (commit, date, machine, load average) are configuration lines that
 # benchstat and internal/figures read past.
-bench-micro: ## Go micro-benchmarks (scorer, contracts) into MICRO_OUT (docs/bench/micro.txt), with commit, machine, date and load
+bench-micro: ## Go micro-benchmarks (scorer, contracts, worker/tracing; MICRO_PKGS, MICRO_BENCH select) into MICRO_OUT (docs/bench/micro.txt), with commit, machine, date and load
 	@mkdir -p docs/bench
 	@set -o pipefail; { \
 	  echo "commit: $$(git rev-parse HEAD 2>/dev/null || echo unknown)$$(git diff --quiet HEAD -- 2>/dev/null || echo ' (dirty)')"; \
 	  echo "date: $$(date -u +%FT%TZ)"; \
 	  echo "host: $$(hostname), $$(nproc) cores, $$(uname -sr)"; \
-	  echo "command: go test -run '^$$' -bench . -benchmem -benchtime=$(MICRO_BENCHTIME) -count=$(MICRO_COUNT) ./scorer/... ./contracts/..."; \
+	  echo "command: go test -run '^$$' -bench '$(MICRO_BENCH)' -benchmem -benchtime=$(MICRO_BENCHTIME) -count=$(MICRO_COUNT) $(MICRO_PKGS)"; \
 	  echo "loadavg-start: $$(cut -d' ' -f1-3 /proc/loadavg)"; \
-	  $(GO) test -run '^$$' -bench . -benchmem -benchtime=$(MICRO_BENCHTIME) -count=$(MICRO_COUNT) ./scorer/... ./contracts/...; \
+	  $(GO) test -run '^$$' -bench '$(MICRO_BENCH)' -benchmem -benchtime=$(MICRO_BENCHTIME) -count=$(MICRO_COUNT) $(MICRO_PKGS); \
 	  echo "loadavg-end: $$(cut -d' ' -f1-3 /proc/loadavg)"; \
 	} | tee $(MICRO_OUT)
 
@@ -47,3 +49,7 @@ LIFECYCLE_ROUNDS ?= 5
 
 bench-lifecycle: bench-tools ## the backlog with and without a challenger in shadow and reason codes, LIFECYCLE_ROUNDS interleaved rounds (median ratios) into docs/bench/lifecycle
 	./$(BIN)/bench -only "fraudscore backlog" -rounds $(LIFECYCLE_ROUNDS) -timeout 40m -out docs/bench/lifecycle $(BENCH_FLAGS)
+
+# The cost of trace context and span export per message (docs/performance.md).
+bench-tracing: ## trace-context and span-export micro-benchmarks into docs/bench/micro-tracing.txt
+	$(MAKE) --no-print-directory bench-micro MICRO_PKGS='./contracts/ ./worker/tracing/' MICRO_BENCH='Traceparent|Message' MICRO_OUT=docs/bench/micro-tracing.txt

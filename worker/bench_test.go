@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
@@ -22,10 +23,15 @@ import (
 // -benchtime=100000x; PassThrough skips decoding and scoring (the transport
 // baseline). The full load tester (cmd/loadtest, make bench) measures with
 // separate processes.
-func BenchmarkPipeline(b *testing.B)            { benchPipeline(b, false) }
-func BenchmarkPipelinePassThrough(b *testing.B) { benchPipeline(b, true) }
+func BenchmarkPipeline(b *testing.B)            { benchPipeline(b, false, "") }
+func BenchmarkPipelinePassThrough(b *testing.B) { benchPipeline(b, true, "") }
 
-func benchPipeline(b *testing.B, passThrough bool) {
+// BenchmarkPipelineTraceparent is BenchmarkPipeline with a W3C traceparent
+// on every transaction (span export off): the cost of carrying it to the
+// verdict.
+func BenchmarkPipelineTraceparent(b *testing.B) { benchPipeline(b, false, traceA) }
+
+func benchPipeline(b *testing.B, passThrough bool, traceparent string) {
 	cfg := testConfig(b)
 	cfg.PassThrough = passThrough
 	// Tuning experiments: FRAUDSCORE_BATCH_SIZE, _CONCURRENCY, _PUBLISH_WINDOW.
@@ -47,6 +53,7 @@ func benchPipeline(b *testing.B, passThrough bool) {
 	for i := range evs {
 		payloads[i], _ = json.Marshal(&evs[i])
 	}
+	prefillStall := []jetstream.PublishOpt{jetstream.WithStallWait(time.Minute)}
 	for i := 0; i < b.N; i++ {
 		// Distinct ids: the verdict stream de-duplicates by transaction id.
 		ev := evs[i%len(evs)]
@@ -56,7 +63,11 @@ func benchPipeline(b *testing.B, passThrough bool) {
 		}
 		// The stall wait lets the pre-fill ride out a slow server (a loaded
 		// machine) instead of failing at the publish window.
-		if _, err := js.PublishAsync(contracts.SubjectTransactionsPrefix+"bench", payloads[i%len(evs)], prefillStall...); err != nil {
+		m := &nats.Msg{Subject: contracts.SubjectTransactionsPrefix + "bench", Data: payloads[i%len(evs)]}
+		if traceparent != "" {
+			m.Header = nats.Header{contracts.HeaderTraceparent: {traceparent}}
+		}
+		if _, err := js.PublishMsgAsync(m, prefillStall...); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -74,8 +85,6 @@ func benchPipeline(b *testing.B, passThrough bool) {
 	b.ReportMetric((cpuTime()-cpu0).Seconds()/el.Seconds(), "cores")
 	_ = r
 }
-
-var prefillStall = []jetstream.PublishOpt{jetstream.WithStallWait(time.Minute)}
 
 func waitCountQuiet(b *testing.B, js jetstream.JetStream, stream string, want uint64, within time.Duration) {
 	deadline := time.Now().Add(within)
