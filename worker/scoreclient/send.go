@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // Result counts what Send did.
@@ -41,7 +42,7 @@ func (c *Client) Send(ctx context.Context, r io.Reader, out, errs io.Writer) (Re
 		var se *ServiceError
 		if errors.As(err, &se) {
 			res.ServiceErrors++
-			_, err = fmt.Fprintf(errs, "line %d: service error %s: %s\n", line, se.Code, se.Description)
+			_, err = fmt.Fprintf(errs, "line %d: service error %s: %s\n", line, oneLine(se.Code), oneLine(se.Description))
 			return err
 		}
 		if err != nil {
@@ -110,4 +111,14 @@ func readEvents(r io.Reader, f func(line int, event []byte) error) error {
 		return ErrNoInput
 	}
 	return nil
+}
+
+// oneLine keeps a reply's header value on its line.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '\n' || r == '\r' {
+			return ' '
+		}
+		return r
+	}, s)
 }
