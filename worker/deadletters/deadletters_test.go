@@ -311,3 +311,22 @@ func TestPlanErrorsPublishNothing(t *testing.T) {
 	assert.Equal(t, deadletters.Failed, r.Items[0].Outcome, r.Items[0].Detail)
 	assert.Empty(t, inputIDs(t, js, &cfg))
 }
+
+// More letters than one fetch returns: every one is read once, in order,
+// and a reason filter that selects the last few still ends the read.
+func TestReadManyFetches(t *testing.T) {
+	js, _ := topology(t)
+	dls := make([]natstest.DeadLetter, 2500)
+	for i := range dls {
+		dls[i] = natstest.DeadLetter{Reason: contracts.ReasonMalformed, Data: []byte("x")}
+	}
+	dls[2497].Reason, dls[2498].Reason = contracts.ReasonInvalid, contracts.ReasonInvalid
+	natstest.PublishDeadLetters(t, js, contracts.SubjectDeadLettersPrefix, dls)
+	seqs := seqsOf(t, js, deadletters.Selection{})
+	require.Len(t, seqs, 2500)
+	for i, q := range seqs {
+		require.Equal(t, uint64(i+1), q)
+	}
+	assert.Equal(t, []uint64{2498, 2499}, seqsOf(t, js, deadletters.Selection{Reasons: []string{contracts.ReasonInvalid}}))
+	assert.Empty(t, seqsOf(t, js, deadletters.Selection{Reasons: []string{contracts.ReasonTooLarge}}))
+}
