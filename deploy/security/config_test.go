@@ -2,6 +2,7 @@ package security
 
 import (
 	"bufio"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"os"
@@ -190,7 +191,7 @@ func keys[V any](m map[string]V) []string {
 // and tls.conf and users/<user>.conf next to it (the projected volume of
 // deploy/nats/statefulset.yaml), TLS files at test paths. It must give the
 // same users, permissions, limits and TLS as nats-server.conf, plus the
-// cluster routes.
+// cluster routes and their TLS (TestClusterRoutesTLS runs them).
 func TestClusterConfig(t *testing.T) {
 	e := render(t, tlsServer)
 	single, err := server.ProcessConfigFile(e.conf)
@@ -200,6 +201,9 @@ func TestClusterConfig(t *testing.T) {
 	for _, inc := range []string{"include ./accounts.conf", "include ./tls.conf"} {
 		require.Contains(t, conf, inc, "relative includes, as mounted by the StatefulSet")
 	}
+	// Route TLS files at the test PKI's paths (tls.conf's were rendered).
+	require.Contains(t, conf, routeTLSDir)
+	conf = strings.ReplaceAll(conf, routeTLSDir, filepath.Dir(e.pki.CAFile)+string(filepath.Separator))
 	clusterConf := filepath.Join(e.dir, "nats.conf") // next to accounts.conf, tls.conf, users/
 	writeFile(t, clusterConf, conf)
 	t.Setenv("POD_NAME", "nats-0")
@@ -211,6 +215,11 @@ func TestClusterConfig(t *testing.T) {
 	assert.Len(t, opts.Routes, 3)
 	assert.True(t, opts.JetStream)
 	assert.NotNil(t, opts.TLSConfig, "client TLS from tls.conf")
+	if assert.NotNil(t, opts.Cluster.TLSConfig, "route TLS") {
+		assert.Equal(t, tls.RequireAndVerifyClientCert, opts.Cluster.TLSConfig.ClientAuth, "route peers must present a certificate from the CA")
+		assert.NotNil(t, opts.Cluster.TLSConfig.RootCAs, "route peers are verified against ca.crt")
+		assert.GreaterOrEqual(t, opts.Cluster.TLSConfig.MinVersion, uint16(tls.VersionTLS12))
+	}
 	assert.Equal(t, single.MaxPayload, opts.MaxPayload)
 	assert.Equal(t, single.MaxConn, opts.MaxConn)
 	assert.Equal(t, single.MaxControlLine, opts.MaxControlLine)

@@ -193,6 +193,13 @@ func (e *env) start(t *testing.T) *natsServer {
 	t.Helper()
 	opts, err := server.ProcessConfigFile(e.conf)
 	require.NoError(t, err, "the configuration must load")
+	return e.startOptions(t, opts)
+}
+
+// startOptions runs a real nats-server in this process with opts (loaded
+// from a rendered configuration), its log captured, until the test ends.
+func (e *env) startOptions(t *testing.T, opts *server.Options) *natsServer {
+	t.Helper()
 	opts.NoSigs = true
 	s, err := server.NewServer(opts)
 	require.NoError(t, err)

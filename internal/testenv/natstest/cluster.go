@@ -112,3 +112,29 @@ func (c *Cluster) ClientURL() string {
 	}
 	return strings.Join(urls, ",")
 }
+
+// WaitJetStreamLeader waits up to d until exactly one of servers is the
+// JetStream meta leader and every one of them is current with it: before
+// that, JetStream API requests to a cluster go unanswered.
+func WaitJetStreamLeader(t testing.TB, d time.Duration, servers ...*server.Server) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		leaders, current := 0, 0
+		for _, s := range servers {
+			if s.JetStreamIsLeader() {
+				leaders++
+			}
+			if s.JetStreamIsCurrent() {
+				current++
+			}
+		}
+		if leaders == 1 && current == len(servers) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("natstest: no JetStream meta leader after %v (%d leaders, %d of %d current)", d, leaders, current, len(servers))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
