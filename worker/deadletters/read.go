@@ -59,7 +59,7 @@ type Letter struct {
 	Subject  string
 	Stored   time.Time
 	// Reason is its Fraudscore-Dlq-Reason header, or the last token of
-	// Subject when the header is missing.
+	// Subject when the header is missing, card numbers masked.
 	Reason string
 	// OriginalSubject is the input subject it was published on
 	// (Fraudscore-Dlq-Original-Subject).
@@ -289,6 +289,9 @@ func letter(subject string, seq uint64, stored time.Time, h nats.Header, data []
 	if l.Reason == "" {
 		l.Reason = strings.TrimPrefix(subject, prefix)
 	}
+	// A label printed by every command: never a card number (the worker
+	// writes a known reason; anyone else might not).
+	l.Reason, _ = contracts.RedactPANString(l.Reason)
 	if l.TransactionID == "" {
 		var p struct {
 			TransactionID string `json:"transaction_id"`
