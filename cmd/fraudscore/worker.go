@@ -92,6 +92,7 @@ func runWorker(ctx context.Context, cfg *config, unknown []settings.UnknownVaria
 	defer signal.Stop(hup)
 	// Span export is off unless the standard OTEL_* variables enable it;
 	// W3C trace context is carried either way.
+	tracing.LogErrors(log)
 	tracer, err := tracing.FromEnv(ctx, "fraudscore", semver(version))
 	if err != nil {
 		return err

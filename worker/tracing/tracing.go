@@ -5,10 +5,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"strings"
 
+	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -111,6 +113,16 @@ func FromEnv(ctx context.Context, service, version string) (*Tracer, error) {
 	}
 	tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 	return &Tracer{provider: tp, tracer: tp.Tracer("github.com/fraudscore/fraudscore/worker")}, nil
+}
+
+// LogErrors sends the OpenTelemetry SDK's errors (a failed export, an
+// unknown OTEL_TRACES_SAMPLER, which falls back to the default) to log as
+// warnings instead of the standard library's logger. The SDK's handler is
+// process-wide: a main calls this once, before FromEnv.
+func LogErrors(log *slog.Logger) {
+	otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+		log.Warn("opentelemetry", "err", err)
+	}))
 }
 
 // Exporting reports whether t records and exports spans.

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net/textproto"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -265,4 +268,47 @@ func TestExportSamplerFromEnv(t *testing.T) {
 	if n := len(rcv.Spans(t)); n != 0 {
 		t.Fatalf("%d spans exported under always_off", n)
 	}
+}
+
+// The SDK's errors reach the worker's structured log: an unknown sampler
+// (the SDK falls back to its default) and an export to a receiver that is
+// not there.
+func TestLogErrors(t *testing.T) {
+	var buf bytes.Buffer
+	var mu sync.Mutex
+	tracing.LogErrors(slog.New(slog.NewJSONHandler(&lockedWriter{w: &buf, mu: &mu}, nil)))
+	t.Cleanup(func() { tracing.LogErrors(slog.Default()) })
+	clearEnv(t)
+	t.Setenv("OTEL_TRACES_SAMPLER", "bogus")
+	t.Setenv(tracing.EnvEndpoint, "http://127.0.0.1:1") // nothing listens on port 1
+	t.Setenv("OTEL_EXPORTER_OTLP_TIMEOUT", "500")
+	tr, err := tracing.FromEnv(context.Background(), "fraudscore", "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := tr.Start(map[string][]string{contracts.HeaderTraceparent: {incomingTP}}, tracing.Transaction, "s")
+	if !sp.Traceparent().Sampled() {
+		t.Error("the fallback sampler (parentbased_always_on) did not follow the sampled caller")
+	}
+	sp.End(tracing.Outcome{})
+	_ = tr.Shutdown(context.Background()) // flushes: the export fails
+	mu.Lock()
+	defer mu.Unlock()
+	out := buf.String()
+	for _, want := range []string{`"msg":"opentelemetry"`, "bogus", "127.0.0.1:1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log %q lacks %q", out, want)
+		}
+	}
+}
+
+type lockedWriter struct {
+	w  *bytes.Buffer
+	mu *sync.Mutex
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
