@@ -1,7 +1,9 @@
 package rules_test
 
 import (
+	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -19,4 +21,19 @@ func TestBundledPolicyLoads(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 3, set.Len())
 	assert.Equal(t, rules.ActionAllow, set.Rule(0).Action)
+}
+
+// TestVariablesDocumented: docs/rules.md names every variable a rule can
+// read (the features by their common prefix).
+func TestVariablesDocumented(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "docs", "rules.md"))
+	require.NoError(t, err)
+	doc := string(raw)
+	for _, v := range rules.Variables() {
+		name := v.Name
+		if strings.HasPrefix(name, "features.") {
+			name = "features.<name>"
+		}
+		assert.Contains(t, doc, "`"+name+"`", "docs/rules.md does not list %s", v.Name)
+	}
 }
