@@ -58,21 +58,40 @@ func maskPANs(s string) string {
 func redactDeadLetter(m *nats.Msg) bool {
 	data, n := contracts.RedactPANs(m.Data)
 	m.Data = data
-	for k, vs := range m.Header {
-		if workerHeader(k) {
-			continue
-		}
-		for i, v := range vs {
-			masked, hn := contracts.RedactPANString(v)
-			vs[i] = masked
-			n += hn
-		}
-	}
+	n += maskInputHeaders(m.Header)
 	if n == 0 {
 		return false
 	}
 	m.Header.Set(contracts.HeaderRedacted, contracts.RedactedPAN)
 	return true
+}
+
+// maskInputHeaders masks every card number in the values of h but those of
+// workerHeader, and returns how many it masked. A masked value gets a new
+// slice: the old one may be shared (a span's tracestate).
+func maskInputHeaders(h map[string][]string) int {
+	n := 0
+	for k, vs := range h {
+		if workerHeader(k) {
+			continue
+		}
+		var out []string // a copy, made at the first masked value
+		for i, v := range vs {
+			masked, hn := contracts.RedactPANString(v)
+			if hn == 0 {
+				continue
+			}
+			if out == nil {
+				out = append([]string(nil), vs...)
+			}
+			out[i] = masked
+			n += hn
+		}
+		if out != nil {
+			h[k] = out
+		}
+	}
+	return n
 }
 
 // workerHeader reports whether k is a dead-letter header whose value the

@@ -70,6 +70,7 @@ func (w *Worker) handleRequest(req micro.Request, s *scratch) {
 		if sp.Traced() {
 			h := micro.Headers{}
 			sp.Inject(h)
+			maskInputHeaders(h) // the tracestate is input: a refused one may be why
 			opts = append(opts, micro.WithHeaders(h))
 		}
 		// The description may quote the input: masked, one line, bounded.
