@@ -6,7 +6,9 @@
 // is continued: what fraudscore publishes for it (the verdict, the dead
 // letter, the reply) carries a traceparent with the same trace id and flags
 // and fraudscore's own span id as parent id, and the incoming tracestate
-// values unchanged. The lowercase header name is looked up first, then the
+// values unchanged (all dropped if one looks like a card number: the input
+// is refused for it anyway, and its tracestate must not be echoed in an
+// error reply, a dead letter or a span). The lowercase header name is looked up first, then the
 // canonical MIME form "Traceparent" that Go's http.Header-based carriers
 // write. A missing or malformed traceparent is ignored: nothing is added to
 // the outgoing messages and any tracestate is dropped with it (W3C: a

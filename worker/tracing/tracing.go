@@ -161,6 +161,14 @@ func (t *Tracer) Start(hdr map[string][]string, kind Kind, subject string) Span 
 	if ok {
 		s.traced = true
 		s.state = state
+		for _, v := range state {
+			if contracts.LooksLikePAN(v) {
+				// Never echoed, stored or exported: the input itself is
+				// refused for carrying card data in a header.
+				s.state = nil
+				break
+			}
+		}
 	}
 	if t == nil {
 		if ok {

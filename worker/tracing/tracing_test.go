@@ -91,6 +91,21 @@ func TestMalformedTraceparentIgnored(t *testing.T) {
 	}
 }
 
+// A tracestate that looks like a card number is dropped: the trace goes
+// on, the card number is never echoed.
+func TestTracestateWithCardNumberDropped(t *testing.T) {
+	var tr *tracing.Tracer
+	sp := tr.Start(map[string][]string{contracts.HeaderTraceparent: {incomingTP},
+		contracts.HeaderTracestate: {"rojo=1", "pan=4111111111111111"}}, tracing.Transaction, "s")
+	h := outgoing(&sp)
+	if len(h[contracts.HeaderTraceparent]) != 1 {
+		t.Fatal("the trace is not continued")
+	}
+	if v, ok := h[contracts.HeaderTracestate]; ok {
+		t.Fatalf("tracestate %q carried", v)
+	}
+}
+
 func TestCanonicalHeaderNames(t *testing.T) {
 	for _, name := range []string{contracts.HeaderTraceparent, contracts.HeaderTracestate} {
 		h := map[string][]string{textproto.CanonicalMIMEHeaderKey(name): {incomingTP}}
