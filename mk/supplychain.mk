@@ -52,8 +52,22 @@ $(VULNDB_DIR)/index/modules.json:
 
 vulndb: $(VULNDB_DIR)/index/modules.json ## build the local Go vulnerability database (VULNDB_VERSION) from the golang.org/x/vulndb module
 
+# A scan that passed is not repeated while nothing it depends on changed: the
+# key hashes the Go version, the pins, the policy and every non-test Go
+# source, go.mod and go.sum (git ls-files: tracked and new files). Its
+# summary is kept beside the report (bin/vulncheck.txt).
+VULNCHECK_KEY_CMD = { $(GO) env GOVERSION; echo $(GOVULNCHECK_VERSION) $(VULNDB_VERSION) $(VULNCHECK_STDLIB); \
+	  git ls-files -co --exclude-standard -- '*.go' go.mod go.sum | grep -v '_test\.go$$' | sort | xargs sha256sum; } | sha256sum | cut -d' ' -f1
+
 vulncheck: $(GOVULNCHECK) vulndb ## govulncheck ./... against the local database; fails on called vulnerabilities (report: bin/vulncheck.json)
-	@$(GO) run ./cmd/vulncheck -govulncheck $(GOVULNCHECK) -db $(VULNDB_DIR) -report $(VULNCHECK_REPORT) -stdlib $(VULNCHECK_STDLIB) ./...
+	@set -o pipefail; key=$$($(VULNCHECK_KEY_CMD)) || key=none; \
+	if [ "$$key" != none ] && [ -f $(VULNCHECK_REPORT) ] && [ "$$(cat $(VULNCHECK_REPORT).key 2>/dev/null)" = "$$key" ]; then \
+	  echo "vulncheck: nothing changed since the last scan, which passed ($(VULNCHECK_REPORT)):"; cat $(VULNCHECK_REPORT:.json=.txt); \
+	else \
+	  rm -f $(VULNCHECK_REPORT).key; \
+	  $(GO) run ./cmd/vulncheck -govulncheck $(GOVULNCHECK) -db $(VULNDB_DIR) -report $(VULNCHECK_REPORT) -stdlib $(VULNCHECK_STDLIB) ./... \
+	    | tee $(VULNCHECK_REPORT:.json=.txt) && echo "$$key" > $(VULNCHECK_REPORT).key; \
+	fi
 
 # The binary as the image builds it: linux, no cgo, the image's build tags.
 sbom: $(CYCLONEDX_GOMOD) ## CycloneDX SBOM (JSON) of the fraudscore binary as the image builds it, into bin/fraudscore.cdx.json
