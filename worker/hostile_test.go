@@ -148,6 +148,7 @@ func TestHostileInput(t *testing.T) {
 	cfg.AuditRequests = true // a request-reply verdict would be stored too, and seen
 	cfg.Concurrency = 4      // one goroutine is held on the sentinel
 	cfg.AckWait = time.Minute
+	cfg.DrainTimeout = 2 * time.Second // the end stops the worker with the server gone: nothing left to drain
 	s := natstest.Start(t)
 	var logs testenv.Buffer
 	log := slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
