@@ -28,7 +28,7 @@ const usageHead = `fraudscore: real-time fraud scoring of payment transactions o
 Usage:
   fraudscore [worker]        run a scoring worker
   fraudscore model <cmd>     list | check | promote | rollback | challenger | compare | predict | explain | train
-  fraudscore policy <cmd>    list | check | promote | rollback | test analyst rule sets (docs/rules.md)
+  fraudscore policy <cmd>    list | check | promote | rollback | test | backtest analyst rule sets (docs/rules.md)
   fraudscore score [FILE|-]  score events (one, or one per line) by request-reply and print the verdicts
   fraudscore verdicts tail   follow the verdict stream (-decision decline, -since 10m, -last N, -json)
   fraudscore dlq <cmd>       list | show | replay dead letters (docs/reliability.md, dead-letter replay)

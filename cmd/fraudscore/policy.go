@@ -36,8 +36,15 @@ func policyCmds() []policyCmd {
 			summary: "Evaluate one transaction event (JSON, from FILE or stdin) against a rule set (default: latest):\n" +
 				"the model in -models scores it (or -score and -decision stand in for it), then the rules apply.\n" +
 				"Prints the model's result, the final decision and the deciding rule."},
+		{name: "backtest", args: "CANDIDATE [FILE|-]", minArgs: 1, maxArgs: 2, summary: backtestSummary},
 	}
 }
+
+const backtestSummary = "Replay transactions through the model in -models and the CANDIDATE rule set (a version or a\n" +
+	"rules.yaml file) beside -baseline (default: latest; none: the model alone), and print per candidate\n" +
+	"rule and per policy how many decisions change and, with labels, precision and recall. Input: NDJSON\n" +
+	"from FILE or stdin, each line an event or {\"event\": {...}, \"label\": \"fraud\"|\"legit\"}; or\n" +
+	"-synthetic N transactions of the seeded generator, labelled with its ground truth."
 
 func policyUsage(w io.Writer) {
 	fmt.Fprint(w, "usage: fraudscore policy <command> [flags] [arguments]\n\n"+
@@ -50,8 +57,10 @@ func policyUsage(w io.Writer) {
 
 // policyFlags are the values of every policy subcommand's flags.
 type policyFlags struct {
-	dir, models, version, decision, reasons string
-	score                                   float64
+	dir, models, version, decision, reasons, baseline string
+	score, fraudRate                                  float64
+	synthetic                                         int
+	seed                                              uint64
 }
 
 func runPolicy(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -80,9 +89,17 @@ func runPolicy(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	c := newCommand("policy "+pc.name, pc.args, pc.summary, pc.minArgs, pc.maxArgs)
 	var f policyFlags
 	c.flags.StringVar(&f.dir, "dir", defaultPolicyDir(), "rule set store directory ($FRAUDSCORE_POLICY_DIR)")
+	if pc.name == "test" || pc.name == "backtest" {
+		c.flags.StringVar(&f.models, "models", defaultModelDir(), "model store whose latest scores the events ($FRAUDSCORE_MODEL_DIR)")
+	}
+	if pc.name == "backtest" {
+		c.flags.StringVar(&f.baseline, "baseline", "", "rule set to compare with: a version, a file, none (the model alone); default latest, or none without one")
+		c.flags.IntVar(&f.synthetic, "synthetic", 0, "replay this many synthetic transactions (labelled) instead of reading events")
+		c.flags.Uint64Var(&f.seed, "seed", 1, "with -synthetic: the generator's seed")
+		c.flags.Float64Var(&f.fraudRate, "fraud-rate", 0, "with -synthetic: the fraud rate (default: the generator's)")
+	}
 	if pc.name == "test" {
 		c.flags.StringVar(&f.version, "version", "", "rule set version to test (default: latest)")
-		c.flags.StringVar(&f.models, "models", defaultModelDir(), "model store whose latest scores the event ($FRAUDSCORE_MODEL_DIR)")
 		c.flags.Float64Var(&f.score, "score", -1, "use this score instead of the model's (0..1)")
 		c.flags.StringVar(&f.decision, "decision", "", "with -score: the model's decision (approve, review, decline)")
 		c.flags.StringVar(&f.reasons, "reasons", "", "with -score: the model's reason codes, comma-separated")
@@ -90,6 +107,11 @@ func runPolicy(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	pos, code, ok := c.parse(args[1:], stdout, stderr)
 	if !ok {
 		return code
+	}
+	if pc.name == "backtest" && (f.synthetic < 0 || f.synthetic > 0 && len(pos) > 1) {
+		fmt.Fprint(stderr, "fraudscore policy backtest: -synthetic N (N > 0) replaces FILE\n\n")
+		c.usage(stderr)
+		return 2
 	}
 	if pc.name == "test" && (f.score > 1 || (f.score < 0 && f.score != -1) ||
 		(f.score == -1) != (f.decision == "") || f.decision != "" && !contracts.Decision(f.decision).Valid()) {
@@ -140,6 +162,8 @@ func (pc *policyCmd) run(f *policyFlags, pos []string, stdin io.Reader, stdout i
 		fmt.Fprintf(stdout, "latest -> %s\n", v)
 	case "test":
 		return testPolicy(store, f, pos, stdin, stdout)
+	case "backtest":
+		return backtestPolicy(store, f, pos, stdin, stdout)
 	}
 	return nil
 }
@@ -224,8 +248,14 @@ func testPolicy(store *rules.Store, f *policyFlags, pos []string, stdin io.Reade
 		if f.reasons != "" {
 			input.Reasons = strings.Split(f.reasons, ",")
 		}
-	} else if err := scoreForPolicy(f.models, &ev, &input); err != nil {
-		return err
+	} else {
+		ps, err := newPolicyScorer(f.models)
+		if err != nil {
+			return err
+		}
+		if err := ps.score(&ev, &input); err != nil {
+			return err
+		}
 	}
 	out := set.Evaluate(&input, nil)
 	fmt.Fprintf(stdout, "model %s: score %.6g, decision %s, reasons [%s]\n", input.ModelVersion, input.Score, input.Decision,
@@ -243,23 +273,35 @@ type rowCopy struct{ row []float64 }
 
 func (r *rowCopy) Observe(row []float64, _ float64) { r.row = append(r.row[:0], row...) }
 
-// scoreForPolicy scores ev with the latest model of dir, as a worker
-// would with reasons on every verdict, into in.
-func scoreForPolicy(dir string, ev *contracts.TransactionEvent, in *rules.Input) error {
+// policyScorer scores events with the latest model of a store as a worker
+// with the default settings does, for the rules' input.
+type policyScorer struct {
+	loaded *modelstore.Loaded
+	sc     *scorer.Scorer
+	vd     contracts.Verdict
+	rc     rowCopy
+}
+
+func newPolicyScorer(dir string) (*policyScorer, error) {
 	loaded, err := modelstore.Open(dir).LoadLatest()
 	if err != nil {
-		return fmt.Errorf("%w (or give -score and -decision)", err)
+		return nil, fmt.Errorf("%w (or give -score and -decision)", err)
 	}
-	sc, err := scorer.New(loaded, scorer.Options{Reasons: scorer.ReasonsAll, ReasonsTop: lifecycle.DefaultConfig().ReasonsTop})
+	cfg := lifecycle.DefaultConfig()
+	sc, err := scorer.New(loaded, scorer.Options{Reasons: cfg.Reasons, ReasonsTop: cfg.ReasonsTop})
 	if err != nil {
+		return nil, err
+	}
+	return &policyScorer{loaded: loaded, sc: sc}, nil
+}
+
+// score scores ev into in (whose reasons and features stay valid until the
+// next call).
+func (p *policyScorer) score(ev *contracts.TransactionEvent, in *rules.Input) error {
+	if err := p.sc.ScoreObserved(ev, &p.vd, &p.rc); err != nil {
 		return err
 	}
-	var vd contracts.Verdict
-	var rc rowCopy
-	if err := sc.ScoreObserved(ev, &vd, &rc); err != nil {
-		return err
-	}
-	in.Score, in.Decision, in.ModelVersion, in.Reasons = vd.Score, vd.Decision, vd.ModelVersion, vd.Reasons
-	in.Features = rules.FeatureValues(loaded.Meta.Features, rc.row)
+	*in = rules.Input{Event: ev, Score: p.vd.Score, Decision: p.vd.Decision, ModelVersion: p.vd.ModelVersion,
+		Reasons: p.vd.Reasons, Features: rules.FeatureValues(p.loaded.Meta.Features, p.rc.row)}
 	return nil
 }

@@ -130,3 +130,32 @@ func TestPolicyTest(t *testing.T) {
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "fraudscore policy test: event: ")
 }
+
+func TestPolicyBacktest(t *testing.T) {
+	dir, v := bundledPolicy(t)
+	models := "-models=" + testenv.ModelDir(t)
+
+	// The set against itself changes nothing; the synthetic traffic is labelled.
+	r := runBin(t, "", nil, "policy", "backtest", "-dir", dir, models, "-synthetic", "3000", "-seed", "7", v)
+	require.Zero(t, r.code, r.stderr)
+	assert.Regexp(t, `^candidate `+v+` against `+v+`: 3000 transactions \(\d+ labelled fraud, \d+ legit\), 0 decisions would change\n`, r.stdout)
+	assert.Regexp(t, `(?m)^RULE +ACTION +DECIDED +CHANGED +FRAUD +LEGIT +PRECISION +RECALL$`, r.stdout)
+	assert.Regexp(t, `(?m)^model alone +\d+ +\d+ +\d+ +\d+ +\d+ +\d\.\d{3} +\d\.\d{3}$`, r.stdout)
+
+	// NDJSON: a labelled cross-border payment the bundled model approves
+	// (the worked example of docs/rules.md) and an unlabelled one.
+	raw, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "scorer", "rules", "testdata", "backtest.ndjson"))
+	require.NoError(t, err)
+	r = runBin(t, string(raw), nil, "policy", "backtest", "-dir", dir, models, "-baseline", "none", v, "-")
+	require.Zero(t, r.code, r.stderr)
+	assert.Contains(t, r.stdout, "candidate "+v+" against the model alone: 2 transactions (1 labelled fraud, 0 legit), 1 decisions would change\n")
+	assert.Regexp(t, `(?m)^cross_border_elevated_score +review +1 +1 +1 +0 +1\.000 +1\.000$`, r.stdout)
+
+	for _, args := range [][]string{{"policy", "backtest"}, {"policy", "backtest", "-synthetic", "5", v, "file.ndjson"}} {
+		r = runBin(t, "", nil, args...)
+		assert.Equal(t, 2, r.code, "%v is a usage error", args)
+	}
+	r = runBin(t, `{"event": {}, "label": "maybe"}`+"\n", nil, "policy", "backtest", "-dir", dir, models, v)
+	assert.Equal(t, 1, r.code)
+	assert.Contains(t, r.stderr, `fraudscore policy backtest: line 1: label "maybe"`)
+}
