@@ -146,6 +146,7 @@ func StartWorker(ctx context.Context, bin, url, modelDir string, env []string, l
 		"FRAUDSCORE_MODEL_DIR=" + modelDir,
 		"FRAUDSCORE_HTTP_ADDR=127.0.0.1:" + strconv.Itoa(port),
 		"FRAUDSCORE_LOG_LEVEL=warn",
+		"FRAUDSCORE_RULES=off", // bin/bench runs from the repository root, whose policies/ would switch rules on
 	}
 	p, err := StartProc("worker", bin, []string{"worker"}, append(base, env...), log)
 	if err != nil {
