@@ -23,15 +23,17 @@ import (
 // -benchtime=100000x; PassThrough skips decoding and scoring (the transport
 // baseline). The full load tester (cmd/loadtest, make bench) measures with
 // separate processes.
-func BenchmarkPipeline(b *testing.B)            { benchPipeline(b, false, "") }
-func BenchmarkPipelinePassThrough(b *testing.B) { benchPipeline(b, true, "") }
+func BenchmarkPipeline(b *testing.B)            { benchPipeline(b, false, false, "") }
+func BenchmarkPipelinePassThrough(b *testing.B) { benchPipeline(b, true, false, "") }
 
-// BenchmarkPipelineTraceparent is BenchmarkPipeline with a W3C traceparent
-// on every transaction (span export off): the cost of carrying it to the
-// verdict.
-func BenchmarkPipelineTraceparent(b *testing.B) { benchPipeline(b, false, traceA) }
+// BenchmarkPipelineMsgID publishes every transaction with a Nats-Msg-Id
+// header, as producers do (the client then parses headers on every
+// delivery): the baseline of BenchmarkPipelineTraceparent, which adds a W3C
+// traceparent (span export off) that the worker carries to the verdict.
+func BenchmarkPipelineMsgID(b *testing.B)       { benchPipeline(b, false, true, "") }
+func BenchmarkPipelineTraceparent(b *testing.B) { benchPipeline(b, false, true, traceA) }
 
-func benchPipeline(b *testing.B, passThrough bool, traceparent string) {
+func benchPipeline(b *testing.B, passThrough, msgID bool, traceparent string) {
 	cfg := testConfig(b)
 	cfg.PassThrough = passThrough
 	// Tuning experiments: FRAUDSCORE_BATCH_SIZE, _CONCURRENCY, _PUBLISH_WINDOW.
@@ -61,12 +63,15 @@ func benchPipeline(b *testing.B, passThrough bool, traceparent string) {
 			ev.TransactionID = ev.TransactionID + "-" + itoa(i)
 			payloads[i%len(evs)], _ = json.Marshal(&ev)
 		}
+		m := &nats.Msg{Subject: contracts.SubjectTransactionsPrefix + "bench", Data: payloads[i%len(evs)]}
+		if msgID {
+			m.Header = nats.Header{contracts.HeaderMsgID: {ev.TransactionID}}
+		}
+		if traceparent != "" {
+			m.Header.Set(contracts.HeaderTraceparent, traceparent)
+		}
 		// The stall wait lets the pre-fill ride out a slow server (a loaded
 		// machine) instead of failing at the publish window.
-		m := &nats.Msg{Subject: contracts.SubjectTransactionsPrefix + "bench", Data: payloads[i%len(evs)]}
-		if traceparent != "" {
-			m.Header = nats.Header{contracts.HeaderTraceparent: {traceparent}}
-		}
 		if _, err := js.PublishMsgAsync(m, prefillStall...); err != nil {
 			b.Fatal(err)
 		}
