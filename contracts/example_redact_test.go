@@ -22,3 +22,14 @@ func ExampleRedactPANs() {
 	// Fraudscore-Redacted: pan (2 masked)
 	// tok_4f9a 0
 }
+
+// Refuse a payload that carries a card number anywhere, also where
+// validation does not look (an unknown field here), as the worker does.
+func ExampleContainsPAN() {
+	payload := []byte(`{"transaction_id":"txn_1","card_token":"tok_4f9a","x_note":"card 5500-0000-0000-0004"}`)
+	fmt.Println(contracts.ContainsPAN(payload))
+	fmt.Println(contracts.ContainsPAN([]byte(`{"transaction_id":"txn-20240115-000001235"}`)))
+	// Output:
+	// true
+	// false
+}
