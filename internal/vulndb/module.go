@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"time"
 )
 
@@ -34,7 +35,12 @@ func Download(ctx context.Context, goTool, version string) (Module, error) {
 		Version, Dir, Info, Error string
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil || out.Error != "" || runErr != nil {
-		return Module{}, fmt.Errorf("vulndb: go mod download %s@%s: %v %s%s", ModulePath, version, runErr, out.Error, bytes.TrimSpace(stderr.Bytes()))
+		msg := out.Error
+		if msg == "" {
+			msg = stderr.String()
+		}
+		// One line: the go command's message may span several.
+		return Module{}, fmt.Errorf("vulndb: go mod download %s@%s: %v: %s", ModulePath, version, runErr, strings.Join(strings.Fields(msg), " "))
 	}
 	b, err := os.ReadFile(out.Info)
 	if err != nil {
