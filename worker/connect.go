@@ -42,7 +42,9 @@ func Connect(cfg *Config, name string, log *slog.Logger, m *Metrics) (*nats.Conn
 			if m != nil {
 				m.ConsumerErrors.WithLabelValues("async").Inc()
 			}
-			log.Error("nats async error", "subject", subj, "err", err)
+			// Subjects and server errors can echo what a client sent:
+			// masked like every input-derived text (sanitizeHeader).
+			log.Error("nats async error", "subject", sanitizeHeader(subj), "err", sanitizeHeader(err.Error()))
 		}),
 	}
 	switch {
