@@ -98,8 +98,8 @@ func (l *Lifecycle) refreshRules(force bool) {
 		l.rulesRefused = ""
 		if cur != nil && l.cfg.Rules == RulesAuto {
 			l.log.Info("rule set link removed: the model decides alone", "rules_version", cur.set.Version())
-			l.rm.info.DeleteLabelValues(cur.set.Version())
 			l.rules.Store(nil)
+			l.retire(cur, nil)
 		}
 		return
 	}
@@ -114,11 +114,11 @@ func (l *Lifecycle) refreshRules(force bool) {
 		var set *rules.Set
 		if set, err = l.policies.Load(v); err == nil {
 			l.rulesRefused = ""
+			l.rules.Store(l.newRuleSet(set))
 			if cur != nil {
-				l.rm.info.DeleteLabelValues(cur.set.Version())
+				l.retire(cur, set)
 			}
 			l.rm.info.WithLabelValues(set.Version()).Set(1)
-			l.rules.Store(l.newRuleSet(set))
 			l.log.Info("rule set loaded", "rules_version", set.Version(), "rules", set.Len())
 			return
 		}
@@ -130,6 +130,31 @@ func (l *Lifecycle) refreshRules(force bool) {
 		current = cur.set.Version()
 	}
 	l.log.Error("rule set refused; keeping the current one", "current_rules_version", current, "err", err)
+}
+
+// retire removes the series of the set old that next (nil: none) does not
+// have: its info, and the decision and error counters of its rules that
+// are gone, so that the rules of replaced sets do not pile up.
+func (l *Lifecycle) retire(old *ruleSet, next *rules.Set) {
+	if next == nil || next.Version() != old.set.Version() {
+		l.rm.info.DeleteLabelValues(old.set.Version())
+	}
+	kept, keptNames := map[[2]string]bool{}, map[string]bool{}
+	if next != nil {
+		for i := range next.Len() {
+			r := next.Rule(i)
+			kept[[2]string{r.Name, r.Action.String()}], keptNames[r.Name] = true, true
+		}
+	}
+	for i := range old.set.Len() {
+		r := old.set.Rule(i)
+		if !kept[[2]string{r.Name, r.Action.String()}] {
+			l.rm.decisions.DeleteLabelValues(r.Name, r.Action.String())
+		}
+		if !keptNames[r.Name] {
+			l.rm.errors.DeleteLabelValues(r.Name)
+		}
+	}
 }
 
 // RulesVersion returns the rule set in use, "" when none.
