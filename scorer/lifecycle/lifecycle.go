@@ -58,7 +58,7 @@ type Lifecycle struct {
 	// until the link moves (or on Reload).
 	refused [2]string
 	lastErr atomic.Pointer[string]
-	ready   chan struct{} // closed when a champion is first loaded
+	ready   chan struct{} // closed when a champion is first loaded (and, with FRAUDSCORE_RULES=on, a rule set)
 	once    sync.Once
 
 	// hook, for tests (export_test.go), runs before each model scores and
@@ -71,6 +71,7 @@ type Lifecycle struct {
 	policies     *rules.Store
 	rules        atomic.Pointer[ruleSet]
 	rulesRefused string
+	rulesErr     atomic.Pointer[string] // why the last set was refused
 	rm           *ruleMetrics
 	ruleWork     sync.Pool
 }
@@ -137,20 +138,29 @@ func (l *Lifecycle) Run(ctx context.Context) {
 // version refused before (SIGHUP).
 func (l *Lifecycle) Reload() { l.refresh(true) }
 
-// Ready returns nil once a champion is loaded; the challenger never blocks
-// readiness.
+// Ready returns nil once a champion is loaded and, with
+// FRAUDSCORE_RULES=on, a rule set; the challenger never blocks readiness.
 func (l *Lifecycle) Ready() error {
-	if l.cur.Load() != nil {
-		return nil
+	if l.cur.Load() == nil {
+		if p := l.lastErr.Load(); p != nil {
+			return fmt.Errorf("no model: %s", *p)
+		}
+		return errors.New("no model loaded")
 	}
-	if p := l.lastErr.Load(); p != nil {
-		return fmt.Errorf("no model: %s", *p)
-	}
-	return errors.New("no model loaded")
+	return l.rulesReady()
 }
 
-// Loaded is closed when a champion is first loaded.
+// Loaded is closed when the lifecycle first becomes ready: a champion is
+// loaded (and, with FRAUDSCORE_RULES=on, a rule set).
 func (l *Lifecycle) Loaded() <-chan struct{} { return l.ready }
+
+// markReady closes Loaded once everything Ready needs is there. The
+// caller holds l.mu.
+func (l *Lifecycle) markReady() {
+	if l.cur.Load() != nil && l.rulesReady() == nil {
+		l.once.Do(func() { close(l.ready) })
+	}
+}
 
 // Versions returns the champion's and the challenger's versions ("" when
 // not serving).
@@ -274,7 +284,7 @@ func (l *Lifecycle) swap(old, next *serving) {
 		l.m.createdTime.Set(float64(c.loaded.Meta.CreatedAt.Unix()))
 		l.lastErr.Store(nil)
 		l.serve(c, "champion")
-		l.once.Do(func() { close(l.ready) })
+		l.markReady()
 	}
 	if next.challenger != oldChall {
 		if oldChall != nil {

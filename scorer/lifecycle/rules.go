@@ -2,6 +2,7 @@ package lifecycle
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"sync/atomic"
 
@@ -120,11 +121,15 @@ func (l *Lifecycle) refreshRules(force bool) {
 			}
 			l.rm.info.WithLabelValues(set.Version()).Set(1)
 			l.log.Info("rule set loaded", "rules_version", set.Version(), "rules", set.Len())
+			l.rulesErr.Store(nil)
+			l.markReady()
 			return
 		}
 	}
 	l.rm.loadFailure.Inc()
 	l.rulesRefused = target
+	msg := err.Error()
+	l.rulesErr.Store(&msg)
 	current := ""
 	if cur != nil {
 		current = cur.set.Version()
@@ -155,6 +160,17 @@ func (l *Lifecycle) retire(old *ruleSet, next *rules.Set) {
 			l.rm.errors.DeleteLabelValues(r.Name)
 		}
 	}
+}
+
+// rulesReady is nil unless FRAUDSCORE_RULES=on and no rule set serves.
+func (l *Lifecycle) rulesReady() error {
+	if l.cfg.Rules != RulesOn || l.rules.Load() != nil {
+		return nil
+	}
+	if p := l.rulesErr.Load(); p != nil {
+		return fmt.Errorf("no rule set (FRAUDSCORE_RULES=on): %s", *p)
+	}
+	return errors.New("no rule set loaded (FRAUDSCORE_RULES=on)")
 }
 
 // RulesVersion returns the rule set in use, "" when none.

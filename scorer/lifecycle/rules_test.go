@@ -265,3 +265,36 @@ func BenchmarkScoreRules(b *testing.B) {
 		})
 	}
 }
+
+// TestRulesOnBlocksReadiness: with FRAUDSCORE_RULES=on a worker is not
+// ready, and Loaded stays open, until a rule set loads.
+func TestRulesOnBlocksReadiness(t *testing.T) {
+	pdir := t.TempDir()
+	testenv.WritePolicy(t, pdir, v1, policyV1)
+	testenv.WritePolicy(t, pdir, vRefused, policyRefused)
+	testenv.MoveLink(t, pdir, "latest", vRefused)
+	h := newHarness(t, testenv.ChampionChallengerStore(t, false), func(c *lifecycle.Config) {
+		c.PolicyDir, c.Rules = pdir, lifecycle.RulesOn
+	})
+	err := h.lc.Ready()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no rule set (FRAUDSCORE_RULES=on)")
+	assert.Contains(t, err.Error(), "rule typo")
+	select {
+	case <-h.lc.Loaded():
+		t.Fatal("Loaded closed without a rule set")
+	default:
+	}
+	testenv.MoveLink(t, pdir, "latest", v1)
+	h.lc.Reload()
+	require.NoError(t, h.lc.Ready())
+	select {
+	case <-h.lc.Loaded():
+	default:
+		t.Fatal("Loaded still open with a rule set")
+	}
+
+	// auto never waits for rules.
+	h = newHarness(t, testenv.ChampionChallengerStore(t, false), func(c *lifecycle.Config) { c.PolicyDir = t.TempDir() })
+	require.NoError(t, h.lc.Ready())
+}
