@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/fraudscore/fraudscore/contracts"
 	"github.com/fraudscore/fraudscore/internal/testenv"
@@ -70,6 +71,34 @@ func TestWorkerExportsSpans(t *testing.T) {
 		attrs[kv.GetKey()] = kv.GetValue().GetStringValue()
 	}
 	assert.Equal(t, ev.TransactionID, attrs["fraudscore.transaction_id"])
+
+	// A score request: a server span, child of the request's traceparent,
+	// whose id the reply carries.
+	const reqTP = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	rin, err := contracts.ParseTraceparent(reqTP)
+	require.NoError(t, err)
+	nc, err := nats.Connect(url)
+	require.NoError(t, err)
+	defer nc.Close()
+	ev2 := synthEvents(synthetic.Config{Seed: 32, Now: time.Now, IDPrefix: "traced-req-"}, 1)[0]
+	data, _ = json.Marshal(&ev2)
+	req := &nats.Msg{Subject: contracts.SubjectScore, Data: data, Header: nats.Header{}}
+	req.Header.Set(contracts.HeaderTraceparent, reqTP)
+	resp, err := nc.RequestMsg(req, 10*time.Second)
+	require.NoError(t, err)
+	replyTP, err := contracts.ParseTraceparent(resp.Header.Get(contracts.HeaderTraceparent))
+	require.NoError(t, err, "the reply's traceparent")
+	require.Equal(t, rin.TraceID, replyTP.TraceID)
+	var reqSpan *tracepb.Span
+	for _, sp := range rcv.WaitSpans(t, 2, 30*time.Second) {
+		if bytes.Equal(sp.GetTraceId(), rin.TraceID[:]) {
+			reqSpan = sp
+		}
+	}
+	require.NotNil(t, reqSpan, "no span in the request's trace")
+	assert.Equal(t, tracepb.Span_SPAN_KIND_SERVER, reqSpan.GetKind())
+	assert.Equal(t, rin.ParentID[:], reqSpan.GetParentSpanId())
+	assert.Equal(t, replyTP.ParentID[:], reqSpan.GetSpanId(), "the reply names the exported span as its parent")
 }
 
 // An export the worker cannot do is a runtime error: exit 1 with a one-line
