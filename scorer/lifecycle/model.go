@@ -8,6 +8,7 @@ import (
 	"github.com/fraudscore/fraudscore/contracts"
 	"github.com/fraudscore/fraudscore/scorer"
 	"github.com/fraudscore/fraudscore/scorer/modelstore"
+	"github.com/fraudscore/fraudscore/scorer/rules"
 )
 
 // model is one served version with what scoring it needs.
@@ -39,7 +40,7 @@ func (l *Lifecycle) newModel(loaded *modelstore.Loaded) (*model, error) {
 	}
 	m := &model{version: loaded.Version, loaded: loaded, sc: sc,
 		score: l.m.score.WithLabelValues(loaded.Version), errs: l.m.errors.WithLabelValues(loaded.Version),
-		featureIndex: canonicalIndex(loaded.Meta.Features)}
+		featureIndex: rules.FeatureIndex(loaded.Meta.Features)}
 	l.reasonsStep(m)
 	if l.opts.Drift != nil {
 		obs, err := l.opts.Drift.Start(loaded)

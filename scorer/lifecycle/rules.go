@@ -3,7 +3,6 @@ package lifecycle
 import (
 	"errors"
 	"fmt"
-	"math"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -197,11 +196,7 @@ type ruleWork struct {
 // Observe implements scorer.RowObserver: it copies the row and passes it
 // on to the drift window.
 func (w *ruleWork) Observe(row []float64, score float64) {
-	for i, v := range row {
-		if i < len(w.index) {
-			w.features[w.index[i]] = v
-		}
-	}
+	rules.CopyFeatures(&w.features, w.index, row)
 	w.saw = true
 	if w.drift != nil {
 		w.drift.Observe(row, score)
@@ -218,21 +213,6 @@ func (w *ruleWork) observer(m *model) scorer.RowObserver {
 	return w
 }
 
-// canonicalIndex maps the positions of a model's feature row to the
-// canonical feature indexes (features.Names()).
-func canonicalIndex(names []string) []int {
-	all := features.Names()
-	idx := make([]int, len(names))
-	for i, n := range names {
-		for j, a := range all {
-			if a == n {
-				idx[i] = j
-			}
-		}
-	}
-	return idx
-}
-
 // startRules returns the rule work of one Score call under r, nil when
 // no set serves.
 func (l *Lifecycle) startRules(r *ruleSet) *ruleWork {
@@ -244,11 +224,6 @@ func (l *Lifecycle) startRules(r *ruleSet) *ruleWork {
 		w = new(ruleWork)
 	}
 	w.useFeatures, w.saw = r.features, false
-	if r.features {
-		for i := range w.features {
-			w.features[i] = math.NaN()
-		}
-	}
 	return w
 }
 

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/google/cel-go/cel"
@@ -385,21 +386,36 @@ func (a *activation) value(id varID) ref.Val {
 	return types.Double(f)
 }
 
+// FeatureIndex maps the positions of a model's feature row (row[i] is the
+// feature names[i]) to the indexes of Input.Features (features.Names()
+// order); -1 for a name that is not a known feature.
+func FeatureIndex(names []string) []int {
+	all := features.Names()
+	idx := make([]int, len(names))
+	for i, n := range names {
+		idx[i] = slices.Index(all, n)
+	}
+	return idx
+}
+
 // FeatureValues returns the values of a model's feature row (row[i] is the
 // feature names[i]) indexed like features.Names(), as Input.Features wants
 // them; a feature the model does not read is NaN.
 func FeatureValues(names []string, row []float64) *[features.Count]float64 {
 	var out [features.Count]float64
-	for i := range out {
-		out[i] = math.NaN()
+	CopyFeatures(&out, FeatureIndex(names), row)
+	return &out
+}
+
+// CopyFeatures sets every value of dst to NaN, then copies row into it
+// through index (from FeatureIndex). It does not allocate.
+func CopyFeatures(dst *[features.Count]float64, index []int, row []float64) {
+	for i := range dst {
+		dst[i] = math.NaN()
 	}
-	all := features.Names()
-	for i, n := range names {
-		for j, a := range all {
-			if a == n && i < len(row) {
-				out[j] = row[i]
-			}
+	for i, v := range row {
+		if i < len(index) && index[i] >= 0 {
+			dst[index[i]] = v
 		}
 	}
-	return &out
 }
