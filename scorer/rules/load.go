@@ -48,6 +48,11 @@ const (
 // the source in errors; version is the set's version. The first problem
 // refuses the whole set with a *RuleError.
 func Parse(file string, raw []byte, version string) (*Set, error) {
+	return parse(file, raw, version, true)
+}
+
+// parse is Parse; examples false skips the examples (internal tests).
+func parse(file string, raw []byte, version string, examples bool) (*Set, error) {
 	refuse := func(rule string, line int, err error) error {
 		return &RuleError{File: file, Rule: rule, Line: line, Err: err}
 	}
@@ -79,7 +84,7 @@ func Parse(file string, raw []byte, version string) (*Set, error) {
 	s := &Set{version: version, file: file}
 	seen := map[string]int{}
 	for n, node := range list.Content {
-		c, err := compileRule(env, node, n)
+		c, err := compileRule(env, node, n, examples)
 		if err != nil {
 			var re *RuleError
 			if errors.As(err, &re) {
@@ -129,7 +134,7 @@ type ruleYAML struct {
 }
 
 // compileRule reads, compiles and checks the nth rule (0-based) of a set.
-func compileRule(env *cel.Env, node *yaml.Node, n int) (*compiled, error) {
+func compileRule(env *cel.Env, node *yaml.Node, n int, examples bool) (*compiled, error) {
 	label := fmt.Sprintf("#%d", n+1)
 	refuse := func(line int, err error) error { return &RuleError{Rule: label, Line: line, Err: err} }
 	if node.Kind != yaml.MappingNode {
@@ -172,7 +177,7 @@ func compileRule(env *cel.Env, node *yaml.Node, n int) (*compiled, error) {
 	if ry.exprNode == nil || strings.TrimSpace(ry.expression) == "" {
 		return nil, refuse(node.Line, fmt.Errorf("%w: no expression", ErrSyntax))
 	}
-	if c.prg, c.Cost, c.Variables, err = compileExpression(env, ry.expression); err != nil {
+	if c.prg, c.Cost, c.Variables, c.pre, err = compileExpression(env, ry.expression); err != nil {
 		return nil, refuse(exprLine(ry.exprNode, err), err)
 	}
 	if ry.actionNode == nil {
@@ -181,6 +186,9 @@ func compileRule(env *cel.Env, node *yaml.Node, n int) (*compiled, error) {
 	var ok bool
 	if c.Action, ok = parseAction(ry.action); !ok {
 		return nil, refuse(ry.actionNode.Line, fmt.Errorf("%w %q (want approve, review, decline or allow)", ErrAction, ry.action))
+	}
+	if !examples {
+		return c, nil
 	}
 	if ry.examples == nil {
 		return nil, refuse(node.Line, fmt.Errorf("%w: a rule needs at least one example it matches and one it does not", ErrExamples))
@@ -202,10 +210,10 @@ func (e *celError) Unwrap() error { return e.err }
 
 // compileExpression parses, checks and plans one expression and returns
 // its program and estimated worst-case cost.
-func compileExpression(env *cel.Env, expr string) (cel.Program, uint64, []string, error) {
+func compileExpression(env *cel.Env, expr string) (cel.Program, uint64, []string, *prefilter, error) {
 	parsed, iss := env.Parse(expr)
 	if iss.Err() != nil {
-		return nil, 0, nil, issueError(ErrSyntax, expr, iss)
+		return nil, 0, nil, nil, issueError(ErrSyntax, expr, iss)
 	}
 	checked, iss := env.Check(parsed)
 	if iss.Err() != nil {
@@ -213,21 +221,21 @@ func compileExpression(env *cel.Env, expr string) (cel.Program, uint64, []string
 		if e := iss.Errors(); len(e) > 0 && strings.Contains(e[0].Message, "undeclared reference") {
 			sentinel = ErrUnknownName
 		}
-		return nil, 0, nil, issueError(sentinel, expr, iss)
+		return nil, 0, nil, nil, issueError(sentinel, expr, iss)
 	}
 	if !checked.OutputType().IsExactType(cel.BoolType) {
-		return nil, 0, nil, fmt.Errorf("%w: it is %s", ErrNotBool, checked.OutputType())
+		return nil, 0, nil, nil, fmt.Errorf("%w: it is %s", ErrNotBool, checked.OutputType())
 	}
 	est, err := env.EstimateCost(checked, sizes{})
 	if err != nil {
-		return nil, 0, nil, fmt.Errorf("%w: estimate: %w", ErrCost, err)
+		return nil, 0, nil, nil, fmt.Errorf("%w: estimate: %w", ErrCost, err)
 	}
 	if est.Max > MaxRuleCost {
-		return nil, 0, nil, fmt.Errorf("%w: estimated worst case %d, limit %d", ErrCost, est.Max, MaxRuleCost)
+		return nil, 0, nil, nil, fmt.Errorf("%w: estimated worst case %d, limit %d", ErrCost, est.Max, MaxRuleCost)
 	}
 	prg, err := env.Program(checked, cel.EvalOptions(cel.OptOptimize))
 	if err != nil {
-		return nil, 0, nil, fmt.Errorf("%w: %w", ErrType, err)
+		return nil, 0, nil, nil, fmt.Errorf("%w: %w", ErrType, err)
 	}
 	var names []string
 	for _, r := range checked.NativeRep().ReferenceMap() {
@@ -236,7 +244,7 @@ func compileExpression(env *cel.Env, expr string) (cel.Program, uint64, []string
 		}
 	}
 	slices.Sort(names)
-	return prg, est.Max, names, nil
+	return prg, est.Max, names, findPrefilter(checked), nil
 }
 
 // dottedName matches a name as written, dots included.

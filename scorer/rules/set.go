@@ -77,6 +77,7 @@ type Rule struct {
 type compiled struct {
 	Rule
 	prg cel.Program
+	pre *prefilter // nil: every evaluation goes to CEL
 }
 
 // Set is a loaded rule set: compiled, type-checked, cost-checked, its
@@ -176,9 +177,13 @@ func (s *Set) evaluate(a *activation, errs ErrorObserver) Outcome {
 	return out
 }
 
-// match evaluates rule i.
+// match evaluates rule i: its prefilter first, CEL when that passes.
 func (s *Set) match(i int, a *activation, errs ErrorObserver) bool {
-	v, _, err := s.rules[i].prg.Eval(a)
+	r := &s.rules[i]
+	if r.pre != nil && !r.pre.pass(a.in) {
+		return false
+	}
+	v, _, err := r.prg.Eval(a)
 	if err != nil {
 		if errs != nil {
 			errs.RuleFailed(i, err)
@@ -191,9 +196,13 @@ func (s *Set) match(i int, a *activation, errs ErrorObserver) bool {
 // Matches evaluates rule i alone against in (examples, backtests). An
 // evaluation error is returned.
 func (s *Set) Matches(i int, in *Input) (bool, error) {
+	r := &s.rules[i]
+	if r.pre != nil && !r.pre.pass(in) {
+		return false, nil
+	}
 	a := &activation{}
 	a.reset(in)
-	v, _, err := s.rules[i].prg.Eval(a)
+	v, _, err := r.prg.Eval(a)
 	if err != nil {
 		return false, err
 	}
