@@ -26,6 +26,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/fraudscore/fraudscore/internal/testenv"
+	"github.com/fraudscore/fraudscore/internal/testenv/natstest"
 )
 
 // TestOverlaysStart is "a deploy that starts": for every overlay it runs the
@@ -411,12 +412,16 @@ func (d *deployment) startNATS(t *testing.T) {
 	if d.nats.Spec.Replicas != nil {
 		n = int(*d.nats.Spec.Replicas)
 	}
-	clusterPorts := make([]int, n)
-	for i := range clusterPorts {
-		clusterPorts[i] = testenv.FreePort(t)
+	// Every route port must be known before the first server starts (a
+	// clustered JetStream server refuses to start without routes), so they
+	// are chosen together, after the options are read, just before the
+	// servers bind them.
+	all := make([]*server.Options, n)
+	for i := range all {
+		all[i] = d.podOptions(t, i)
 	}
-	for i := 0; i < n; i++ {
-		opts := d.podOptions(t, i)
+	clusterPorts := testenv.FreePorts(t, n)
+	for i, opts := range all {
 		if opts.Cluster.Port != 0 {
 			opts.Cluster.Host, opts.Cluster.Port = "127.0.0.1", clusterPorts[i]
 			// Routes name pods (nats-N.nats-headless:6222): pod N is here.
@@ -434,6 +439,9 @@ func (d *deployment) startNATS(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: nats-server %d: %v", d.overlay, i, err)
 		}
+		// Its errors go to the test's log: a server that is not ready
+		// says why (a port taken, JetStream refusing to start).
+		s.SetLoggerV2(serverLog{t, fmt.Sprintf("nats-server %d: ", i)}, false, false, false)
 		go s.Start()
 		t.Cleanup(func() { s.Shutdown(); s.WaitForShutdown() })
 		d.servers = append(d.servers, s)
@@ -444,36 +452,26 @@ func (d *deployment) startNATS(t *testing.T) {
 		}
 	}
 	if n > 1 {
-		d.waitMetaLeader(t)
+		// A JetStream API request sent before the meta leader is elected
+		// goes unanswered (the worker's 30 s setup would time out, and a
+		// pod would restart once): in the cluster, the NATS pods' startup
+		// probe comes first.
+		natstest.WaitJetStreamLeader(t, 60*time.Second, d.servers...)
 	}
 }
 
-// waitMetaLeader waits until the cluster has elected its JetStream meta
-// leader and every server follows it. A JetStream API request sent before
-// goes unanswered (the worker's 30 s setup would time out, and a pod would
-// restart once): in the cluster, the NATS pods' startup probe comes first.
-func (d *deployment) waitMetaLeader(t *testing.T) {
-	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		leaders, current := 0, 0
-		for _, s := range d.servers {
-			if s.JetStreamIsLeader() {
-				leaders++
-			}
-			if s.JetStreamIsCurrent() {
-				current++
-			}
-		}
-		if leaders == 1 && current == len(d.servers) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: no JetStream meta leader after 60 s (%d leaders, %d of %d current)", d.overlay, leaders, current, len(d.servers))
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+// serverLog passes a server's warnings and errors to the test's log.
+type serverLog struct {
+	t      *testing.T
+	prefix string
 }
+
+func (l serverLog) Noticef(string, ...any)    {}
+func (l serverLog) Debugf(string, ...any)     {}
+func (l serverLog) Tracef(string, ...any)     {}
+func (l serverLog) Warnf(f string, a ...any)  { l.t.Logf(l.prefix+"warning: "+f, a...) }
+func (l serverLog) Errorf(f string, a ...any) { l.t.Logf(l.prefix+"error: "+f, a...) }
+func (l serverLog) Fatalf(f string, a ...any) { l.t.Logf(l.prefix+"fatal: "+f, a...) }
 
 // clientURLs are the servers' client URLs with the given scheme.
 func (d *deployment) clientURLs(scheme string) string {

@@ -162,6 +162,25 @@ func FreePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// FreePorts returns n distinct free 127.0.0.1 ports, held open together
+// until all are chosen (FreePort called n times can return one port twice).
+// As with FreePort, another process may take one before the caller binds
+// it: bind at once, and prefer port -1 where the peer learns the address
+// after the bind.
+func FreePorts(t testing.TB, n int) []int {
+	t.Helper()
+	ports := make([]int, n)
+	for i := range ports {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("testenv: %v", err)
+		}
+		defer l.Close()
+		ports[i] = l.Addr().(*net.TCPAddr).Port
+	}
+	return ports
+}
+
 // FreeAddr returns FreePort as a 127.0.0.1 address (host:port).
 func FreeAddr(t testing.TB) string {
 	t.Helper()
