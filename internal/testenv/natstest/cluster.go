@@ -61,10 +61,10 @@ type Cluster struct {
 func NewCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
 	base := t.TempDir()
-	clientPorts, routePorts := make([]int, n), make([]int, n)
-	for i := range n {
-		clientPorts[i], routePorts[i] = testenv.FreePort(t), testenv.FreePort(t)
-	}
+	// Fixed ports (nodes restart on the same addresses, routes name them),
+	// all distinct: chosen together.
+	ports := testenv.FreePorts(t, 2*n)
+	clientPorts, routePorts := ports[:n], ports[n:]
 	c := &Cluster{t: t, opts: make([]*server.Options, n), servers: make([]*server.Server, n)}
 	for i := range n {
 		var routes []string
