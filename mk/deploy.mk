@@ -7,6 +7,9 @@ IMAGE_TAG ?= $(if $(filter 0.0.0-dev,$(IMAGE_VERSION)),$(COMMIT),$(IMAGE_VERSION
 DOCKER ?= docker
 OVERLAYS := dev prod
 
+# The image's build tags: the Dockerfile's GO_TAGS default, read from it.
+IMAGE_GO_TAGS := $(shell sed -n 's/^ARG GO_TAGS="\(.*\)"/\1/p' Dockerfile)
+
 .PHONY: image image-size deploy-render deploy-check deploy-dev deploy-prod
 
 # The SBOM (make sbom, mk/supplychain.mk) is written first: the Dockerfile
@@ -20,7 +23,7 @@ image: sbom ## build the container image with its SBOM (needs a Docker engine; I
 
 image-size: ## what goes into the (scratch) image without an engine: static binary + models, into docs/bench/image-size.json
 	@mkdir -p $(BIN) docs/bench
-	@CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/fraudscore-image ./cmd/fraudscore
+	@CGO_ENABLED=0 $(GO) build -trimpath -tags '$(IMAGE_GO_TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN)/fraudscore-image ./cmd/fraudscore
 	@b=$$(stat -c %s $(BIN)/fraudscore-image); m=$$(du -sbL models | cut -f1); \
 	  printf '{\n  "commit": "%s",\n  "dirty": %s,\n  "date": "%s",\n  "host": "%s",\n  "go_version": "%s",\n  "command": "make image-size",\n  "binary_bytes": %s,\n  "models_bytes": %s,\n  "image_content_bytes": %s\n}\n' \
 	    "$$(git rev-parse HEAD 2>/dev/null || echo unknown)" "$$(git diff --quiet HEAD -- 2>/dev/null && echo false || echo true)" \

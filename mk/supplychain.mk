@@ -72,6 +72,6 @@ vulncheck: $(GOVULNCHECK) vulndb ## govulncheck ./... against the local database
 # The binary as the image builds it: linux, no cgo, the image's build tags.
 sbom: $(CYCLONEDX_GOMOD) ## CycloneDX SBOM (JSON) of the fraudscore binary as the image builds it, into bin/fraudscore.cdx.json
 	@mkdir -p $(dir $(SBOM))
-	GOOS=linux GOARCH=$(SBOM_GOARCH) CGO_ENABLED=0 $(CYCLONEDX_GOMOD) app -json -licenses -std \
+	GOOS=linux GOARCH=$(SBOM_GOARCH) CGO_ENABLED=0 GOFLAGS=-tags=$(IMAGE_GO_TAGS) $(CYCLONEDX_GOMOD) app -json -licenses -std \
 	  -main cmd/fraudscore -output $(SBOM) .
 	@echo "sbom: $(SBOM)"

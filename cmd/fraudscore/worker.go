@@ -25,7 +25,6 @@ import (
 	"github.com/fraudscore/fraudscore/scorer/drift"
 	"github.com/fraudscore/fraudscore/scorer/lifecycle"
 	"github.com/fraudscore/fraudscore/worker"
-	"github.com/fraudscore/fraudscore/worker/embedded"
 	"github.com/fraudscore/fraudscore/worker/tracing"
 )
 
@@ -164,13 +163,13 @@ func runWorker(ctx context.Context, cfg *config, unknown []settings.UnknownVaria
 	log.Info("side port listening", "addr", ln.Addr().String())
 
 	if cfg.bin.Embedded {
-		ns, err := embedded.Start(embedded.Options{StoreDir: cfg.bin.EmbeddedStoreDir, Listen: cfg.bin.EmbeddedListen,
+		url, stop, err := startEmbedded(embeddedOptions{StoreDir: cfg.bin.EmbeddedStoreDir, Listen: cfg.bin.EmbeddedListen,
 			Monitor: cfg.bin.EmbeddedMonitor, MaxPayload: int32(max(wcfg.MaxPayload, 1<<20))})
 		if err != nil {
 			return err
 		}
-		defer ns.Shutdown()
-		wcfg.NATSURL = ns.ClientURL()
+		defer stop()
+		wcfg.NATSURL = url
 		log.Warn("embedded NATS JetStream server started: for local use only", "client_url", wcfg.NATSURL,
 			"monitor", cfg.bin.EmbeddedMonitor, "store_dir", cfg.bin.EmbeddedStoreDir)
 	}

@@ -2,12 +2,14 @@ package validate
 
 import (
 	"bytes"
+	"debug/buildinfo"
 	"debug/elf"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/fraudscore/fraudscore/internal/testenv"
 	"github.com/moby/buildkit/frontend/dockerfile/parser"
@@ -35,6 +37,30 @@ func finalBase(t *testing.T) string {
 func dockerfileStages(t *testing.T) [][]instr {
 	t.Helper()
 	return parseStages(t, readDockerfile(t))
+}
+
+// imageGoTags is the default of the build stage's GO_TAGS argument: the
+// build tags the image's binary is built with (noembedded leaves the
+// embedded NATS server out).
+func imageGoTags(t testing.TB) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := parser.Parse(bytes.NewReader(b))
+	if err != nil {
+		t.Fatalf("BuildKit parser: %v", err)
+	}
+	for _, n := range res.AST.Children {
+		if strings.EqualFold(n.Value, "arg") && n.Next != nil {
+			if v, ok := strings.CutPrefix(n.Next.Value, "GO_TAGS="); ok {
+				return strings.Trim(v, `"`)
+			}
+		}
+	}
+	t.Fatal("Dockerfile: no ARG GO_TAGS=... in the build stage")
+	return ""
 }
 
 func readDockerfile(t *testing.T) []byte {
@@ -195,6 +221,24 @@ func TestStaticBinary(t *testing.T) {
 	}
 	if libs, _ := ef.ImportedLibraries(); len(libs) > 0 {
 		t.Fatalf("binary imports shared libraries %v", libs)
+	}
+	// The image's tags leave the embedded NATS server out: no module of it
+	// is linked, and the worker refuses FRAUDSCORE_EMBEDDED=true saying so.
+	info, err := buildinfo.ReadFile(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dep := range info.Deps {
+		if dep.Path == "github.com/nats-io/nats-server/v2" && strings.Contains(imageGoTags(t), "noembedded") {
+			t.Errorf("the image binary (tags %q) links %s", imageGoTags(t), dep.Path)
+		}
+	}
+	if strings.Contains(imageGoTags(t), "noembedded") {
+		p := testenv.StartProcess(t, bin, []string{"worker"}, []string{"FRAUDSCORE_EMBEDDED=true",
+			"FRAUDSCORE_MODEL_DIR=" + testenv.ModelDir(t), "FRAUDSCORE_HTTP_ADDR=" + testenv.FreeAddr(t)})
+		if code := p.WaitExit(t, 60*time.Second); code != 1 || !strings.Contains(p.Output(), "this build has no embedded NATS server") {
+			t.Errorf("the image binary with FRAUDSCORE_EMBEDDED=true exited %d, want 1 naming the missing server:\n%s", code, p.Output())
+		}
 	}
 	st, _ := os.Stat(bin)
 	models := dirSize(t, filepath.Join(testenv.RepoRoot(t), "models"))

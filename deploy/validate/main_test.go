@@ -47,7 +47,7 @@ func fraudscoreBinary(t testing.TB) string {
 	t.Helper()
 	binOnce.Do(func() {
 		binPath = filepath.Join(binDir, "fraudscore")
-		cmd := exec.Command(goTool(), "build", "-trimpath",
+		cmd := exec.Command(goTool(), "build", "-trimpath", "-tags", imageGoTags(t),
 			"-ldflags", "-s -w -X main.version=v0.0.0-deploytest -X main.commit=deploytest",
 			"-o", binPath, "./cmd/fraudscore")
 		cmd.Dir = testenv.RepoRoot(t)

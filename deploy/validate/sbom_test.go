@@ -78,7 +78,7 @@ func TestSBOM(t *testing.T) {
 	}
 
 	// What the binary links, as the go command sees it for the image.
-	list := exec.Command("go", "list", "-deps", "-f", "{{with .Module}}{{if not .Main}}{{.Path}}@{{.Version}}{{end}}{{end}}", "./cmd/fraudscore")
+	list := exec.Command("go", "list", "-deps", "-tags", imageGoTags(t), "-f", "{{with .Module}}{{if not .Main}}{{.Path}}@{{.Version}}{{end}}{{end}}", "./cmd/fraudscore")
 	list.Dir = root
 	list.Env = append(os.Environ(), "GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=0")
 	lb, err := list.Output()
