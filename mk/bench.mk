@@ -47,7 +47,7 @@ bench-quick: bench-tools ## short micro-benchmarks and the quick end-to-end plan
 
 LIFECYCLE_ROUNDS ?= 5
 
-bench-lifecycle: bench-tools ## the backlog with and without a challenger in shadow and reason codes, LIFECYCLE_ROUNDS interleaved rounds (median ratios) into docs/bench/lifecycle
+bench-lifecycle: bench-tools ## the backlog with and without a challenger in shadow, reason codes and 50 analyst rules, LIFECYCLE_ROUNDS interleaved rounds (median ratios) into docs/bench/lifecycle
 	./$(BIN)/bench -only "fraudscore backlog" -rounds $(LIFECYCLE_ROUNDS) -timeout 40m -out docs/bench/lifecycle $(BENCH_FLAGS)
 
 # The cost of trace context and span export per message (docs/performance.md).

@@ -63,6 +63,10 @@ type Scenario struct {
 	// newest version other than latest (shadow mode, the default), so
 	// every transaction is scored by two models.
 	Challenger bool `json:"challenger,omitempty"`
+	// Rules serves RulesSet (50 typical analyst rules) from a policy
+	// directory of the scenario's own (FRAUDSCORE_RULES=on): the cost of
+	// evaluating them on every transaction.
+	Rules bool `json:"rules,omitempty"`
 	// NatsBench runs natscli's JetStream publish and consume benchmark
 	// instead of fraudscore: the transport baseline.
 	NatsBench bool `json:"nats_bench,omitempty"`
@@ -148,6 +152,7 @@ func Plan(quick bool) []Scenario {
 		{Name: ScenarioBacklog, Workers: 1, Backlog: true, Load: stream(0, big, 0)},
 		{Name: ScenarioChallengerBacklog, Workers: 1, Backlog: true, Challenger: true, Load: stream(0, big, 0)},
 		{Name: ScenarioReasonsOffBacklog, Workers: 1, Env: []string{"FRAUDSCORE_REASONS=off"}, Backlog: true, Load: stream(0, big, 0)},
+		{Name: ScenarioRulesBacklog, Workers: 1, Backlog: true, Rules: true, Load: stream(0, big, 0)},
 		{Name: ScenarioPassThroughMax, Workers: 1, Env: pt, Load: stream(0, big, 0)},
 		{Name: ScenarioMax, Workers: 1, Load: stream(0, big, 0)},
 	}
@@ -312,10 +317,19 @@ func runScenario(ctx context.Context, o Options, sc Scenario) (r Result) {
 		}
 		modelDir = dir
 	}
+	workerEnv := sc.Env
+	if sc.Rules {
+		dir, err := RulesPolicyDir(filepath.Join(store, "policies"))
+		if err != nil {
+			r.Err = err.Error()
+			return r
+		}
+		workerEnv = append([]string{"FRAUDSCORE_RULES=on", "FRAUDSCORE_POLICY_DIR=" + dir}, workerEnv...)
+	}
 	startWorkers := func(ctx context.Context) error {
 		sides := make([]string, 0, sc.Workers)
 		for i := range sc.Workers {
-			env := append([]string{fmt.Sprintf("FRAUDSCORE_WORKER_ID=bench-%d", i)}, sc.Env...)
+			env := append([]string{fmt.Sprintf("FRAUDSCORE_WORKER_ID=bench-%d", i)}, workerEnv...)
 			w, err := StartWorker(ctx, o.FraudscoreBin, srv.URL, modelDir, env, o.ProcLog)
 			if err != nil {
 				return err

@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fraudscore/fraudscore/internal/testenv"
 	"github.com/fraudscore/fraudscore/loadtest"
+	"github.com/fraudscore/fraudscore/scorer/rules"
 )
 
 // sample is a run with every baseline and every scenario a ratio names.
@@ -194,10 +196,30 @@ func TestRunInterleavesRounds(t *testing.T) {
 		got = append(got, r.Name+"#"+string(rune('0'+r.Round)))
 	}
 	want := []string{
-		ScenarioBacklog + "#1", ScenarioChallengerBacklog + "#1", ScenarioReasonsOffBacklog + "#1",
-		ScenarioReasonsOffBacklog + "#2", ScenarioChallengerBacklog + "#2", ScenarioBacklog + "#2",
+		ScenarioBacklog + "#1", ScenarioChallengerBacklog + "#1", ScenarioReasonsOffBacklog + "#1", ScenarioRulesBacklog + "#1",
+		ScenarioRulesBacklog + "#2", ScenarioReasonsOffBacklog + "#2", ScenarioChallengerBacklog + "#2", ScenarioBacklog + "#2",
 	}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("order %v, want %v", got, want)
+	}
+}
+
+// TestRulesSetIsTheTypicalRules: the rules scenario serves the rule set the
+// scorer's rule benchmarks measure, and the store loads it (every rule
+// compiles and passes its examples).
+func TestRulesSetIsTheTypicalRules(t *testing.T) {
+	if RulesSet != testenv.TypicalRules(50, false) {
+		t.Fatal("rules50.yaml differs from testenv.TypicalRules(50, false): regenerate it")
+	}
+	dir, err := RulesPolicyDir(filepath.Join(t.TempDir(), "policies"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set, err := rules.OpenStore(dir).LoadLatest()
+	if err != nil {
+		t.Fatalf("the scenario's rule set is refused: %v", err)
+	}
+	if n := set.Len(); n != 50 {
+		t.Fatalf("%d rules, want 50", n)
 	}
 }

@@ -17,6 +17,7 @@ const (
 	ScenarioTwoWorkersBacklog  = "2 workers backlog"
 	ScenarioChallengerBacklog  = "fraudscore backlog, challenger in shadow"
 	ScenarioReasonsOffBacklog  = "fraudscore backlog, reasons off"
+	ScenarioRulesBacklog       = "fraudscore backlog, 50 rules"
 )
 
 // Ratios are fraudscore's throughput over the baselines measured in the same
@@ -56,6 +57,10 @@ type Ratios struct {
 	// verdicts/s: the cost of exact TreeSHAP reason codes at the synthetic
 	// traffic mix (target: at least 0.9).
 	ReasonsFlaggedPerOff float64 `json:"reasons_flagged_per_off" desc:"fraudscore backlog (FRAUDSCORE_REASONS=flagged) ÷ fraudscore backlog with FRAUDSCORE_REASONS=off verdicts/s"`
+	// RulesPerNone is "fraudscore backlog, 50 rules" over "fraudscore
+	// backlog" (rules off) verdicts/s: the cost of 50 typical analyst
+	// rules on every transaction (target: at least 0.9).
+	RulesPerNone float64 `json:"rules_per_none" desc:"fraudscore backlog with 50 typical rules ÷ fraudscore backlog without rules verdicts/s"`
 }
 
 // ComputeRatios fills res.Ratios from its results. With several rounds it
@@ -137,6 +142,7 @@ func (res *Results) roundRatios(round int) Ratios {
 		TwoWorkersBacklogPerOne:               ratio(backlog(ScenarioTwoWorkersBacklog), backlog(ScenarioBacklog)),
 		ChallengerShadowPerNone:               ratio(backlog(ScenarioChallengerBacklog), backlog(ScenarioBacklog)),
 		ReasonsFlaggedPerOff:                  ratio(backlog(ScenarioBacklog), backlog(ScenarioReasonsOffBacklog)),
+		RulesPerNone:                          ratio(backlog(ScenarioRulesBacklog), backlog(ScenarioBacklog)),
 	}
 }
 
