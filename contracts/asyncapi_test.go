@@ -308,6 +308,9 @@ func TestAsyncAPIExamplesAreValid(t *testing.T) {
 			case contracts.TransactionEventSchemaV1 + ".json":
 				var ev contracts.TransactionEvent
 				assert.NoError(t, contracts.NewValidator().DecodeEvent(data, &ev), "%s: %s", where, data)
+			case contracts.SchemaFileLabelV1:
+				var lb contracts.Label
+				assert.NoError(t, contracts.NewValidator().DecodeLabel(data, &lb), "%s: %s", where, data)
 			case contracts.VerdictSchemaV1 + ".json":
 				var vd contracts.Verdict
 				assert.NoError(t, contracts.DecodeVerdict(data, &vd), "%s: %s", where, data)

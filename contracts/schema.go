@@ -23,7 +23,7 @@ var schemaFS embed.FS
 // "transaction_event.v1".
 func Schema(name string) ([]byte, error) {
 	switch name {
-	case TransactionEventSchemaV1, VerdictSchemaV1:
+	case TransactionEventSchemaV1, VerdictSchemaV1, LabelSchemaV1:
 		name += ".json"
 	}
 	b, err := schemaFS.ReadFile("schemas/" + name)
@@ -35,5 +35,5 @@ func Schema(name string) ([]byte, error) {
 
 // SchemaNames lists the embedded schema file names.
 func SchemaNames() []string {
-	return []string{SchemaFileTransactionEventV1, SchemaFileVerdictV1}
+	return []string{SchemaFileTransactionEventV1, SchemaFileVerdictV1, SchemaFileLabelV1}
 }

@@ -17,6 +17,10 @@ const (
 	SubjectDeadLetters       = "fraud.dlq.>"
 	// SubjectScore is the request-reply subject of the score endpoint.
 	SubjectScore = "fraud.score"
+	// SubjectLabelsPrefix + source is where labels (label.v1) go, for
+	// example fraud.labels.chargeback (see LabelSubject).
+	SubjectLabelsPrefix = "fraud.labels."
+	SubjectLabels       = "fraud.labels.>"
 )
 
 // VerdictSubject returns the subject a verdict with decision d is published on.
