@@ -191,11 +191,12 @@ func runWorker(ctx context.Context, cfg *config, unknown []settings.UnknownVaria
 				}
 			}
 		}()
-		// No worker before a champion: it would only NAK. Run retries a
-		// refused champion every FRAUDSCORE_MODEL_RELOAD_INTERVAL.
-		if lc.Ready() != nil {
-			log.Error("no champion model; not ready until one loads (fix models/latest or send SIGHUP)",
-				"model_dir", cfg.lifecycle.ModelDir, "err", lc.Ready())
+		// No worker before a champion (and, with FRAUDSCORE_RULES=on, a
+		// rule set): it would only NAK. Run retries what was refused every
+		// FRAUDSCORE_MODEL_RELOAD_INTERVAL.
+		if err := lc.Ready(); err != nil {
+			log.Error("not ready until the champion model (and with FRAUDSCORE_RULES=on a rule set) loads: fix models/latest or policies/latest, or send SIGHUP",
+				"model_dir", cfg.lifecycle.ModelDir, "policy_dir", cfg.lifecycle.PolicyDir, "err", err)
 		}
 		select {
 		case <-ctx.Done():
