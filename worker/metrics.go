@@ -36,6 +36,8 @@ type Metrics struct {
 	Ready          prometheus.Gauge
 	Reconnects     prometheus.Counter
 	SetupRetries   prometheus.Counter
+	// Labels are the label join's metrics (labels_metrics.go).
+	Labels *LabelMetrics
 }
 
 // Reasons of a NAK with delay, the label values of
@@ -118,6 +120,7 @@ func NewMetrics(reg prometheus.Registerer, version, commit string) *Metrics {
 		}),
 	}
 	m.precreate()
+	m.Labels = newLabelMetrics(reg)
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "fraudscore_build_info", Help: "Build information; always 1.",
 		ConstLabels: prometheus.Labels{"version": version, "commit": commit, "goversion": runtime.Version()},

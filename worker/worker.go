@@ -49,6 +49,9 @@ type Options struct {
 	// Tracer, the default, still carries an incoming W3C traceparent to the
 	// verdict, the dead letter and the reply.
 	Tracer *tracing.Tracer
+	// Labels configures the label join (ADR 0020); nil or not Enabled runs
+	// none.
+	Labels *LabelConfig
 }
 
 // Worker consumes, scores, publishes and acks. Create it with New and run it
@@ -65,6 +68,8 @@ type Worker struct {
 	version string
 	retry   SetupRetry
 	tracer  *tracing.Tracer
+
+	labelCfg *LabelConfig // nil: no label join
 
 	work     chan jetstream.Msg
 	poolStop chan struct{} // closed at drain: the pool finishes what is buffered and exits
@@ -141,6 +146,9 @@ func New(o Options) (*Worker, error) {
 		cfg: o.Config, nc: o.Conn, scorer: o.Scorer, decoder: o.Decoder, m: o.Metrics,
 		log: o.Logger, id: o.Config.workerID(), version: o.Version, retry: o.SetupRetry.withDefaults(),
 		tracer: o.Tracer,
+	}
+	if o.Labels != nil && o.Labels.Enabled {
+		w.labelCfg = o.Labels
 	}
 	if w.version == "" {
 		w.version = "0.0.0"
@@ -267,6 +275,10 @@ func (w *Worker) Run(ctx context.Context) error {
 	bgWG.Add(2)
 	go func() { defer bgWG.Done(); w.pollBacklog(bgCtx, cons) }()
 	go func() { defer bgWG.Done(); w.watchdog(bgCtx, &cc) }()
+	if w.labelCfg != nil {
+		bgWG.Add(1)
+		go func() { defer bgWG.Done(); w.runLabels(bgCtx) }()
+	}
 
 	w.log.Info("worker running", "worker_id", w.id, "stream", w.cfg.Stream, "consumer", w.cfg.Consumer,
 		"concurrency", workers, "batch", w.cfg.BatchSize, "score_subject", w.cfg.ScoreSubject, "pass_through", w.cfg.PassThrough)
