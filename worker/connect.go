@@ -43,8 +43,9 @@ func Connect(cfg *Config, name string, log *slog.Logger, m *Metrics) (*nats.Conn
 				m.ConsumerErrors.WithLabelValues("async").Inc()
 			}
 			// Subjects and server errors can echo what a client sent:
-			// masked like every input-derived text (sanitizeHeader).
-			log.Error("nats async error", "subject", sanitizeHeader(subj), "err", sanitizeHeader(err.Error()))
+			// masked like every input-derived text (sanitizeHeader), the
+			// error still matching errors.Is.
+			log.Error("nats async error", "subject", sanitizeHeader(subj), "err", maskedError{sanitizeHeader(err.Error()), err})
 		}),
 	}
 	switch {
@@ -100,6 +101,16 @@ func Connect(cfg *Config, name string, log *slog.Logger, m *Metrics) (*nats.Conn
 	}
 	return nc, nil
 }
+
+// maskedError is err with the text msg (card numbers masked); it unwraps to
+// err.
+type maskedError struct {
+	msg string
+	err error
+}
+
+func (e maskedError) Error() string { return e.msg }
+func (e maskedError) Unwrap() error { return e.err }
 
 func readSecret(path string) (string, error) {
 	b, err := os.ReadFile(path)
