@@ -81,6 +81,24 @@ func (c *command) parse(args []string, stdout, stderr io.Writer) (pos []string, 
 	return pos, 0, true
 }
 
+// usageError prints problem, a command-line mistake found after parsing,
+// with c's usage on stderr and returns exit status 2.
+func (c *command) usageError(stderr io.Writer, problem string) int {
+	fmt.Fprintf(stderr, "fraudscore %s: %s\n\n", c.name, problem)
+	c.usage(stderr)
+	return 2
+}
+
+// exit returns the exit status of a run that ended with err: 0 for nil, 1
+// after printing err on one line prefixed with the command's name.
+func (c *command) exit(stderr io.Writer, err error) int {
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "fraudscore %s: %v\n", c.name, err)
+	return 1
+}
+
 func (c *command) argsWanted(got int) string {
 	if c.maxArgs == 0 {
 		return fmt.Sprintf("takes no arguments, got %d", got)

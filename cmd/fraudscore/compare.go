@@ -63,15 +63,9 @@ func compareCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 	}
 	if problem != "" {
-		fmt.Fprintf(stderr, "fraudscore model compare: %s\n\n", problem)
-		c.usage(stderr)
-		return 2
+		return c.usageError(stderr, problem)
 	}
-	if err := runCompare(ctx, conn, o, asJSON, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "fraudscore model compare: %v\n", err)
-		return 1
-	}
-	return 0
+	return c.exit(stderr, runCompare(ctx, conn, o, asJSON, stdout, stderr))
 }
 
 // parseSince reads -since: a positive duration before now, or an RFC 3339

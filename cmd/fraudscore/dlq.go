@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -78,7 +79,7 @@ func (f *selectionFlags) register(c *command, withIDs bool) {
 func (f *selectionFlags) selection(conn *worker.Config) (deadletters.Selection, string) {
 	s := deadletters.Selection{Stream: conn.DLQStream, Prefix: conn.DLQPrefix, Reasons: f.reasons, IDs: f.ids}
 	for _, r := range f.reasons {
-		if !contains(contracts.DeadLetterReasons[:], r) {
+		if !slices.Contains(contracts.DeadLetterReasons[:], r) {
 			return s, fmt.Sprintf("-reason %q: want one of %s", r, strings.Join(contracts.DeadLetterReasons[:], ", "))
 		}
 	}
@@ -96,22 +97,6 @@ func (f *selectionFlags) selection(conn *worker.Config) (deadletters.Selection, 
 		}
 	}
 	return s, ""
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-// usageProblem prints problem and c's usage on stderr and returns 2.
-func usageProblem(c *command, stderr io.Writer, problem string) int {
-	fmt.Fprintf(stderr, "fraudscore %s: %s\n\n", c.name, problem)
-	c.usage(stderr)
-	return 2
 }
 
 // dlqConnect connects as the named client and returns the connection and
@@ -154,7 +139,7 @@ func dlqListCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 	}
 	if problem != "" {
-		return usageProblem(c, stderr, problem)
+		return c.usageError(stderr, problem)
 	}
 	err := func() error {
 		nc, js, err := dlqConnect(conn, "fraudscore-dlq-list", stderr)
@@ -173,11 +158,7 @@ func dlqListCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		return sum.WriteText(stdout)
 	}()
-	if err != nil {
-		fmt.Fprintf(stderr, "fraudscore dlq list: %v\n", err)
-		return 1
-	}
-	return 0
+	return c.exit(stderr, err)
 }
 
 const dlqShowSummary = `Print dead letters: where and when each was stored, its headers and its payload.
@@ -215,7 +196,7 @@ func dlqShowCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 	}
 	if problem != "" {
-		return usageProblem(c, stderr, problem)
+		return c.usageError(stderr, problem)
 	}
 	err := func() error {
 		nc, js, err := dlqConnect(conn, "fraudscore-dlq-show", stderr)
@@ -237,11 +218,7 @@ func dlqShowCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		}
 		return nil
 	}()
-	if err != nil {
-		fmt.Fprintf(stderr, "fraudscore dlq show: %v\n", err)
-		return 1
-	}
-	return 0
+	return c.exit(stderr, err)
 }
 
 const dlqReplaySummary = `Publish selected dead letters again to their original input subjects, to be scored.
@@ -303,7 +280,7 @@ func dlqReplayCommand(ctx context.Context, args []string, stdin io.Reader, stdou
 		}
 	}
 	if problem != "" {
-		return usageProblem(c, stderr, problem)
+		return c.usageError(stderr, problem)
 	}
 	o := deadletters.ReplayOptions{
 		Selection: s, VerdictStream: conn.VerdictStream, VerdictPrefix: conn.VerdictPrefix, VerdictLookback: lookback,
@@ -311,8 +288,7 @@ func dlqReplayCommand(ctx context.Context, args []string, stdin io.Reader, stdou
 	}
 	code, err := runReplay(ctx, conn, o, dryRun, yes, stdin, stdout, stderr)
 	if err != nil {
-		fmt.Fprintf(stderr, "fraudscore dlq replay: %v\n", err)
-		return 1
+		return c.exit(stderr, err)
 	}
 	return code
 }

@@ -109,21 +109,13 @@ func runPolicy(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		return code
 	}
 	if pc.name == "backtest" && (f.synthetic < 0 || f.synthetic > 0 && len(pos) > 1) {
-		fmt.Fprint(stderr, "fraudscore policy backtest: -synthetic N (N > 0) replaces FILE\n\n")
-		c.usage(stderr)
-		return 2
+		return c.usageError(stderr, "-synthetic N (N > 0) replaces FILE")
 	}
 	if pc.name == "test" && (f.score > 1 || (f.score < 0 && f.score != -1) ||
 		(f.score == -1) != (f.decision == "") || f.decision != "" && !contracts.Decision(f.decision).Valid()) {
-		fmt.Fprint(stderr, "fraudscore policy test: -score (0..1) and -decision (approve, review, decline) go together\n\n")
-		c.usage(stderr)
-		return 2
+		return c.usageError(stderr, "-score (0..1) and -decision (approve, review, decline) go together")
 	}
-	if err := pc.run(&f, pos, stdin, stdout); err != nil {
-		fmt.Fprintf(stderr, "fraudscore policy %s: %v\n", pc.name, err)
-		return 1
-	}
-	return 0
+	return c.exit(stderr, pc.run(&f, pos, stdin, stdout))
 }
 
 // defaultPolicyDir is FRAUDSCORE_POLICY_DIR, or the lifecycle's default.

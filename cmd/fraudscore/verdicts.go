@@ -96,15 +96,9 @@ func verdictsTailCommand(ctx context.Context, args []string, stdout, stderr io.W
 		}
 	}
 	if problem != "" {
-		fmt.Fprintf(stderr, "fraudscore verdicts tail: %s\n\n", problem)
-		c.usage(stderr)
-		return 2
+		return c.usageError(stderr, problem)
 	}
-	if err := runTail(ctx, conn, o, asJSON, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "fraudscore verdicts tail: %v\n", err)
-		return 1
-	}
-	return 0
+	return c.exit(stderr, runTail(ctx, conn, o, asJSON, stdout, stderr))
 }
 
 // runTail follows the stream until ctx ends (nil: an interrupt is the
