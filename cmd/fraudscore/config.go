@@ -22,6 +22,8 @@ type binaryConfig struct {
 	EmbeddedListen   string        `envconfig:"EMBEDDED_LISTEN" default:"127.0.0.1:4222" desc:"client address of the embedded server"`
 	EmbeddedMonitor  string        `envconfig:"EMBEDDED_MONITOR" default:"127.0.0.1:8222" desc:"monitoring address of the embedded server"`
 	DemoRate         int           `envconfig:"DEMO_RATE" default:"0" desc:"publish this many synthetic transactions per second (demo)"`
+	DemoLabelShare   float64       `envconfig:"DEMO_LABEL_SHARE" default:"0.5" desc:"with FRAUDSCORE_LABELS=true, the demo labels this share of its transactions with their ground truth (source synthetic)"`
+	DemoLabelDelay   time.Duration `envconfig:"DEMO_LABEL_DELAY" default:"20s" desc:"how long after a demo transaction its label is published"`
 }
 
 func (c *binaryConfig) problems() []string {
@@ -31,6 +33,12 @@ func (c *binaryConfig) problems() []string {
 	case "debug", "info", "warn", "error":
 	default:
 		add("FRAUDSCORE_LOG_LEVEL=%q must be debug, info, warn or error", c.LogLevel)
+	}
+	if c.DemoLabelShare < 0 || c.DemoLabelShare > 1 {
+		add("FRAUDSCORE_DEMO_LABEL_SHARE=%g must be 0..1", c.DemoLabelShare)
+	}
+	if c.DemoLabelDelay < 0 {
+		add("FRAUDSCORE_DEMO_LABEL_DELAY=%s must not be negative", c.DemoLabelDelay)
 	}
 	if c.DemoRate < 0 {
 		add("FRAUDSCORE_DEMO_RATE=%d must not be negative", c.DemoRate)
@@ -46,11 +54,12 @@ type config struct {
 	bin       binaryConfig
 	worker    worker.Config
 	lifecycle lifecycle.Config
+	labels    worker.LabelConfig
 }
 
 // defaultConfig holds every owner's defaults.
 func defaultConfig() *config {
-	c := &config{worker: worker.DefaultConfig(), lifecycle: lifecycle.DefaultConfig()}
+	c := &config{worker: worker.DefaultConfig(), lifecycle: lifecycle.DefaultConfig(), labels: worker.DefaultLabelConfig()}
 	settings.SetDefaults(&c.bin)
 	return c
 }
@@ -61,6 +70,7 @@ func (c *config) sections() []settings.Section {
 		{Name: "fraudscore", Config: &c.bin, Validate: c.bin.problems},
 		worker.Section(&c.worker),
 		lifecycle.Section(&c.lifecycle, func() bool { return !c.worker.PassThrough }),
+		worker.LabelSection(&c.labels),
 	}
 }
 

@@ -11,8 +11,10 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/fraudscore/fraudscore/contracts"
 	"github.com/fraudscore/fraudscore/synthetic"
 	"github.com/fraudscore/fraudscore/worker"
+	"github.com/fraudscore/fraudscore/worker/labels"
 )
 
 // drainConn drains the connection and waits until it is closed.
@@ -43,11 +45,16 @@ type demo struct {
 	rate        int // transactions per second
 	log         *slog.Logger
 	sent, fraud atomic.Int64 // since the last fields call
+	labels      *demoLabels  // nil: no labels
 }
 
 // fields returns the counts since the previous call, for the progress line.
 func (d *demo) fields() []any {
-	return []any{"demo_sent", d.sent.Swap(0), "demo_sent_fraud_truth", d.fraud.Swap(0)}
+	f := []any{"demo_sent", d.sent.Swap(0), "demo_sent_fraud_truth", d.fraud.Swap(0)}
+	if d.labels != nil {
+		f = append(f, "demo_labels_sent", d.labels.sent.Swap(0))
+	}
+	return f
 }
 
 func (d *demo) run(ctx context.Context) {
@@ -68,7 +75,10 @@ func (d *demo) run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick.C:
+		case now := <-tick.C:
+			if d.labels != nil {
+				d.labels.publishDue(js, now, d.log)
+			}
 			owed += perTick
 			for ; owed >= 1; owed-- {
 				ev, lbl := gen.Next()
@@ -78,6 +88,9 @@ func (d *demo) run(ctx context.Context) {
 					continue
 				}
 				d.sent.Add(1)
+				if d.labels != nil {
+					d.labels.delayed.Add(time.Now(), ev.TransactionID, lbl.Fraud)
+				}
 				if lbl.Fraud {
 					d.fraud.Add(1)
 				}
@@ -95,4 +108,34 @@ func firstLiteral(pattern string) string {
 		}
 	}
 	return pattern + "."
+}
+
+// demoLabels publishes the demo's synthetic labels (labels.Delayed) on
+// <prefix>synthetic.
+type demoLabels struct {
+	delayed *labels.Delayed
+	subject string
+	sent    atomic.Int64 // since the last fields call
+	due     []contracts.Label
+}
+
+// newDemoLabels labels share of the demo's transactions after delay; at
+// most delay's worth of transactions at rate (twice, for slack) wait.
+func newDemoLabels(prefix string, share float64, delay time.Duration, rate int) *demoLabels {
+	pending := max(1024, 2*rate*int(delay/time.Second+1))
+	return &demoLabels{delayed: labels.NewDelayed(share, delay, pending, uint64(time.Now().UnixNano())),
+		subject: prefix + contracts.SourceSynthetic}
+}
+
+// publishDue publishes the labels due at now.
+func (l *demoLabels) publishDue(js jetstream.JetStream, now time.Time, log *slog.Logger) {
+	l.due = l.delayed.Due(now, l.due[:0])
+	for i := range l.due {
+		data, _ := json.Marshal(&l.due[i])
+		if _, err := js.PublishAsync(l.subject, data); err != nil {
+			log.Warn("demo label publish", "err", err)
+			continue
+		}
+		l.sent.Add(1)
+	}
 }

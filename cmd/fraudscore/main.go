@@ -5,6 +5,7 @@
 //	fraudscore score [FILE]  score events by request-reply and print the verdicts
 //	fraudscore verdicts tail follow the verdict stream
 //	fraudscore dlq ...       list, show and replay dead letters
+//	fraudscore report        realised precision and recall from the labels
 //	fraudscore help [cmd]    help on a command; every command also takes -h/--help
 package main
 
@@ -32,6 +33,7 @@ Usage:
   fraudscore score [FILE|-]  score events (one, or one per line) by request-reply and print the verdicts
   fraudscore verdicts tail   follow the verdict stream (-decision decline, -since 10m, -last N, -json)
   fraudscore dlq <cmd>       list | show | replay dead letters (docs/reliability.md, dead-letter replay)
+  fraudscore report          precision and recall per model version and rule from the labels (docs/labels.md)
   fraudscore version         print the version
   fraudscore help [cmd ...]  help on a command (fraudscore help model list); every command takes -h/--help
 `
@@ -77,6 +79,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runVerdicts(ctx, args, stdout, stderr)
 	case "dlq":
 		return runDLQ(ctx, args, stdin, stdout, stderr)
+	case "report":
+		return reportCommand(ctx, args, stdout, stderr)
 	}
 	fmt.Fprintf(stderr, "fraudscore: unknown command %q\n\n%s", cmd, usageHead)
 	return 2

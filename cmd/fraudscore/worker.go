@@ -210,7 +210,8 @@ func runWorker(ctx context.Context, cfg *config, unknown []settings.UnknownVaria
 		return err
 	}
 	defer nc.Close()
-	opts := worker.Options{Config: wcfg, Conn: nc, Metrics: m, Logger: log, Version: semver(version), Tracer: tracer}
+	opts := worker.Options{Config: wcfg, Conn: nc, Metrics: m, Logger: log, Version: semver(version), Tracer: tracer,
+		Labels: &cfg.labels}
 	if lc != nil {
 		opts.Scorer = lc
 		opts.Decoder = &contracts.Validator{MaxBytes: wcfg.MaxPayload}
@@ -223,6 +224,9 @@ func runWorker(ctx context.Context, cfg *config, unknown []settings.UnknownVaria
 	progress := &worker.Progress{Metrics: m, Logger: log, Every: cfg.bin.ProgressInterval}
 	if cfg.bin.DemoRate > 0 {
 		d := &demo{nc: nc, cfg: wcfg, rate: cfg.bin.DemoRate, log: log}
+		if cfg.labels.Enabled && cfg.bin.DemoLabelShare > 0 {
+			d.labels = newDemoLabels(cfg.labels.Prefix, cfg.bin.DemoLabelShare, cfg.bin.DemoLabelDelay, cfg.bin.DemoRate)
+		}
 		progress.Extra = d.fields
 		bgWG.Add(1)
 		go func() { defer bgWG.Done(); d.run(bg) }()
