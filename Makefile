@@ -41,6 +41,6 @@ train: ## train a new model version from synthetic data with XGBoost (installs i
 clean: ## remove build output and the embedded server's store
 	rm -rf $(BIN) .data
 
-FUZZ_TARGETS := ./contracts:FuzzDecodeEvent ./contracts:FuzzDecodeEventDifferential ./contracts:FuzzRedactPANs ./scorer/features:FuzzExtract ./scorer/model:FuzzLoadLightGBM ./scorer/model:FuzzLoadXGBoostJSON ./scorer/model:FuzzContributions
+FUZZ_TARGETS := ./contracts:FuzzDecodeEvent ./contracts:FuzzDecodeEventDifferential ./contracts:FuzzRedactPANs ./contracts:FuzzDecodeLabel ./scorer/features:FuzzExtract ./scorer/model:FuzzLoadLightGBM ./scorer/model:FuzzLoadXGBoostJSON ./scorer/model:FuzzContributions
 
 -include mk/*.mk
