@@ -112,13 +112,22 @@ func TestLabelJoin(t *testing.T) {
 
 	subject := func(src string) string { return contracts.LabelSubject(src) }
 	// Before the verdict: the transaction is not even published yet.
-	publishRaw(t, js, subject("review"), labelJSON(t, evs[0].TransactionID, contracts.OutcomeFraud, "review"))
-	require.Never(t, func() bool { return scrape(t, url)[resultSeries(labels.ResultJoined)] > 0 },
-		500*time.Millisecond, 50*time.Millisecond, "a label without its verdict is not joined")
+	early := publishRaw(t, js, subject("review"), labelJSON(t, evs[0].TransactionID, contracts.OutcomeFraud, "review"))
 
 	natstest.PublishEvents(t, js, testSubject, evs)
 	waitCount(t, js, "VERDICTS", uint64(len(evs)), 20*time.Second)
 	vds := verdictsByID(t, js, "VERDICTS")
+	// The fault: the label was stored before its transaction's verdict.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	labelStream, err := js.Stream(ctx, "LABELS")
+	require.NoError(t, err)
+	earlyMsg, err := labelStream.GetMsg(ctx, early)
+	require.NoError(t, err)
+	firstVerdict := streamMsgs(t, js, "VERDICTS")[0]
+	firstMeta, err := firstVerdict.Metadata()
+	require.NoError(t, err)
+	require.True(t, earlyMsg.Time.Before(firstMeta.Timestamp), "the early label was stored before any verdict")
 
 	want := map[labels.Cell]float64{}
 	count := func(id string, o contracts.Outcome) {
@@ -189,8 +198,6 @@ func TestLabelJoin(t *testing.T) {
 	assert.Contains(t, reasons[contracts.ReasonInvalid], "source")
 
 	// The report's reading of the streams agrees with the live counts.
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
 	tab, err := labels.Read(ctx, js, labels.ReadOptions{})
 	require.NoError(t, err)
 	for c, n := range want {
