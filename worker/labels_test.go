@@ -26,8 +26,18 @@ import (
 // serving its metrics like the side port; it returns the /metrics URL.
 func labelWorker(t *testing.T, url string, lc *worker.LabelConfig) string {
 	t.Helper()
+	return labelWorkerWith(t, url, lc, nil)
+}
+
+// labelWorkerWith is labelWorker with the worker's configuration adjusted
+// by mutate (when not nil).
+func labelWorkerWith(t *testing.T, url string, lc *worker.LabelConfig, mutate func(*worker.Config)) string {
+	t.Helper()
 	cfg := testConfig(t)
 	cfg.NATSURL = url
+	if mutate != nil {
+		mutate(cfg)
+	}
 	reg := prometheus.NewRegistry()
 	m := worker.NewMetrics(reg, "test", "test")
 	log := testLogger(t)
@@ -232,4 +242,48 @@ func TestLabelCardDataDeadLettered(t *testing.T) {
 	require.NoError(t, err)
 	_, err = st.GetMsg(ctx, seq)
 	assert.ErrorIs(t, err, jetstream.ErrMsgNotFound, "the label holding a card number is erased")
+}
+
+// TestLabelJoinTwoReplicas: two workers share the label and index
+// consumers, the second binding to the topology the first created
+// (FRAUDSCORE_ENSURE_TOPOLOGY=false); every label is counted once across
+// both, the way Prometheus sums them.
+func TestLabelJoinTwoReplicas(t *testing.T) {
+	s := natstest.Start(t)
+	first := labelWorker(t, s.ClientURL(), testLabelConfig())
+	second := labelWorkerWith(t, s.ClientURL(), testLabelConfig(), func(c *worker.Config) { c.EnsureTopology = false })
+	_, js := connect(t, s.ClientURL())
+	evs := events(91, 200)
+	natstest.PublishEvents(t, js, testSubject, evs)
+	for _, ev := range evs {
+		publishRaw(t, js, contracts.LabelSubject("review"), labelJSON(t, ev.TransactionID, contracts.OutcomeLegit, "review"))
+	}
+	sum := func(series string) (total float64, each [2]float64) {
+		for i, u := range []string{first, second} {
+			each[i] = scrape(t, u)[series]
+			total += each[i]
+		}
+		return total, each
+	}
+	require.Eventually(t, func() bool {
+		n, _ := sum(resultSeries(labels.ResultJoined))
+		return n >= float64(len(evs))
+	}, 30*time.Second, 100*time.Millisecond, "labels joined across the replicas")
+	joined, each := sum(resultSeries(labels.ResultJoined))
+	assert.Equal(t, float64(len(evs)), joined, "each label counted once: %v", each)
+	indexed, _ := sum("fraudscore_verdicts_indexed_total")
+	assert.GreaterOrEqual(t, indexed, float64(len(evs)))
+	var decisions float64
+	for _, u := range []string{first, second} {
+		for k, v := range scrape(t, u) {
+			if strings.HasPrefix(k, "fraudscore_labelled_decisions_total{") {
+				decisions += v
+			}
+		}
+	}
+	assert.Equal(t, float64(len(evs)), decisions)
+	for _, r := range []labels.Result{labels.ResultDuplicate, labels.ResultContradictory, labels.ResultUnknown} {
+		n, _ := sum(resultSeries(r))
+		assert.Zero(t, n, r)
+	}
 }
