@@ -36,7 +36,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.NatsCLI, "nats", "", "natscli binary for the transport baseline (empty: skip)")
 	fs.StringVar(&o.ModelDir, "models", "models", "model store")
 	fs.BoolVar(&o.Quick, "quick", false, "the short plan (under two minutes)")
-	fs.StringVar(&o.Only, "only", "", "run only scenarios whose name contains this")
+	fs.StringVar(&o.Only, "only", "", "run only scenarios whose name contains this (or one of its |-separated parts; =NAME: exactly NAME)")
 	fs.IntVar(&o.Rounds, "rounds", 1, "run the scenarios this many times, interleaved; ratios are the medians of the rounds'")
 	out := fs.String("out", "docs/bench/latest", "write <out>.json and <out>.md")
 	procLog := fs.String("proc-log", "", "file for the servers' and workers' output (default: discarded)")

@@ -32,7 +32,9 @@ type Options struct {
 	TmpDir string
 	// Quick selects the short plan (under two minutes).
 	Quick bool
-	// Only, when set, runs the scenarios whose name contains it.
+	// Only, when set, runs the scenarios whose name contains it, or one of
+	// its "|"-separated parts, or, for a part that starts with "=", is
+	// that part exactly.
 	Only string
 	// Rounds runs the selected scenarios this many times (0 or 1: once),
 	// interleaved: odd rounds in plan order, even rounds in reverse, so a
@@ -193,6 +195,20 @@ func Plan(quick bool) []Scenario {
 	return s
 }
 
+// selected reports whether the scenario name is selected by only (see
+// Options.Only).
+func selected(name, only string) bool {
+	if only == "" {
+		return true
+	}
+	for _, part := range strings.Split(only, "|") {
+		if exact, ok := strings.CutPrefix(part, "="); ok && name == exact || !ok && part != "" && strings.Contains(name, part) {
+			return true
+		}
+	}
+	return false
+}
+
 // Run runs the plan and returns the results; a failing scenario is recorded
 // and the run goes on.
 func Run(ctx context.Context, o Options) (*Results, error) {
@@ -203,7 +219,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		Command: o.Command, Quick: o.Quick}
 	var plan []Scenario
 	for _, sc := range Plan(o.Quick) {
-		if o.Only == "" || strings.Contains(sc.Name, o.Only) {
+		if selected(sc.Name, o.Only) {
 			plan = append(plan, sc)
 		}
 	}

@@ -223,3 +223,22 @@ func TestRulesSetIsTheTypicalRules(t *testing.T) {
 		t.Fatalf("%d rules, want 50", n)
 	}
 }
+
+func TestSelected(t *testing.T) {
+	for _, c := range []struct {
+		name, only string
+		want       bool
+	}{
+		{ScenarioBacklog, "", true},
+		{ScenarioRulesBacklog, "fraudscore backlog", true},
+		{ScenarioRulesBacklog, "=fraudscore backlog", false},
+		{ScenarioBacklog, "=fraudscore backlog|50 rules", true},
+		{ScenarioRulesBacklog, "=fraudscore backlog|50 rules", true},
+		{ScenarioChallengerBacklog, "=fraudscore backlog|50 rules", false},
+		{ScenarioChallengerBacklog, "|", false},
+	} {
+		if got := selected(c.name, c.only); got != c.want {
+			t.Errorf("selected(%q, %q) = %v, want %v", c.name, c.only, got, c.want)
+		}
+	}
+}
