@@ -84,23 +84,32 @@ func Read(ctx context.Context, js jetstream.JetStream, o ReadOptions) (*Table, e
 	seen := map[string]contracts.Outcome{}
 	var lb contracts.Label
 	for {
-		msg, err := oc.Next(jetstream.FetchMaxWait(2 * time.Second))
-		if errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, nats.ErrTimeout) {
-			return t, nil // nothing more on the subjects read
-		}
+		// A batch per request; a batch that brings nothing ends the read (the
+		// last message may have been deleted: a label holding card data).
+		batch, err := oc.Fetch(readBatch, jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
 			return nil, fmt.Errorf("labels: read %s: %w", o.Stream, err)
 		}
-		meta, err := msg.Metadata()
-		if err != nil {
+		got, done := 0, false
+		for msg := range batch.Messages() {
+			got++
+			meta, err := msg.Metadata()
+			if err != nil {
+				return nil, fmt.Errorf("labels: read %s: %w", o.Stream, err)
+			}
+			if err := Decode(v, o.Prefix, msg.Subject(), msg.Data(), &lb); err != nil {
+				t.Results[ResultDeadLetter]++
+			} else if err := t.join(ctx, kv, seen, &lb); err != nil {
+				return nil, err
+			}
+			if meta.Sequence.Stream >= last || meta.NumPending == 0 {
+				done = true
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
 			return nil, fmt.Errorf("labels: read %s: %w", o.Stream, err)
 		}
-		if err := Decode(v, o.Prefix, msg.Subject(), msg.Data(), &lb); err != nil {
-			t.Results[ResultDeadLetter]++
-		} else if err := t.join(ctx, kv, seen, &lb); err != nil {
-			return nil, err
-		}
-		if meta.Sequence.Stream >= last {
+		if done || got == 0 {
 			return t, nil
 		}
 		if err := ctx.Err(); err != nil {
@@ -108,6 +117,9 @@ func Read(ctx context.Context, js jetstream.JetStream, o ReadOptions) (*Table, e
 		}
 	}
 }
+
+// readBatch is how many labels Read asks for at a time.
+const readBatch = 500
 
 // join counts one decoded label read by Read.
 func (t *Table) join(ctx context.Context, kv jetstream.KeyValue, seen map[string]contracts.Outcome, lb *contracts.Label) error {
