@@ -14,16 +14,17 @@ import (
 // least-privilege user needs the rights the join uses (deploy/nats grants
 // them only where labels are switched on).
 type LabelConfig struct {
-	Enabled       bool          `envconfig:"LABELS" default:"false" desc:"join labels (fraud.labels.<source>) with verdicts and export fraudscore_labelled_decisions_total; creates the label stream and the two buckets when FRAUDSCORE_ENSURE_TOPOLOGY is true"`
-	Stream        string        `envconfig:"LABEL_STREAM" default:"LABELS" desc:"label stream (limits retention, kept for the horizon)"`
-	Prefix        string        `envconfig:"LABEL_PREFIX" default:"fraud.labels." desc:"labels are published on <prefix><source>"`
-	Consumer      string        `envconfig:"LABEL_CONSUMER" default:"fraudscore-labels" desc:"durable consumer of the label stream shared by every replica"`
-	IndexConsumer string        `envconfig:"VERDICT_INDEX_CONSUMER" default:"fraudscore-verdict-index" desc:"durable consumer of the verdict stream that fills the verdict index"`
-	IndexBucket   string        `envconfig:"VERDICT_INDEX_BUCKET" default:"VERDICT_INDEX" desc:"KV bucket: transaction id -> model version, rule and decision of its verdict, kept for the horizon"`
-	StateBucket   string        `envconfig:"LABEL_STATE_BUCKET" default:"LABEL_STATE" desc:"KV bucket: transaction id -> first label joined, kept for the horizon"`
-	Horizon       time.Duration `envconfig:"LABEL_HORIZON" default:"4320h" desc:"how late a label may arrive after its verdict (180 days): retention of the label stream and both buckets"`
-	VerdictWait   time.Duration `envconfig:"LABEL_VERDICT_WAIT" default:"10m" desc:"how long a label whose verdict is not indexed yet is retried before it counts as unknown"`
-	RetryDelay    time.Duration `envconfig:"LABEL_RETRY_DELAY" default:"5s" desc:"delay between two tries of a label waiting for its verdict"`
+	Enabled          bool          `envconfig:"LABELS" default:"false" desc:"join labels (fraud.labels.<source>) with verdicts and export fraudscore_labelled_decisions_total; creates the label stream and the two buckets when FRAUDSCORE_ENSURE_TOPOLOGY is true"`
+	Stream           string        `envconfig:"LABEL_STREAM" default:"LABELS" desc:"label stream (limits retention, kept for the horizon)"`
+	Prefix           string        `envconfig:"LABEL_PREFIX" default:"fraud.labels." desc:"labels are published on <prefix><source>"`
+	Consumer         string        `envconfig:"LABEL_CONSUMER" default:"fraudscore-labels" desc:"durable consumer of the label stream shared by every replica"`
+	IndexConsumer    string        `envconfig:"VERDICT_INDEX_CONSUMER" default:"fraudscore-verdict-index" desc:"durable consumer of the verdict stream that fills the verdict index"`
+	IndexBucket      string        `envconfig:"VERDICT_INDEX_BUCKET" default:"VERDICT_INDEX" desc:"KV bucket: transaction id -> model version, rule and decision of its verdict, kept for the horizon"`
+	IndexConcurrency int           `envconfig:"VERDICT_INDEX_CONCURRENCY" default:"8" desc:"verdicts written to the verdict index at the same time by each worker"`
+	StateBucket      string        `envconfig:"LABEL_STATE_BUCKET" default:"LABEL_STATE" desc:"KV bucket: transaction id -> first label joined, kept for the horizon"`
+	Horizon          time.Duration `envconfig:"LABEL_HORIZON" default:"4320h" desc:"how late a label may arrive after its verdict (180 days): retention of the label stream and both buckets"`
+	VerdictWait      time.Duration `envconfig:"LABEL_VERDICT_WAIT" default:"10m" desc:"how long a label whose verdict is not indexed yet is retried before it counts as unknown"`
+	RetryDelay       time.Duration `envconfig:"LABEL_RETRY_DELAY" default:"5s" desc:"delay between two tries of a label waiting for its verdict"`
 }
 
 // LabelSection returns the label join's settings section for settings.Load.
@@ -52,6 +53,9 @@ func (c *LabelConfig) Problems() []string {
 	}
 	if !strings.HasSuffix(c.Prefix, ".") || strings.ContainsAny(c.Prefix, " *>") || len(c.Prefix) < 2 {
 		add("FRAUDSCORE_LABEL_PREFIX=%q must be a subject prefix ending in a dot", c.Prefix)
+	}
+	if c.IndexConcurrency < 1 || c.IndexConcurrency > 256 {
+		add("FRAUDSCORE_VERDICT_INDEX_CONCURRENCY=%d must be 1..256", c.IndexConcurrency)
 	}
 	if c.Horizon < time.Hour {
 		add("FRAUDSCORE_LABEL_HORIZON=%s must be at least 1h", c.Horizon)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -55,12 +56,26 @@ func (w *Worker) runLabels(ctx context.Context) {
 	errLog := jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		w.log.Debug("label join consumer", "err", err)
 	})
-	idx, err := t.index.Consume(j.indexVerdict, jetstream.PullMaxMessages(256), errLog)
+	// Index puts are round trips: IndexConcurrency goroutines make them,
+	// fed by the consumer, so the index keeps up with the verdicts.
+	work := make(chan jetstream.Msg, lc.IndexConcurrency)
+	var wg sync.WaitGroup
+	for range lc.IndexConcurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for msg := range work {
+				j.indexVerdict(msg)
+			}
+		}()
+	}
+	defer func() { close(work); wg.Wait() }()
+	idx, err := t.index.Consume(func(msg jetstream.Msg) { work <- msg }, jetstream.PullMaxMessages(256), errLog)
 	if err != nil {
 		w.log.Error("label join: consume verdicts", "err", err)
 		return
 	}
-	defer idx.Stop()
+	defer func() { idx.Stop(); <-idx.Closed() }()
 	lbl, err := t.labels.Consume(j.joinLabel, jetstream.PullMaxMessages(64), errLog)
 	if err != nil {
 		w.log.Error("label join: consume labels", "err", err)

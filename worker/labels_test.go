@@ -30,6 +30,31 @@ func labelWorker(t *testing.T, url string, lc *worker.LabelConfig) string {
 	return u
 }
 
+// launchLabelWorker runs a worker with cfg and the label join lc until the
+// test ends, and returns its metrics.
+func launchLabelWorker(t testing.TB, url string, cfg *worker.Config, lc *worker.LabelConfig) *worker.Metrics {
+	t.Helper()
+	c := *cfg
+	c.NATSURL = url
+	reg := prometheus.NewRegistry()
+	m := worker.NewMetrics(reg, "test", "test")
+	log := testLogger(t)
+	nc, err := worker.Connect(&c, "test-worker", log, m)
+	require.NoError(t, err)
+	w, err := worker.New(worker.Options{Config: &c, Conn: nc, Scorer: newScorer(t), Decoder: contracts.NewValidator(),
+		Metrics: m, Logger: log, Version: "1.0.0", Labels: lc})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = w.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		nc.Close()
+	})
+	return m
+}
+
 // labelWorkerWith is labelWorker with the worker's configuration adjusted
 // by mutate (when not nil); stop ends the worker before the test does.
 func labelWorkerWith(t *testing.T, url string, lc *worker.LabelConfig, mutate func(*worker.Config)) (metricsURL string, stop func()) {
