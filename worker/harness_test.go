@@ -195,16 +195,28 @@ func streamMsgs(t testing.TB, js jetstream.JetStream, stream string) []jetstream
 
 func streamCount(t testing.TB, js jetstream.JetStream, stream string) uint64 {
 	t.Helper()
+	n, err := streamMsgCount(js, stream)
+	require.NoError(t, err)
+	return n
+}
+
+// streamMsgCount returns how many messages stream holds (0 when it does not
+// exist).
+func streamMsgCount(js jetstream.JetStream, stream string) (uint64, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	s, err := js.Stream(ctx, stream)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return 0
+		return 0, nil
 	}
-	require.NoError(t, err)
+	if err != nil {
+		return 0, err
+	}
 	info, err := s.Info(ctx)
-	require.NoError(t, err)
-	return info.State.Msgs
+	if err != nil {
+		return 0, err
+	}
+	return info.State.Msgs, nil
 }
 
 // verdictsByID decodes every stored verdict and checks that no transaction
@@ -229,11 +241,14 @@ func waitCount(t testing.TB, js jetstream.JetStream, stream string, want uint64,
 	t.Helper()
 	deadline := time.Now().Add(within)
 	var got uint64
+	var err error
 	for time.Now().Before(deadline) {
-		if got = streamCount(t, js, stream); got >= want {
+		// A failed read (a node restarting, a leader moving) is retried
+		// until the deadline, and reported if it is the last word.
+		if got, err = streamMsgCount(js, stream); err == nil && got >= want {
 			return
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("stream %s has %d messages, want %d", stream, got, want)
+	t.Fatalf("stream %s has %d messages, want %d (last error: %v)", stream, got, want, err)
 }

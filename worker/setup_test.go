@@ -53,6 +53,10 @@ func TestSetupWaitsForFreshClusterToElectMetaLeader(t *testing.T) {
 	cl.Start(2)
 	require.Eventually(t, func() bool { return r.w.Ready() == nil }, 120*time.Second, 50*time.Millisecond,
 		"worker never ready after the cluster formed")
+	// The test's own client may land on a node that joined a moment ago
+	// and does not answer the JetStream API yet ("no responders"): wait
+	// until every node follows the meta leader, as a client should.
+	natstest.WaitJetStreamLeader(t, 60*time.Second, cl.Server(0), cl.Server(1), cl.Server(2))
 
 	_, js := connect(t, cl.ClientURL())
 	ev := events(41, 1)
