@@ -21,6 +21,11 @@ const (
 	// example fraud.labels.chargeback (see LabelSubject).
 	SubjectLabelsPrefix = "fraud.labels."
 	SubjectLabels       = "fraud.labels.>"
+	// SubjectArchivePrefix + source is where a worker with FRAUDSCORE_ARCHIVE
+	// on stores a copy of each scored transaction, source being the input
+	// subject after SubjectTransactionsPrefix (fraud.archive.card).
+	SubjectArchivePrefix = "fraud.archive."
+	SubjectArchive       = "fraud.archive.>"
 )
 
 // VerdictSubject returns the subject a verdict with decision d is published on.

@@ -56,6 +56,11 @@ type Config struct {
 	AdvisoryStream  string        `envconfig:"ADVISORY_STREAM" default:"FRAUD_ADVISORIES" desc:"stream capturing max-deliveries advisories of the consumer"`
 	AdvisoryConsumr string        `envconfig:"ADVISORY_CONSUMER" default:"fraudscore-advisories" desc:"durable consumer of the advisory stream"`
 
+	Archive       bool          `envconfig:"ARCHIVE" default:"false" desc:"also store a copy of every scored transaction in the archive stream, for fraudscore policy backtest -from-stream (ADR 0021)"`
+	ArchiveStream string        `envconfig:"ARCHIVE_STREAM" default:"ARCHIVE" desc:"archive stream (limits retention, one copy per transaction id)"`
+	ArchivePrefix string        `envconfig:"ARCHIVE_PREFIX" default:"fraud.archive." desc:"archived transactions go to <prefix><the input subject after its wildcard prefix>"`
+	ArchiveMaxAge time.Duration `envconfig:"ARCHIVE_MAX_AGE" default:"168h" desc:"how long archived transactions are kept"`
+
 	AckWait       time.Duration   `envconfig:"ACK_WAIT" default:"5s" desc:"consumer AckWait: time to process a delivered message before redelivery"`
 	MaxDeliver    int             `envconfig:"MAX_DELIVER" default:"8" desc:"deliveries before a message is dead-lettered"`
 	BackOff       []time.Duration `envconfig:"BACKOFF" default:"5s,15s,30s,60s" desc:"consumer redelivery backoff after AckWait expiries (first value replaces AckWait)"`
@@ -134,6 +139,7 @@ func (c *Config) Problems() []string {
 	for _, s := range []struct{ name, v string }{
 		{"STREAM", c.Stream}, {"CONSUMER", c.Consumer}, {"VERDICT_STREAM", c.VerdictStream},
 		{"DLQ_STREAM", c.DLQStream}, {"ADVISORY_STREAM", c.AdvisoryStream}, {"ADVISORY_CONSUMER", c.AdvisoryConsumr},
+		{"ARCHIVE_STREAM", c.ArchiveStream},
 		{"SERVICE_NAME", c.ServiceName}, {"QUEUE_GROUP", c.QueueGroup},
 	} {
 		if s.v == "" || strings.ContainsAny(s.v, " .*>\t") {
@@ -148,7 +154,7 @@ func (c *Config) Problems() []string {
 			add("FRAUDSCORE_%s=%q must be a subject", s.name, s.v)
 		}
 	}
-	for _, s := range []struct{ name, v string }{{"VERDICT_PREFIX", c.VerdictPrefix}, {"DLQ_PREFIX", c.DLQPrefix}} {
+	for _, s := range []struct{ name, v string }{{"VERDICT_PREFIX", c.VerdictPrefix}, {"DLQ_PREFIX", c.DLQPrefix}, {"ARCHIVE_PREFIX", c.ArchivePrefix}} {
 		if !strings.HasSuffix(s.v, ".") || strings.ContainsAny(s.v, " *>") || len(s.v) < 2 {
 			add("FRAUDSCORE_%s=%q must be a subject prefix ending in a dot", s.name, s.v)
 		}
@@ -197,6 +203,9 @@ func (c *Config) Problems() []string {
 	}
 	if c.PublishWindow < 1 {
 		add("FRAUDSCORE_PUBLISH_WINDOW=%d must be positive", c.PublishWindow)
+	}
+	if c.Archive && c.ArchiveMaxAge < time.Hour {
+		add("FRAUDSCORE_ARCHIVE_MAX_AGE=%s must be at least 1h", c.ArchiveMaxAge)
 	}
 	if c.DrainTimeout < time.Second {
 		add("FRAUDSCORE_DRAIN_TIMEOUT=%s must be at least 1s", c.DrainTimeout)

@@ -36,6 +36,10 @@ type Metrics struct {
 	Ready          prometheus.Gauge
 	Reconnects     prometheus.Counter
 	SetupRetries   prometheus.Counter
+	// Archived counts the archive copies of scored transactions by result
+	// (archiveStored, archiveDuplicate, archiveFailed); only with
+	// FRAUDSCORE_ARCHIVE.
+	Archived *prometheus.CounterVec // result
 	// Labels are the label join's metrics (labels_metrics.go).
 	Labels *LabelMetrics
 }
@@ -118,6 +122,9 @@ func NewMetrics(reg prometheus.Registerer, version, commit string) *Metrics {
 		SetupRetries: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "fraudscore_setup_retries_total", Help: "JetStream setup attempts (streams, consumers) at start that failed transiently and were retried.",
 		}),
+		Archived: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "fraudscore_archive_publishes_total", Help: "Archive copies of scored transactions (FRAUDSCORE_ARCHIVE), by result: stored, duplicate (a redelivery, already stored) or failed (not stored, best effort: the verdict is not held back).",
+		}, []string{"result"}),
 	}
 	m.precreate()
 	m.Labels = newLabelMetrics(reg)
@@ -129,7 +136,7 @@ func NewMetrics(reg prometheus.Registerer, version, commit string) *Metrics {
 	reg.MustRegister(m.Predictions, m.PredictionLatency, m.FraudPredictions,
 		m.Received, m.Acked, m.Naked, m.DeadLetters, m.Verdicts, m.EndToEnd, m.InFlight,
 		m.NumPending, m.NumAckPending, m.NumRedelivered, m.ConsumerErrors, m.Requests, m.RequestLatency,
-		m.Ready, m.Reconnects, m.SetupRetries, build,
+		m.Ready, m.Reconnects, m.SetupRetries, m.Archived, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -16,9 +16,10 @@ func AdvisorySubject(stream, consumer string) string {
 
 // StreamConfigs returns the four streams the worker needs: transactions
 // (work queue), verdicts (limits, de-duplicated by transaction id), dead
-// letters, and the captured max-deliveries advisories.
+// letters, and the captured max-deliveries advisories; with Archive on, a
+// fifth: the archive of scored transactions (ArchiveStreamConfig).
 func StreamConfigs(cfg *Config) []jetstream.StreamConfig {
-	return []jetstream.StreamConfig{
+	scs := []jetstream.StreamConfig{
 		{
 			Name:        cfg.Stream,
 			Description: "fraudscore input: transaction events, removed once scored",
@@ -63,6 +64,29 @@ func StreamConfigs(cfg *Config) []jetstream.StreamConfig {
 			Replicas:    cfg.Replicas,
 			MaxAge:      cfg.DLQMaxAge,
 		},
+	}
+	if cfg.Archive {
+		scs = append(scs, ArchiveStreamConfig(cfg))
+	}
+	return scs
+}
+
+// ArchiveStreamConfig is the archive of scored transactions (ADR 0021):
+// limits retention for ArchiveMaxAge, de-duplicated by transaction id over
+// the verdicts' window, which outlasts any redelivery (Config.Problems), so
+// a redelivered transaction is stored once.
+func ArchiveStreamConfig(cfg *Config) jetstream.StreamConfig {
+	return jetstream.StreamConfig{
+		Name:        cfg.ArchiveStream,
+		Description: "fraudscore archive: a copy of each scored transaction, for backtests",
+		Subjects:    []string{cfg.ArchivePrefix + ">"},
+		Retention:   jetstream.LimitsPolicy,
+		Storage:     jetstream.FileStorage,
+		Replicas:    cfg.Replicas,
+		Duplicates:  cfg.VerdictDupWindow,
+		MaxAge:      cfg.ArchiveMaxAge,
+		MaxMsgSize:  int32(cfg.MaxPayload),
+		Discard:     jetstream.DiscardOld,
 	}
 }
 
@@ -112,7 +136,11 @@ func EnsureTopology(ctx context.Context, js jetstream.JetStream, cfg *Config) (m
 		}
 		return main, advisory, nil
 	}
-	for _, name := range []string{cfg.VerdictStream, cfg.DLQStream} {
+	names := []string{cfg.VerdictStream, cfg.DLQStream}
+	if cfg.Archive {
+		names = append(names, cfg.ArchiveStream)
+	}
+	for _, name := range names {
 		if _, err := js.Stream(ctx, name); err != nil {
 			return nil, nil, fmt.Errorf("worker: stream %s (topology is managed elsewhere): %w", name, err)
 		}

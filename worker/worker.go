@@ -70,6 +70,7 @@ type Worker struct {
 	tracer  *tracing.Tracer
 
 	labelCfg *LabelConfig // nil: no label join
+	archiver *archiver    // nil: no archive (FRAUDSCORE_ARCHIVE off)
 
 	work     chan jetstream.Msg
 	poolStop chan struct{} // closed at drain: the pool finishes what is buffered and exits
@@ -153,6 +154,9 @@ func New(o Options) (*Worker, error) {
 	if w.version == "" {
 		w.version = "0.0.0"
 	}
+	if o.Config.Archive && !o.Config.PassThrough {
+		w.archiver = newArchiver(o.Config, o.Metrics)
+	}
 	for i, d := range contracts.Decisions {
 		w.verdictSubjects[i] = contracts.VerdictSubject(o.Config.VerdictPrefix, d)
 		w.decisionHdr[i] = []string{string(d)}
@@ -232,6 +236,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.audits = make(chan pending, w.cfg.PublishWindow)
 
 	var poolWG, ackWG, bgWG sync.WaitGroup
+	if w.archiver != nil {
+		w.archiver.futures = make(chan jetstream.PubAckFuture, w.cfg.PublishWindow)
+		ackWG.Add(1)
+		go func() { defer ackWG.Done(); w.archiveLoop(w.archiver.futures) }()
+	}
 	// Two ack goroutines: a slow PubAck does not hold up the others.
 	for i := 0; i < 2; i++ {
 		ackWG.Add(1)
@@ -328,6 +337,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	if !timedOut {
 		close(w.acks)
+		if w.archiver != nil {
+			close(w.archiver.futures)
+		}
 		ackDone := make(chan struct{})
 		go func() { ackWG.Wait(); close(ackDone) }()
 		select {
@@ -457,6 +469,9 @@ func (w *Worker) process(msg jetstream.Msg, s *scratch) {
 		return
 	}
 	sp.End(tracing.Outcome{TransactionID: s.vd.TransactionID, Decision: string(s.vd.Decision), ModelVersion: s.vd.ModelVersion})
+	if w.archiver != nil {
+		w.archive(msg.Subject(), data, s.vd.TransactionID)
+	}
 	w.acks <- pending{msg: msg, future: f, decision: s.vd.Decision, model: s.vd.ModelVersion, received: received,
 		stamp: meta.Timestamp, txID: s.vd.TransactionID, delivery: meta.NumDelivered}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/fraudscore/fraudscore/contracts"
 	"github.com/fraudscore/fraudscore/scorer"
@@ -44,7 +45,9 @@ const backtestSummary = "Replay transactions through the model in -models and th
 	"rules.yaml file) beside -baseline (default: latest; none: the model alone), and print per candidate\n" +
 	"rule and per policy how many decisions change and, with labels, precision and recall. Input: NDJSON\n" +
 	"from FILE or stdin, each line an event or {\"event\": {...}, \"label\": \"fraud\"|\"legit\"}; or\n" +
-	"-synthetic N transactions of the seeded generator, labelled with its ground truth."
+	"-synthetic N transactions of the seeded generator, labelled with its ground truth; or -from-stream:\n" +
+	"the transactions workers archived (FRAUDSCORE_ARCHIVE=true, ADR 0021), all or -since D or -last N,\n" +
+	"each with the first label of its transaction in the label stream when there is one."
 
 func policyUsage(w io.Writer) {
 	fmt.Fprint(w, "usage: fraudscore policy <command> [flags] [arguments]\n\n"+
@@ -61,6 +64,13 @@ type policyFlags struct {
 	score, fraudRate                                  float64
 	synthetic                                         int
 	seed                                              uint64
+
+	// -from-stream: the archive and label streams (backtest only).
+	fromStream bool
+	since      time.Duration
+	last       int
+	conn       *worker.Config
+	labels     *worker.LabelConfig
 }
 
 func runPolicy(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -97,6 +107,16 @@ func runPolicy(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 		c.flags.IntVar(&f.synthetic, "synthetic", 0, "replay this many synthetic transactions (labelled) instead of reading events")
 		c.flags.Uint64Var(&f.seed, "seed", 1, "with -synthetic: the generator's seed")
 		c.flags.Float64Var(&f.fraudRate, "fraud-rate", 0, "with -synthetic: the fraud rate (default: the generator's)")
+		c.flags.BoolVar(&f.fromStream, "from-stream", false, "replay the transactions archived in the archive stream instead of reading events")
+		c.flags.DurationVar(&f.since, "since", 0, "with -from-stream: only those archived in the last D (24h: yesterday's traffic)")
+		c.flags.IntVar(&f.last, "last", 0, "with -from-stream: only the last N archived")
+		f.conn = connectionFlags(c)
+		stringFlag(c, "stream", "ARCHIVE_STREAM", &f.conn.ArchiveStream, "with -from-stream: archive stream")
+		stringFlag(c, "prefix", "ARCHIVE_PREFIX", &f.conn.ArchivePrefix, "with -from-stream: archive subject prefix")
+		lc := worker.DefaultLabelConfig()
+		f.labels = &lc
+		stringFlag(c, "label-stream", "LABEL_STREAM", &lc.Stream, "with -from-stream: label stream (labels are joined when it exists)")
+		stringFlag(c, "label-prefix", "LABEL_PREFIX", &lc.Prefix, "with -from-stream: label subject prefix")
 	}
 	if pc.name == "test" {
 		c.flags.StringVar(&f.version, "version", "", "rule set version to test (default: latest)")
@@ -111,11 +131,26 @@ func runPolicy(ctx context.Context, args []string, stdin io.Reader, stdout, stde
 	if pc.name == "backtest" && (f.synthetic < 0 || f.synthetic > 0 && len(pos) > 1) {
 		return c.usageError(stderr, "-synthetic N (N > 0) replaces FILE")
 	}
+	if pc.name == "backtest" {
+		switch {
+		case f.fromStream && (f.synthetic > 0 || len(pos) > 1):
+			return c.usageError(stderr, "-from-stream replaces FILE and -synthetic")
+		case !f.fromStream && (f.since != 0 || f.last != 0):
+			return c.usageError(stderr, "-since and -last go with -from-stream")
+		case f.since < 0 || f.last < 0 || f.since > 0 && f.last > 0:
+			return c.usageError(stderr, "-since D (D > 0) or -last N (N > 0), not both")
+		}
+		if f.fromStream {
+			if err := f.conn.Validate(); err != nil {
+				return c.usageError(stderr, err.Error())
+			}
+		}
+	}
 	if pc.name == "test" && (f.score > 1 || (f.score < 0 && f.score != -1) ||
 		(f.score == -1) != (f.decision == "") || f.decision != "" && !contracts.Decision(f.decision).Valid()) {
 		return c.usageError(stderr, "-score (0..1) and -decision (approve, review, decline) go together")
 	}
-	return c.exit(stderr, pc.run(&f, pos, stdin, stdout))
+	return c.exit(stderr, pc.run(ctx, &f, pos, stdin, stdout, stderr))
 }
 
 // defaultPolicyDir is FRAUDSCORE_POLICY_DIR, or the lifecycle's default.
@@ -126,7 +161,7 @@ func defaultPolicyDir() string {
 	return lifecycle.DefaultConfig().PolicyDir
 }
 
-func (pc *policyCmd) run(f *policyFlags, pos []string, stdin io.Reader, stdout io.Writer) error {
+func (pc *policyCmd) run(ctx context.Context, f *policyFlags, pos []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	store := rules.OpenStore(f.dir)
 	switch pc.name {
 	case "list":
@@ -155,7 +190,7 @@ func (pc *policyCmd) run(f *policyFlags, pos []string, stdin io.Reader, stdout i
 	case "test":
 		return testPolicy(store, f, pos, stdin, stdout)
 	case "backtest":
-		return backtestPolicy(store, f, pos, stdin, stdout)
+		return backtestPolicy(ctx, store, f, pos, stdin, stdout, stderr)
 	}
 	return nil
 }

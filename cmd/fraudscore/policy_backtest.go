@@ -2,19 +2,26 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fraudscore/fraudscore/contracts"
 	"github.com/fraudscore/fraudscore/scorer/rules"
 	"github.com/fraudscore/fraudscore/synthetic"
+	"github.com/fraudscore/fraudscore/worker"
+	"github.com/fraudscore/fraudscore/worker/archive"
 )
 
 // backtestPolicy replays transactions through the model, the baseline and
 // the candidate and prints the report.
-func backtestPolicy(store *rules.Store, f *policyFlags, pos []string, stdin io.Reader, stdout io.Writer) error {
+func backtestPolicy(ctx context.Context, store *rules.Store, f *policyFlags, pos []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cand, err := loadPolicy(store, pos[0])
 	if err != nil {
 		return fmt.Errorf("candidate: %w", err)
@@ -58,10 +65,61 @@ func backtestPolicy(store *rules.Store, f *policyFlags, pos []string, stdin io.R
 				return err
 			}
 		}
+	} else if f.fromStream {
+		if err := replayArchive(ctx, f, stderr, replay); err != nil {
+			return err
+		}
 	} else if err := readLabelled(pos[1:], stdin, replay); err != nil {
 		return err
 	}
 	return bt.Report().WriteText(stdout)
+}
+
+// replayArchive hands the archived transactions f selects to replay, each
+// with the first label of its transaction when the label stream has one.
+func replayArchive(ctx context.Context, f *policyFlags, stderr io.Writer, replay func(*contracts.TransactionEvent, rules.Label) error) error {
+	nc, err := worker.Connect(f.conn, "fraudscore-policy-backtest", toolLogger(stderr), nil)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return err
+	}
+	first, err := archive.FirstLabels(ctx, js, archive.LabelOptions{Stream: f.labels.Stream, Prefix: f.labels.Prefix})
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		fmt.Fprintf(stderr, "no label stream %s: every transaction is unlabelled\n", f.labels.Stream)
+	} else if err != nil {
+		return connError(nc, err)
+	}
+	o := archive.Options{Stream: f.conn.ArchiveStream, Prefix: f.conn.ArchivePrefix, Last: f.last}
+	if f.since > 0 {
+		o.Since = time.Now().Add(-f.since)
+	}
+	labelled := 0
+	st, err := archive.Read(ctx, js, o, func(_ archive.Meta, ev *contracts.TransactionEvent) error {
+		l := rules.LabelUnknown
+		switch first[ev.TransactionID] {
+		case contracts.OutcomeFraud:
+			l = rules.LabelFraud
+		case contracts.OutcomeLegit:
+			l = rules.LabelLegit
+		}
+		if l != rules.LabelUnknown {
+			labelled++
+		}
+		return replay(ev, l)
+	})
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("%w (the workers store it with FRAUDSCORE_ARCHIVE=true)", err)
+	}
+	if err != nil {
+		return connError(nc, err)
+	}
+	fmt.Fprintf(stderr, "%d archived transactions from %s (%d labelled, %d undecodable skipped)\n",
+		st.Events, f.conn.ArchiveStream, labelled, st.Undecodable)
+	return nil
 }
 
 // labelledLine is a line of backtest input that carries its label.
