@@ -743,7 +743,30 @@ func (p *fastParser) skipString() bool {
 // skipNumber consumes a JSON number below 1e308 in magnitude by its digit
 // count and exponent (so within the range of a float64).
 func (p *fastParser) skipNumber() bool {
-	d, i := p.data, p.pos
+	n, ok := scanNumber(p.data, p.pos)
+	if !ok || n.magnitude() > 308 {
+		return false // malformed, or perhaps beyond a float64: checkStrict decides
+	}
+	p.pos = n.end
+	return true
+}
+
+// jsonNumber is the shape of a JSON number scanned by scanNumber.
+type jsonNumber struct {
+	start, end int  // its bytes: data[start:end]
+	intDigits  int  // digits before the fraction
+	exp        int  // the exponent's value (0 without one), capped near ±1000
+	hasExp     bool // it has an exponent part
+}
+
+// magnitude bounds the number: its absolute value is below 10^magnitude.
+func (n jsonNumber) magnitude() int { return n.intDigits + n.exp }
+
+// scanNumber scans the JSON number (RFC 8259 grammar) that starts at
+// data[i]; ok is false when none does. The fast path and the strict check
+// share it, so they agree on what a number is.
+func scanNumber(d []byte, i int) (n jsonNumber, ok bool) {
+	n.start = i
 	if i < len(d) && d[i] == '-' {
 		i++
 	}
@@ -756,20 +779,20 @@ func (p *fastParser) skipNumber() bool {
 			i++
 		}
 	default:
-		return false
+		return n, false
 	}
-	// The magnitude is below 10^(intDigits+exp).
-	magnitude := i - digits
+	n.intDigits = i - digits
 	if i < len(d) && d[i] == '.' {
 		i++
 		if i >= len(d) || !isDigit(d[i]) {
-			return false
+			return n, false
 		}
 		for i < len(d) && isDigit(d[i]) {
 			i++
 		}
 	}
 	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
+		n.hasExp = true
 		i++
 		neg := false
 		if i < len(d) && (d[i] == '+' || d[i] == '-') {
@@ -777,23 +800,18 @@ func (p *fastParser) skipNumber() bool {
 			i++
 		}
 		if i >= len(d) || !isDigit(d[i]) {
-			return false
+			return n, false
 		}
-		exp := 0
 		for i < len(d) && isDigit(d[i]) {
-			if exp < 1000 {
-				exp = exp*10 + int(d[i]-'0')
+			if n.exp < 1000 {
+				n.exp = n.exp*10 + int(d[i]-'0')
 			}
 			i++
 		}
 		if neg {
-			exp = -exp
+			n.exp = -n.exp
 		}
-		magnitude += exp
 	}
-	if magnitude > 308 {
-		return false // perhaps beyond a float64: checkStrict decides
-	}
-	p.pos = i
-	return true
+	n.end = i
+	return n, true
 }

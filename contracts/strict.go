@@ -361,50 +361,14 @@ func unescape(b []byte) string {
 // numbers in known integer fields are further checked against their type
 // when decoded.
 func (s *strictScanner) number(path string) bool {
-	d, i := s.data, s.pos
-	start := i
-	if d[i] == '-' {
-		i++
-	}
-	digits := i
-	switch {
-	case i < len(d) && d[i] == '0':
-		i++
-	case i < len(d) && '1' <= d[i] && d[i] <= '9':
-		for i < len(d) && isDigit(d[i]) {
-			i++
-		}
-	default:
+	n, ok := scanNumber(s.data, s.pos)
+	if !ok {
 		return false
 	}
-	intDigits := i - digits
-	if i < len(d) && d[i] == '.' {
-		i++
-		if i >= len(d) || !isDigit(d[i]) {
-			return false
-		}
-		for i < len(d) && isDigit(d[i]) {
-			i++
-		}
-	}
-	exp := false
-	if i < len(d) && (d[i] == 'e' || d[i] == 'E') {
-		exp = true
-		i++
-		if i < len(d) && (d[i] == '+' || d[i] == '-') {
-			i++
-		}
-		if i >= len(d) || !isDigit(d[i]) {
-			return false
-		}
-		for i < len(d) && isDigit(d[i]) {
-			i++
-		}
-	}
-	s.pos = i
-	if exp || intDigits > 300 {
-		if _, err := strconv.ParseFloat(string(d[start:i]), 64); err != nil {
-			return s.fail(path, msgHugeNumber, start)
+	s.pos = n.end
+	if n.hasExp || n.intDigits > 300 {
+		if _, err := strconv.ParseFloat(string(s.data[n.start:n.end]), 64); err != nil {
+			return s.fail(path, msgHugeNumber, n.start)
 		}
 	}
 	return true
