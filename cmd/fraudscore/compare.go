@@ -57,12 +57,7 @@ func compareCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 			problem = err.Error()
 		}
 	}
-	if problem == "" {
-		if err := conn.Validate(); err != nil {
-			problem = err.Error()
-		}
-	}
-	if problem != "" {
+	if problem = connProblem(problem, conn); problem != "" {
 		return c.usageError(stderr, problem)
 	}
 	return c.exit(stderr, runCompare(ctx, conn, o, asJSON, stdout, stderr))

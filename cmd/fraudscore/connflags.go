@@ -23,3 +23,14 @@ func connectionFlags(c *command) *worker.Config {
 func stringFlag(c *command, flag, env string, dst *string, usage string) {
 	worker.EnvFlag(c.flags, flag, env, dst, usage)
 }
+
+// connProblem returns problem, a command-line mistake already found, or
+// when there is none what conn's Validate finds ("" when nothing).
+func connProblem(problem string, conn *worker.Config) string {
+	if problem == "" {
+		if err := conn.Validate(); err != nil {
+			return err.Error()
+		}
+	}
+	return problem
+}

@@ -133,12 +133,7 @@ func dlqListCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 		return code
 	}
 	s, problem := sel.selection(conn)
-	if problem == "" {
-		if err := conn.Validate(); err != nil {
-			problem = err.Error()
-		}
-	}
-	if problem != "" {
+	if problem = connProblem(problem, conn); problem != "" {
 		return c.usageError(stderr, problem)
 	}
 	err := func() error {
@@ -190,12 +185,7 @@ func dlqShowCommand(ctx context.Context, args []string, stdout, stderr io.Writer
 	default:
 		s.IDs = []string{id}
 	}
-	if problem == "" {
-		if err := conn.Validate(); err != nil {
-			problem = err.Error()
-		}
-	}
-	if problem != "" {
+	if problem = connProblem(problem, conn); problem != "" {
 		return c.usageError(stderr, problem)
 	}
 	err := func() error {
@@ -274,12 +264,7 @@ func dlqReplayCommand(ctx context.Context, args []string, stdin io.Reader, stdou
 	case maxPayload <= 0:
 		problem = fmt.Sprintf("-max-payload %d: want a positive size", maxPayload)
 	}
-	if problem == "" {
-		if err := conn.Validate(); err != nil {
-			problem = err.Error()
-		}
-	}
-	if problem != "" {
+	if problem = connProblem(problem, conn); problem != "" {
 		return c.usageError(stderr, problem)
 	}
 	o := deadletters.ReplayOptions{

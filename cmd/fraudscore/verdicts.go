@@ -90,12 +90,7 @@ func verdictsTailCommand(ctx context.Context, args []string, stdout, stderr io.W
 	default:
 		o.New = last == 0
 	}
-	if problem == "" {
-		if err := conn.Validate(); err != nil {
-			problem = err.Error()
-		}
-	}
-	if problem != "" {
+	if problem = connProblem(problem, conn); problem != "" {
 		return c.usageError(stderr, problem)
 	}
 	return c.exit(stderr, runTail(ctx, conn, o, asJSON, stdout, stderr))
