@@ -8,6 +8,7 @@ import (
 
 	"github.com/fraudscore/fraudscore/contracts"
 	"github.com/fraudscore/fraudscore/worker/labels"
+	"github.com/fraudscore/fraudscore/worker/streamread"
 )
 
 // LabelOptions say where FirstLabels finds labels; zero fields take the
@@ -45,7 +46,7 @@ func FirstLabels(ctx context.Context, js jetstream.JetStream, o LabelOptions) (m
 	var lb contracts.Label
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{o.Prefix + ">"}, DeliverPolicy: jetstream.DeliverAllPolicy,
 		ReplayPolicy: jetstream.ReplayInstantPolicy}
-	err = fetchAll(ctx, stream, cfg, state.LastSeq, func(msg jetstream.Msg, _ *jetstream.MsgMetadata) error {
+	err = streamread.Stored(ctx, stream, cfg, state.LastSeq, func(msg jetstream.Msg, _ *jetstream.MsgMetadata) error {
 		if labels.Decode(v, o.Prefix, msg.Subject(), msg.Data(), &lb) != nil {
 			return nil
 		}

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fraudscore/fraudscore/contracts"
+	"github.com/fraudscore/fraudscore/worker/streamread"
 )
 
 // DefaultStream is the archive stream's default name (the worker's
@@ -80,9 +80,6 @@ func (o Options) normalize() (Options, error) {
 	return o, nil
 }
 
-// readBatch is how many messages a read asks for at a time.
-const readBatch = 500
-
 // Read delivers the archived events o selects to h, in stream order, each
 // decoded and validated by contracts.Validator.DecodeEvent, and returns
 // what it read. It returns when the messages stored when it started are
@@ -119,7 +116,7 @@ func Read(ctx context.Context, js jetstream.JetStream, o Options, h Handler) (St
 	}
 	v := contracts.NewValidator()
 	var ev contracts.TransactionEvent
-	err = fetchAll(ctx, stream, cfg, state.LastSeq, func(msg jetstream.Msg, md *jetstream.MsgMetadata) error {
+	err = streamread.Stored(ctx, stream, cfg, state.LastSeq, func(msg jetstream.Msg, md *jetstream.MsgMetadata) error {
 		if err := v.DecodeEvent(msg.Data(), &ev); err != nil {
 			st.Undecodable++
 			return nil
@@ -134,49 +131,4 @@ func Read(ctx context.Context, js jetstream.JetStream, o Options, h Handler) (St
 		return st, fmt.Errorf("archive: read %s: %w", o.Stream, err)
 	}
 	return st, nil
-}
-
-// fetchAll hands every message an ordered consumer configured like cfg
-// delivers, up to sequence end, to f. It ends on the message at end, on a
-// message with nothing pending after it, or on a batch that brings nothing
-// (the messages left were deleted meanwhile).
-func fetchAll(ctx context.Context, stream jetstream.Stream, cfg jetstream.OrderedConsumerConfig, end uint64,
-	f func(jetstream.Msg, *jetstream.MsgMetadata) error) error {
-	oc, err := stream.OrderedConsumer(ctx, cfg)
-	if err != nil {
-		return err
-	}
-	for {
-		batch, err := oc.Fetch(readBatch, jetstream.FetchMaxWait(2*time.Second))
-		if err != nil {
-			return err
-		}
-		got, done := 0, false
-		for msg := range batch.Messages() {
-			got++
-			md, err := msg.Metadata()
-			if err != nil {
-				return err
-			}
-			if md.Sequence.Stream > end {
-				done = true
-				continue
-			}
-			if err := f(msg, md); err != nil {
-				return err
-			}
-			if md.Sequence.Stream >= end || md.NumPending == 0 {
-				done = true
-			}
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return err
-		}
-		if done || got == 0 {
-			return nil
-		}
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fraudscore/fraudscore/contracts"
+	"github.com/fraudscore/fraudscore/worker/streamread"
 )
 
 // DefaultStream is the dead-letter stream's default name (the worker's
@@ -124,10 +125,6 @@ func (s *Selection) keeps(l *Letter) bool {
 	return s.Since.IsZero() || !l.Stored.Before(s.Since)
 }
 
-// fetchBatch is how many messages one fetch of the ordered consumer asks
-// for.
-const fetchBatch = 1000
-
 // Read hands every dead letter s selects to fn, in stream order, and
 // returns how many it handed. It reads what the stream holds when Read
 // starts and returns then (nil), or when fn returns an error (that error,
@@ -175,46 +172,34 @@ func Read(ctx context.Context, js jetstream.JetStream, s Selection, fn func(*Let
 		since := s.Since
 		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &since
 	}
-	cons, err := stream.OrderedConsumer(ctx, cfg)
-	if err != nil {
-		return 0, fmt.Errorf("deadletters: consumer on %s: %w", s.Stream, err)
+	err = streamread.Stored(ctx, stream, cfg, end, func(msg jetstream.Msg, md *jetstream.MsgMetadata) error {
+		l := letter(msg.Subject(), md.Sequence.Stream, md.Timestamp, msg.Headers(), msg.Data(), s.Prefix)
+		if !s.keeps(l) {
+			return nil
+		}
+		n++
+		if err := fn(l); err != nil {
+			return errHandler{err}
+		}
+		return nil
+	})
+	var he errHandler
+	switch {
+	case errors.As(err, &he):
+		return n, fmt.Errorf("deadletters: %w", he.err)
+	case err != nil && ctx.Err() != nil:
+		return n, ctx.Err()
+	case err != nil:
+		return n, fmt.Errorf("deadletters: read %s: %w", s.Stream, err)
 	}
-	for {
-		batch, err := cons.FetchNoWait(fetchBatch)
-		if err != nil {
-			return n, fmt.Errorf("deadletters: read %s: %w", s.Stream, err)
-		}
-		got, last := 0, uint64(0)
-		for msg := range batch.Messages() {
-			got++
-			md, err := msg.Metadata()
-			if err != nil {
-				return n, fmt.Errorf("deadletters: read %s: %w", s.Stream, err)
-			}
-			last = md.Sequence.Stream
-			if last > end {
-				continue
-			}
-			l := letter(msg.Subject(), last, md.Timestamp, msg.Headers(), msg.Data(), s.Prefix)
-			if !s.keeps(l) {
-				continue
-			}
-			n++
-			if err := fn(l); err != nil {
-				return n, fmt.Errorf("deadletters: %w", err)
-			}
-		}
-		if err := batch.Error(); err != nil {
-			return n, fmt.Errorf("deadletters: read %s: %w", s.Stream, err)
-		}
-		if got == 0 || last >= end {
-			return n, nil
-		}
-		if err := ctx.Err(); err != nil {
-			return n, err
-		}
-	}
+	return n, nil
 }
+
+// errHandler carries fn's error through streamread.Stored, to tell it from
+// a read error.
+type errHandler struct{ err error }
+
+func (e errHandler) Error() string { return e.err.Error() }
 
 // Get returns the dead letters s selects, which must name at least one
 // sequence or transaction id; it returns an error matching ErrNotFound when
