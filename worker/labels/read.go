@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fraudscore/fraudscore/contracts"
+	"github.com/fraudscore/fraudscore/worker/streamread"
 )
 
 // Decode decodes and validates a label received on subject: besides the
@@ -76,50 +75,22 @@ func Read(ctx context.Context, js jetstream.JetStream, o ReadOptions) (*Table, e
 	if last == 0 {
 		return t, nil
 	}
-	oc, err := stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{FilterSubjects: []string{o.Prefix + ">"}})
-	if err != nil {
-		return nil, fmt.Errorf("labels: read %s: %w", o.Stream, err)
-	}
 	v := contracts.NewValidator()
 	seen := map[string]contracts.Outcome{}
 	var lb contracts.Label
-	for {
-		// A batch per request; a batch that brings nothing ends the read (the
-		// last message may have been deleted: a label holding card data).
-		batch, err := oc.Fetch(readBatch, jetstream.FetchMaxWait(2*time.Second))
-		if err != nil {
-			return nil, fmt.Errorf("labels: read %s: %w", o.Stream, err)
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{o.Prefix + ">"}}
+	err = streamread.Stored(ctx, stream, cfg, last, func(msg jetstream.Msg, _ *jetstream.MsgMetadata) error {
+		if err := Decode(v, o.Prefix, msg.Subject(), msg.Data(), &lb); err != nil {
+			t.Results[ResultDeadLetter]++
+			return nil
 		}
-		got, done := 0, false
-		for msg := range batch.Messages() {
-			got++
-			meta, err := msg.Metadata()
-			if err != nil {
-				return nil, fmt.Errorf("labels: read %s: %w", o.Stream, err)
-			}
-			if err := Decode(v, o.Prefix, msg.Subject(), msg.Data(), &lb); err != nil {
-				t.Results[ResultDeadLetter]++
-			} else if err := t.join(ctx, kv, seen, &lb); err != nil {
-				return nil, err
-			}
-			if meta.Sequence.Stream >= last || meta.NumPending == 0 {
-				done = true
-			}
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			return nil, fmt.Errorf("labels: read %s: %w", o.Stream, err)
-		}
-		if done || got == 0 {
-			return t, nil
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
+		return t.join(ctx, kv, seen, &lb)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("labels: read %s: %w", o.Stream, err)
 	}
+	return t, nil
 }
-
-// readBatch is how many labels Read asks for at a time.
-const readBatch = 500
 
 // join counts one decoded label read by Read.
 func (t *Table) join(ctx context.Context, kv jetstream.KeyValue, seen map[string]contracts.Outcome, lb *contracts.Label) error {
