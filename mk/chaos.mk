@@ -19,4 +19,4 @@ soak: ## soak: SOAK=10m at SOAK_RATE=2000/s, RSS and goroutines sampled every 10
 	  $(GO) test -count=1 -run '^TestSoak$$' -v -timeout 40m ./chaos/
 
 # The metadata fuzz target joins make fuzz (and so make test).
-FUZZ_TARGETS += ./scorer/modelstore:FuzzReadMetadata
+FUZZ_TARGETS += ./scorer/modelstore:FuzzReadMetadata:20
