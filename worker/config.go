@@ -61,6 +61,8 @@ type Config struct {
 	ArchivePrefix string        `envconfig:"ARCHIVE_PREFIX" default:"fraud.archive." desc:"archived transactions go to <prefix><the input subject after its wildcard prefix>"`
 	ArchiveMaxAge time.Duration `envconfig:"ARCHIVE_MAX_AGE" default:"168h" desc:"how long archived transactions are kept"`
 
+	VelocityBucket string `envconfig:"VELOCITY_BUCKET" default:"VELOCITY" desc:"KV bucket of the velocity state with FRAUDSCORE_VELOCITY=kv (docs/velocity.md): FRAUDSCORE_STREAM_REPLICAS replicas, values kept for the velocity retention after their last write"`
+
 	AckWait       time.Duration   `envconfig:"ACK_WAIT" default:"5s" desc:"consumer AckWait: time to process a delivered message before redelivery"`
 	MaxDeliver    int             `envconfig:"MAX_DELIVER" default:"8" desc:"deliveries before a message is dead-lettered"`
 	BackOff       []time.Duration `envconfig:"BACKOFF" default:"5s,15s,30s,60s" desc:"consumer redelivery backoff after AckWait expiries (first value replaces AckWait)"`
@@ -140,6 +142,7 @@ func (c *Config) Problems() []string {
 		{"STREAM", c.Stream}, {"CONSUMER", c.Consumer}, {"VERDICT_STREAM", c.VerdictStream},
 		{"DLQ_STREAM", c.DLQStream}, {"ADVISORY_STREAM", c.AdvisoryStream}, {"ADVISORY_CONSUMER", c.AdvisoryConsumr},
 		{"ARCHIVE_STREAM", c.ArchiveStream},
+		{"VELOCITY_BUCKET", c.VelocityBucket},
 		{"SERVICE_NAME", c.ServiceName}, {"QUEUE_GROUP", c.QueueGroup},
 	} {
 		if s.v == "" || strings.ContainsAny(s.v, " .*>\t") {

@@ -1,0 +1,183 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// VelocityMaxValueSize bounds one key's value in the velocity bucket
+// (bytes). The server refuses a larger write, which the velocity engine
+// counts as a store error and degrades (the event is scored without that
+// key's aggregates). It sits below NATS's default max_payload (1 MiB) so a
+// server left at its default accepts every value the bucket accepts, and
+// well above the largest state the velocity engine writes with its default
+// entry caps (docs/velocity.md, "Sizing").
+const VelocityMaxValueSize = 512 << 10
+
+// VelocityBucketConfig is the KV bucket holding velocity state (ADR 0022,
+// docs/velocity.md): one value per card or device key (History 1), each
+// removed ttl after its last write (the velocity retention: the longest
+// window plus the lateness bound, velocity.Config.Retention), file storage,
+// FRAUDSCORE_STREAM_REPLICAS replicas, values of at most
+// VelocityMaxValueSize bytes.
+func VelocityBucketConfig(cfg *Config, ttl time.Duration) jetstream.KeyValueConfig {
+	return jetstream.KeyValueConfig{
+		Bucket:       cfg.VelocityBucket,
+		Description:  "fraudscore: velocity state per card and device key (FRAUDSCORE_VELOCITY=kv), kept for the longest window plus the lateness bound after its last write",
+		History:      1,
+		TTL:          ttl,
+		MaxValueSize: VelocityMaxValueSize,
+		Storage:      jetstream.FileStorage,
+		Replicas:     cfg.Replicas,
+	}
+}
+
+// VelocityBucketOptions are OpenVelocityBucket's collaborators; every field
+// is optional.
+type VelocityBucketOptions struct {
+	// Retry bounds the retries of transient failures; zero fields take
+	// DefaultSetupRetry's values.
+	Retry SetupRetry
+	// Metrics counts each retry in fraudscore_setup_retries_total.
+	Metrics *Metrics
+	// Logger logs each retry and a bound bucket whose TTL differs.
+	Logger *slog.Logger
+}
+
+// OpenVelocityBucket creates the velocity bucket, or updates its
+// configuration when it exists (a new TTL or replica count takes effect on
+// the existing values: see ADR 0022); with FRAUDSCORE_ENSURE_TOPOLOGY=false
+// it binds to the bucket managed elsewhere and logs a warning when that
+// bucket's TTL is not ttl. Transient failures (no meta leader yet, no
+// responders, a timeout) are retried as the worker's own setup does until
+// ctx ends; anything else returns at once.
+func OpenVelocityBucket(ctx context.Context, nc *nats.Conn, cfg *Config, ttl time.Duration, o VelocityBucketOptions) (*VelocityBucket, error) {
+	if ttl <= 0 {
+		return nil, fmt.Errorf("worker: velocity bucket TTL %s must be positive: %w", ttl, ErrConfig)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("worker: jetstream: %w", err)
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	retry := o.Retry.withDefaults()
+	kc := VelocityBucketConfig(cfg, ttl)
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, retry.AttemptTimeout)
+		kv, err := ensureVelocityBucket(actx, js, cfg, kc)
+		cancel()
+		switch {
+		case err == nil:
+			if cfg.EnsureTopology {
+				return &VelocityBucket{kv: kv}, nil
+			}
+			if st, serr := kv.Status(ctx); serr == nil && st.TTL() != ttl {
+				log.Warn("velocity bucket TTL differs from the velocity retention; values may expire before their windows end or be kept longer",
+					"bucket", kc.Bucket, "bucket_ttl", st.TTL().String(), "retention", ttl.String())
+			}
+			return &VelocityBucket{kv: kv}, nil
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("worker: velocity bucket %s: setup stopped after %d attempts: %w (last error: %w)", kc.Bucket, attempt, ctx.Err(), err)
+		case !transientSetupError(err):
+			return nil, err
+		}
+		if o.Metrics != nil {
+			o.Metrics.SetupRetries.Inc()
+		}
+		pause := retry.delay(attempt)
+		log.Warn("velocity bucket setup failed; retrying", "bucket", kc.Bucket, "attempt", attempt,
+			"retry_in", pause.Round(time.Millisecond).String(), "err", err)
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, fmt.Errorf("worker: velocity bucket %s: setup stopped after %d attempts: %w (last error: %w)", kc.Bucket, attempt, ctx.Err(), err)
+		case <-t.C:
+		}
+	}
+}
+
+// ensureVelocityBucket is one attempt of OpenVelocityBucket.
+func ensureVelocityBucket(ctx context.Context, js jetstream.JetStream, cfg *Config, kc jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
+	if cfg.EnsureTopology {
+		kv, err := js.CreateOrUpdateKeyValue(ctx, kc)
+		if err != nil {
+			return nil, fmt.Errorf("worker: ensure bucket %s: %w", kc.Bucket, err)
+		}
+		return kv, nil
+	}
+	kv, err := js.KeyValue(ctx, kc.Bucket)
+	if err != nil {
+		return nil, fmt.Errorf("worker: bucket %s (topology is managed elsewhere): %w", kc.Bucket, err)
+	}
+	return kv, nil
+}
+
+// VelocityBucket is the velocity state store on a JetStream KV bucket: its
+// Get and Put are the compare-and-set store the velocity engine
+// (scorer/velocity) runs its update loop on. Safe for concurrent use.
+type VelocityBucket struct {
+	kv jetstream.KeyValue
+}
+
+// Bucket is the bucket's name.
+func (b *VelocityBucket) Bucket() string { return b.kv.Bucket() }
+
+// Get returns key's value and revision; a nil value and revision 0, with a
+// nil error, when the key does not exist: never written, expired (TTL), or
+// deleted or purged (a marker is no value).
+func (b *VelocityBucket) Get(ctx context.Context, key string) ([]byte, uint64, error) {
+	e, err := b.kv.Get(ctx, key)
+	switch {
+	case err == nil:
+		return e.Value(), e.Revision(), nil
+	case errors.Is(err, jetstream.ErrKeyNotFound), errors.Is(err, jetstream.ErrKeyDeleted):
+		return nil, 0, nil
+	}
+	return nil, 0, fmt.Errorf("worker: velocity bucket %s: get: %w", b.kv.Bucket(), err)
+}
+
+// Put writes value to key if the key is still at revision, 0 meaning that
+// it must not exist (a deleted or expired key does not). ok is false, with
+// a nil error, when another writer changed the key first: the server
+// answered "wrong last sequence" (10071, or 10164 on a replicated bucket).
+// Every other failure, a timeout included, is an error: the write may or
+// may not have been stored.
+func (b *VelocityBucket) Put(ctx context.Context, key string, value []byte, revision uint64) (bool, error) {
+	var err error
+	if revision == 0 {
+		_, err = b.kv.Create(ctx, key, value)
+	} else {
+		_, err = b.kv.Update(ctx, key, value, revision)
+	}
+	switch {
+	case err == nil:
+		return true, nil
+	case casConflict(err):
+		return false, nil
+	}
+	return false, fmt.Errorf("worker: velocity bucket %s: put: %w", b.kv.Bucket(), err)
+}
+
+// casConflict reports whether a KV write failed because the key was not at
+// the expected revision. kv.Create wraps ErrKeyExists and kv.Update
+// ErrKeyRevisionMismatch, but kv.Create on a deleted key returns the
+// server's error as is; the API codes cover that case, on single-replica
+// (10071) and replicated (10164) buckets alike.
+func casConflict(err error) bool {
+	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+		return true
+	}
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}

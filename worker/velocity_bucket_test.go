@@ -1,0 +1,230 @@
+package worker_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/fraudscore/fraudscore/internal/testenv/natstest"
+	"github.com/fraudscore/fraudscore/worker"
+)
+
+// openBucket opens the velocity bucket of cfg on url with ttl.
+func openBucket(t testing.TB, url string, cfg *worker.Config, ttl time.Duration) *worker.VelocityBucket {
+	t.Helper()
+	nc, _ := connect(t, url)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	b, err := worker.OpenVelocityBucket(ctx, nc, cfg, ttl, worker.VelocityBucketOptions{Logger: testLogger(t)})
+	require.NoError(t, err)
+	return b
+}
+
+// race runs every write at once (released together) and returns how many
+// reported ok; an error fails t.
+func race(t *testing.T, writes ...func() (bool, error)) int {
+	t.Helper()
+	var (
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		oks   = make([]bool, len(writes))
+		errs  = make([]error, len(writes))
+	)
+	for i, w := range writes {
+		wg.Add(1)
+		go func() { defer wg.Done(); <-start; oks[i], errs[i] = w() }()
+	}
+	close(start)
+	wg.Wait()
+	n := 0
+	for i := range writes {
+		require.NoError(t, errs[i])
+		if oks[i] {
+			n++
+		}
+	}
+	return n
+}
+
+// checkCompareAndSet runs the Store contract against b: absent keys, create,
+// create on an existing key, writers racing at one revision, a stale
+// revision, a deleted and a purged key, an oversized value.
+func checkCompareAndSet(t *testing.T, b *worker.VelocityBucket, kv jetstream.KeyValue) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	v, rev, err := b.Get(ctx, "c.absent")
+	require.NoError(t, err)
+	assert.Nil(t, v)
+	assert.Zero(t, rev)
+
+	ok, err := b.Put(ctx, "c.k", []byte("v1"), 0)
+	require.NoError(t, err)
+	require.True(t, ok, "create of a new key")
+	v, rev, err = b.Get(ctx, "c.k")
+	require.NoError(t, err)
+	assert.Equal(t, "v1", string(v))
+	require.NotZero(t, rev)
+
+	ok, err = b.Put(ctx, "c.k", []byte("again"), 0)
+	require.NoError(t, err)
+	assert.False(t, ok, "create on an existing key")
+
+	// Two writers at the same revision, 20 rounds: exactly one wins each
+	// time, and the value stored is the winner's.
+	for round := range 20 {
+		_, rev, err := b.Get(ctx, "c.k")
+		require.NoError(t, err)
+		a, c := []byte(fmt.Sprintf("a%d", round)), []byte(fmt.Sprintf("c%d", round))
+		var aOK bool
+		n := race(t,
+			func() (bool, error) { ok, err := b.Put(ctx, "c.k", a, rev); aOK = ok; return ok, err },
+			func() (bool, error) { return b.Put(ctx, "c.k", c, rev) })
+		require.Equal(t, 1, n, "round %d: writers at one revision that succeeded", round)
+		got, _, err := b.Get(ctx, "c.k")
+		require.NoError(t, err)
+		want := c
+		if aOK {
+			want = a
+		}
+		require.True(t, bytes.Equal(want, got), "round %d: stored %q, the winner wrote %q", round, got, want)
+	}
+	_, rev, err = b.Get(ctx, "c.k")
+	require.NoError(t, err)
+	ok, err = b.Put(ctx, "c.k", []byte("stale"), rev-1)
+	require.NoError(t, err)
+	assert.False(t, ok, "update at a stale revision")
+
+	// Two creators of one new key: one wins.
+	require.Equal(t, 1, race(t,
+		func() (bool, error) { return b.Put(ctx, "d.new", []byte("x"), 0) },
+		func() (bool, error) { return b.Put(ctx, "d.new", []byte("y"), 0) }))
+
+	// A deleted or purged key is absent, and can be created again; two
+	// creators of a deleted key race on the marker's revision (the server's
+	// own error, not the client's ErrKeyExists): one wins.
+	for _, op := range []struct {
+		name   string
+		remove func(context.Context, string, ...jetstream.KVDeleteOpt) error
+	}{{"delete", kv.Delete}, {"purge", kv.Purge}} {
+		key := "c." + op.name
+		ok, err := b.Put(ctx, key, []byte("before"), 0)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.NoError(t, op.remove(ctx, key))
+		v, rev, err := b.Get(ctx, key)
+		require.NoError(t, err)
+		assert.Nil(t, v, op.name)
+		assert.Zero(t, rev, op.name)
+		require.Equal(t, 1, race(t,
+			func() (bool, error) { return b.Put(ctx, key, []byte("x"), 0) },
+			func() (bool, error) { return b.Put(ctx, key, []byte("y"), 0) }), op.name)
+		v, rev, err = b.Get(ctx, key)
+		require.NoError(t, err)
+		assert.Contains(t, []string{"x", "y"}, string(v), op.name)
+		assert.NotZero(t, rev, op.name)
+	}
+
+	// A value above the bucket's limit is an error, not a conflict.
+	ok, err = b.Put(ctx, "c.big", make([]byte, worker.VelocityMaxValueSize+1), 0)
+	require.Error(t, err)
+	assert.False(t, ok)
+	ok, err = b.Put(ctx, "c.fits", make([]byte, worker.VelocityMaxValueSize-64), 0)
+	require.NoError(t, err)
+	assert.True(t, ok, "a value within the limit is stored")
+
+	// A cancelled context is an error the caller can recognise.
+	cctx, ccancel := context.WithCancel(ctx)
+	ccancel()
+	_, _, err = b.Get(cctx, "c.k")
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+// The velocity bucket on a single server keeps the Store contract.
+func TestVelocityBucketCompareAndSet(t *testing.T) {
+	s := natstest.Start(t)
+	cfg := testConfig(t)
+	b := openBucket(t, s.ClientURL(), cfg, time.Hour)
+	require.Equal(t, "VELOCITY", b.Bucket())
+	js := natstest.JetStream(t, s.ClientURL())
+	kv, err := js.KeyValue(context.Background(), cfg.VelocityBucket)
+	require.NoError(t, err)
+	checkCompareAndSet(t, b, kv)
+}
+
+// On a replicated bucket (three nodes, R3) the server answers a conflict
+// with another code (10164, not 10071): the contract holds all the same.
+func TestVelocityBucketCompareAndSetReplicated(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a three-node cluster")
+	}
+	cl := natstest.NewCluster(t, 3)
+	s0, s1, s2 := cl.Start(0), cl.Start(1), cl.Start(2)
+	natstest.WaitJetStreamLeader(t, 30*time.Second, s0, s1, s2)
+	cfg := testConfig(t)
+	cfg.Replicas = 3
+	b := openBucket(t, cl.ClientURL(), cfg, time.Hour)
+	js := natstest.JetStream(t, cl.ClientURL())
+	kv, err := js.KeyValue(context.Background(), cfg.VelocityBucket)
+	require.NoError(t, err)
+	st, err := kv.Status(context.Background())
+	require.NoError(t, err)
+	require.Equal(t, 3, st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config.Replicas)
+	checkCompareAndSet(t, b, kv)
+}
+
+// Opening the bucket again with another TTL updates it in place, keeping
+// its values; bound to a bucket managed elsewhere (ENSURE_TOPOLOGY=false)
+// the worker changes nothing, and a missing bucket is an error at once.
+func TestVelocityBucketConfigUpdate(t *testing.T) {
+	s := natstest.Start(t)
+	cfg := testConfig(t)
+	ctx := context.Background()
+	b := openBucket(t, s.ClientURL(), cfg, time.Hour)
+	ok, err := b.Put(ctx, "c.kept", []byte("v"), 0)
+	require.NoError(t, err)
+	require.True(t, ok)
+
+	js := natstest.JetStream(t, s.ClientURL())
+	status := func() jetstream.KeyValueStatus {
+		kv, err := js.KeyValue(ctx, cfg.VelocityBucket)
+		require.NoError(t, err)
+		st, err := kv.Status(ctx)
+		require.NoError(t, err)
+		return st
+	}
+	st := status()
+	require.Equal(t, time.Hour, st.TTL())
+	require.EqualValues(t, 1, st.History())
+	info := st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config
+	require.Equal(t, jetstream.FileStorage, info.Storage)
+	require.EqualValues(t, worker.VelocityMaxValueSize, info.MaxMsgSize)
+
+	b = openBucket(t, s.ClientURL(), cfg, 2*time.Hour)
+	require.Equal(t, 2*time.Hour, status().TTL())
+	v, _, err := b.Get(ctx, "c.kept")
+	require.NoError(t, err)
+	require.Equal(t, "v", string(v), "the value outlives the update")
+
+	bound := *cfg
+	bound.EnsureTopology = false
+	openBucket(t, s.ClientURL(), &bound, 3*time.Hour)
+	require.Equal(t, 2*time.Hour, status().TTL(), "a bound bucket is not changed")
+
+	bound.VelocityBucket = "MISSING"
+	nc, _ := connect(t, s.ClientURL())
+	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, err = worker.OpenVelocityBucket(octx, nc, &bound, time.Hour, worker.VelocityBucketOptions{Logger: testLogger(t)})
+	require.Error(t, err)
+	require.True(t, errors.Is(err, jetstream.ErrBucketNotFound), "%v", err)
+	require.NoError(t, octx.Err(), "a missing bucket is not retried")
+}
