@@ -3,6 +3,7 @@ package contracts_test
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"testing"
 
 	"github.com/fraudscore/fraudscore/contracts"
@@ -61,8 +62,8 @@ func FuzzDecodeEvent(f *testing.F) {
 
 // FuzzDecodeVerdict: a verdict DecodeVerdict accepts passes ValidateVerdict
 // and survives AppendJSON and DecodeVerdict again unchanged (reason details
-// with a missing value included); a refused one gets a *ValidationError
-// with problems.
+// and features with a missing value included); a refused one gets a
+// *ValidationError with problems.
 func FuzzDecodeVerdict(f *testing.F) {
 	vd := reasonVerdict()
 	f.Add(vd.AppendJSON(nil))
@@ -70,6 +71,9 @@ func FuzzDecodeVerdict(f *testing.F) {
 	f.Add(vd.AppendJSON(nil))
 	f.Add([]byte(`{"schema_version":"verdict.v1","transaction_id":"t","decision":"decline","score":0.9,"model_version":"m","policy_version":"p","reasons":["A"],"reason_details":[{"code":"a","feature":1,"value":"x"}],"scored_at":"2025-06-01T12:00:00Z","scoring_us":0}`))
 	f.Add([]byte(`{"reasons":["A"],"reason_details":[null,{},[]]}`))
+	vd.Features = contracts.FeatureValues{{Name: "log_amount", Value: 3.1}, {Name: "card_txn_count_1h", Value: math.NaN()}}
+	f.Add(vd.AppendJSON(nil))
+	f.Add([]byte(`{"schema_version":"verdict.v1","transaction_id":"t","decision":"approve","score":0,"model_version":"m","policy_version":"p","reasons":[],"features":{"a":1,"a":null,"b":"x","":1e999},"scored_at":"2025-06-01T12:00:00Z","scoring_us":0}`))
 	v := contracts.NewValidator()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var vd contracts.Verdict

@@ -69,6 +69,11 @@ type Verdict struct {
 	// (vYYYYMMDD_HHMMSS), whether or not a rule decided; absent when no rule
 	// set was applied. Consumers that predate it ignore it.
 	RulesVersion string `json:"rules_version,omitempty"`
+	// Features are the feature values the deciding model saw, in that
+	// model's feature order (FRAUDSCORE_VERDICT_FEATURES=true): JSON
+	// {"<name>": <number|null>, ...}, a missing input (NaN) as null. Absent
+	// when not enabled; consumers that predate it ignore it.
+	Features FeatureValues `json:"features,omitempty"`
 	// ScoredAt is when the verdict was computed (UTC).
 	ScoredAt time.Time `json:"scored_at"`
 	// ScoringMicros is the in-process scoring time in microseconds.

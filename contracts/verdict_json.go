@@ -13,9 +13,9 @@ import (
 // The output means the same as encoding/json's: the same field names and
 // order, strings escaped as encoding/json escapes them (including <, > and &
 // and invalid UTF-8 as U+FFFD), reasons always an array (nil encodes as []),
-// reason_details, shadow, rule and rules_version omitted when empty
-// (omitempty), a reason
-// detail's missing value (NaN) as null,
+// reason_details, shadow, rule, rules_version and features omitted when
+// empty (omitempty), a reason detail's or a feature's missing value (NaN)
+// as null, features as an object in their order,
 // scored_at in RFC 3339 with nanoseconds in UTC, score formatted with
 // strconv 'g' and shortest precision. AppendJSON does not validate: a NaN or
 // infinite score, which ValidateVerdict rejects, is written as null so that
@@ -50,6 +50,10 @@ func (vd *Verdict) AppendJSON(buf []byte) []byte {
 	if vd.RulesVersion != "" {
 		buf = append(buf, `,"rules_version":`...)
 		buf = appendString(buf, vd.RulesVersion)
+	}
+	if len(vd.Features) > 0 {
+		buf = append(buf, `,"features":`...)
+		buf = vd.Features.appendJSON(buf)
 	}
 	buf = append(buf, `,"scored_at":"`...)
 	buf = vd.ScoredAt.UTC().AppendFormat(buf, time.RFC3339Nano)

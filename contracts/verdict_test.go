@@ -85,6 +85,14 @@ func randomVerdict(r *rand.Rand, valid bool) contracts.Verdict {
 			}
 		}
 	}
+	if r.IntN(3) == 0 { // the features the model saw: missing ones (NaN), extremes, unique names
+		vd.Features = make(contracts.FeatureValues, 1+r.IntN(17))
+		for i := range vd.Features {
+			v := []float64{math.NaN(), 0, 1, r.NormFloat64() * 1e3, math.MaxFloat64, -math.SmallestNonzeroFloat64,
+				r.Float64() * 1e-300, float64(r.Int64())}[r.IntN(8)]
+			vd.Features[i] = contracts.FeatureValue{Name: "f" + strconv.Itoa(i) + "_" + randomString(r, 10, valid), Value: v}
+		}
+	}
 	if r.IntN(3) == 0 { // a rule set applied, and sometimes a rule that decided
 		vd.RulesVersion = "v20261202_" + randomString(r, 6, valid)
 		if r.IntN(2) == 0 {
@@ -119,6 +127,8 @@ func TestAppendJSONRoundTrip(t *testing.T) {
 				want.Reasons = []string{}
 			}
 		}
+		requireSameFeatures(t, want.Features, got.Features, out)
+		want.Features, got.Features = nil, nil
 		require.True(t, want.ScoredAt.Equal(got.ScoredAt), "scored_at %v != %v", want.ScoredAt, got.ScoredAt)
 		assert.Equal(t, time.UTC, got.ScoredAt.Location(), "scored_at must be written in UTC")
 		want.ScoredAt, got.ScoredAt = time.Time{}, time.Time{}
@@ -134,6 +144,19 @@ func TestAppendJSONRoundTrip(t *testing.T) {
 		delete(a, "scored_at")
 		delete(b, "scored_at")
 		require.Equal(t, b, a)
+	}
+}
+
+// requireSameFeatures requires got to be want exactly: the same names in
+// the same order, the same values bit for bit, NaN for NaN.
+func requireSameFeatures(t *testing.T, want, got contracts.FeatureValues, out []byte) {
+	t.Helper()
+	require.Len(t, got, len(want), "%s", out)
+	for i := range want {
+		require.Equal(t, want[i].Name, got[i].Name, "%s", out)
+		w, g := want[i].Value, got[i].Value
+		require.True(t, math.Float64bits(w) == math.Float64bits(g) || math.IsNaN(w) && math.IsNaN(g),
+			"features[%d] %v != %v in %s", i, w, g, out)
 	}
 }
 
@@ -213,6 +236,11 @@ func TestAppendJSONDoesNotAllocate(t *testing.T) {
 	vd.Rule, vd.RulesVersion = "cross_border", "v20261202_101500"
 	allocs = testing.AllocsPerRun(1000, func() { buf = vd.AppendJSON(buf[:0]) })
 	assert.Zero(t, allocs, "with a rule")
+	vd.Features = contracts.FeatureValues{{Name: "log_amount", Value: 7.170119543449628},
+		{Name: "card_txn_count_1h", Value: math.NaN()}, {Name: "card_amount_24h_minor", Value: 125000}}
+	buf = make([]byte, 0, 1024)
+	allocs = testing.AllocsPerRun(1000, func() { buf = vd.AppendJSON(buf[:0]) })
+	assert.Zero(t, allocs, "with features")
 }
 
 func typicalVerdict() contracts.Verdict {

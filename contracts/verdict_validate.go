@@ -19,7 +19,9 @@ import (
 // feature name of 1..128 characters, a finite or missing (NaN) value and a
 // finite contribution. Rule and RulesVersion may be empty; a Rule is a
 // valid rule name (ValidRuleName) and needs a RulesVersion of 1..128
-// characters.
+// characters. Features may be nil or empty; otherwise it has at most
+// MaxVerdictFeatures entries whose names are 1..128 characters and do not
+// repeat, and whose values are finite or missing (NaN).
 func (v *Validator) ValidateVerdict(vd *Verdict) error {
 	if vd == nil {
 		return singleProblem(KindInvalid, "", "nil verdict")
@@ -44,6 +46,7 @@ const (
 	vReasonDetails
 	vRule
 	vRulesVersion
+	vFeatures
 )
 
 func checkVerdict(vd *Verdict, done fieldSet, ps *problems) {
@@ -95,6 +98,9 @@ func checkVerdict(vd *Verdict, done fieldSet, ps *problems) {
 	}
 	if done&vRule == 0 && vd.Rule != "" && !ValidRuleName(vd.Rule) {
 		ps.add("rule", "must match ^[a-z][a-z0-9_]{0,63}$")
+	}
+	if done&vFeatures == 0 {
+		checkFeatures(vd, ps)
 	}
 	if done&vRulesVersion == 0 {
 		switch {
@@ -153,12 +159,14 @@ const (
 	jReasonDetails
 	jRule
 	jRulesVersion
+	jFeatures
 	numVerdictFields
 )
 
 var verdictFieldNames = [numVerdictFields]string{
 	"schema_version", "transaction_id", "decision", "score", "model_version", "policy_version",
 	"reasons", "scored_at", "scoring_us", "shadow", "reason_details", "rule", "rules_version",
+	"features",
 }
 
 // DecodeVerdict decodes and validates a verdict, for consumers of the
@@ -249,6 +257,9 @@ func slowDecodeVerdict(data []byte, vd *Verdict) error {
 	}
 	if r := raw[jReasonDetails]; !isNull(r) && !slowDecodeReasonDetails(r, vd, &ps) {
 		done |= vReasonDetails
+	}
+	if r := raw[jFeatures]; !isNull(r) && !decodeFeatures(r, &vd.Features, &ps) {
+		done |= vFeatures
 	}
 	if r := raw[jShadow]; !isNull(r) {
 		done |= vShadow
