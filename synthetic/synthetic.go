@@ -7,6 +7,13 @@
 // scenarios (see Scenario) at a configurable rate (default 1.2%). The
 // scenarios overlap with legitimate behaviour on purpose: travellers pay
 // abroad, people buy electronics online, so the model has real work to do.
+//
+// The default mode draws every transaction on its own, with the velocity
+// aggregates an upstream system would send already filled in (for ~80% of
+// events). Population mode (Config.Population) instead generates the raw
+// event streams of a finite set of cards and devices, in event-time order, so
+// the aggregates can be computed from the stream the way fraudscore computes
+// them in serving (package scorer/velocity).
 package synthetic
 
 import (
@@ -76,8 +83,16 @@ type Config struct {
 	Start time.Time
 	// Now, when set, stamps events with the wall clock instead (load tests).
 	Now func() time.Time
-	// IDPrefix prefixes transaction ids (default "syn-<seed>-").
+	// IDPrefix prefixes transaction ids (default "syn-<seed>-"), and in
+	// population mode card tokens and device ids too, so two runs never share
+	// velocity state.
 	IDPrefix string
+	// Population, when set, switches to population mode (see Population):
+	// raw per-card and per-device streams in event-time order, without
+	// upstream aggregates. Now is ignored in that mode: event times come from
+	// the simulated clock, which starts at Start. Nil keeps the default mode,
+	// whose output for a seed never changes.
+	Population *Population
 }
 
 // Generator produces transactions. It is not safe for concurrent use.
@@ -86,6 +101,7 @@ type Generator struct {
 	rng   *rand.Rand
 	clock time.Time
 	n     uint64
+	pop   *population // nil in the default mode
 }
 
 // New returns a generator for cfg.
@@ -99,7 +115,11 @@ func New(cfg Config) *Generator {
 	if cfg.IDPrefix == "" {
 		cfg.IDPrefix = fmt.Sprintf("syn-%d-", cfg.Seed)
 	}
-	return &Generator{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)), clock: cfg.Start}
+	g := &Generator{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)), clock: cfg.Start}
+	if cfg.Population != nil {
+		g.pop = g.newPopulation()
+	}
+	return g
 }
 
 var (
@@ -134,6 +154,9 @@ func currencyOf(country string) string {
 
 // Next returns the next transaction and its label.
 func (g *Generator) Next() (contracts.TransactionEvent, Label) {
+	if g.pop != nil {
+		return g.nextPopulation()
+	}
 	g.n++
 	r := g.rng
 	// Time advances by an exponential gap averaging 1.5 s of simulated time;
