@@ -95,10 +95,10 @@ type population struct {
 	// episode, at an hour of rhythm 1.
 	pEpisode float64
 	// gap is the mean time between regular steps at an hour of rhythm 1.
-	gap      time.Duration
-	pending  pendingQueue
-	seq      uint64
-	next     time.Time // time of the next regular step
+	gap     time.Duration
+	pending pendingQueue
+	seq     uint64
+	next    time.Time // time of the next regular step
 }
 
 // pendingEvent is a generated event waiting for its time.
