@@ -46,6 +46,6 @@ train: ## train a new model version from synthetic data with XGBoost (installs i
 clean: ## remove build output and the embedded server's store
 	rm -rf $(BIN) .data
 
-FUZZ_TARGETS := ./contracts:FuzzDecodeEvent:100000 ./contracts:FuzzDecodeEventDifferential:20000 ./contracts:FuzzRedactPANs:50000 ./contracts:FuzzDecodeLabel:80000 ./scorer/features:FuzzExtract:70000 ./scorer/model:FuzzLoadLightGBM:20000 ./scorer/model:FuzzLoadXGBoostJSON:25000 ./scorer/model:FuzzContributions:3000
+FUZZ_TARGETS := ./contracts:FuzzDecodeEvent:100000 ./contracts:FuzzDecodeEventDifferential:20000 ./contracts:FuzzRedactPANs:50000 ./contracts:FuzzDecodeLabel:80000 ./scorer/features:FuzzExtract:70000 ./scorer/model:FuzzLoadLightGBM:20000 ./scorer/model:FuzzLoadXGBoostJSON:25000 ./scorer/model:FuzzContributions:3000 ./scorer/velocity:FuzzDecodeState:20000
 
 -include mk/*.mk
