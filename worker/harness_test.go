@@ -100,6 +100,12 @@ func launchWorker(t testing.TB, url string, cfg *worker.Config, sc worker.Scorer
 // test that reads what the worker logs.
 func launchWorkerLogging(t testing.TB, url string, cfg *worker.Config, sc worker.Scorer, retry worker.SetupRetry, log *slog.Logger) *running {
 	t.Helper()
+	return launchWorkerEnriched(t, url, cfg, sc, retry, log, nil)
+}
+
+// launchWorkerEnriched is launchWorkerLogging with an Enricher (nil: none).
+func launchWorkerEnriched(t testing.TB, url string, cfg *worker.Config, sc worker.Scorer, retry worker.SetupRetry, log *slog.Logger, en worker.Enricher) *running {
+	t.Helper()
 	if sc == nil {
 		sc = newScorer(t)
 	}
@@ -113,7 +119,7 @@ func launchWorkerLogging(t testing.TB, url string, cfg *worker.Config, sc worker
 	nc, err := worker.Connect(&c, "test-worker", log, m)
 	require.NoError(t, err)
 	w, err := worker.New(worker.Options{Config: &c, Conn: nc, Scorer: sc, Decoder: contracts.NewValidator(),
-		Metrics: m, Logger: log, Version: "1.0.0", SetupRetry: retry})
+		Metrics: m, Logger: log, Version: "1.0.0", SetupRetry: retry, Enricher: en})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	r := &running{w: w, nc: nc, cancel: cancel, done: make(chan struct{}), metrics: m, reg: reg}

@@ -51,9 +51,10 @@ const (
 	nakPublishError = "publish_error" // the verdict could not be published
 	nakPubAckError  = "puback_error"  // the verdict was not stored
 	nakDLQError     = "dlq_error"     // the dead letter was not stored
+	nakEnrichError  = "enrich_error"  // the Enricher failed (Options.Enricher)
 )
 
-var nakReasons = [...]string{nakScoreError, nakPublishError, nakPubAckError, nakDLQError}
+var nakReasons = [...]string{nakScoreError, nakPublishError, nakPubAckError, nakDLQError, nakEnrichError}
 
 // Latency buckets from 50 µs to 5 s: scoring sits in the first buckets,
 // end-to-end latency under backlog in the last.

@@ -107,6 +107,12 @@ func (w *Worker) handleRequest(req micro.Request, s *scratch) {
 		fail(CodeBadRequest, why)
 		return
 	}
+	if w.enricher != nil {
+		if err := w.enrich(s); err != nil {
+			fail(CodeInternal, "scoring failed")
+			return
+		}
+	}
 	if err := w.score(s); err != nil {
 		fail(CodeInternal, "scoring failed")
 		return

@@ -11,28 +11,35 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// VelocityMaxValueSize bounds one key's value in the velocity bucket
-// (bytes). The server refuses a larger write, which the velocity engine
-// counts as a store error and degrades (the event is scored without that
-// key's aggregates). It sits below NATS's default max_payload (1 MiB) so a
-// server left at its default accepts every value the bucket accepts, and
-// well above the largest state the velocity engine writes with its default
-// entry caps (docs/velocity.md, "Sizing").
-const VelocityMaxValueSize = 512 << 10
+// VelocityLimits are what the velocity settings decide about their bucket.
+type VelocityLimits struct {
+	// TTL is how long a value is kept after its last write: the longest
+	// window plus the lateness bound (velocity.Config.Retention).
+	TTL time.Duration
+	// MaxValue is the largest state the velocity settings can write, in
+	// bytes (with the default entry caps, velocity.CardStateBytes(4096, 32)).
+	MaxValue int
+}
+
+// velocityHeaderRoom is what the bucket's message size limit allows on top
+// of VelocityLimits.MaxValue: the server counts a write's headers (the
+// expected revision of a compare-and-set) against the limit too.
+const velocityHeaderRoom = 1024
 
 // VelocityBucketConfig is the KV bucket holding velocity state (ADR 0022,
 // docs/velocity.md): one value per card or device key (History 1), each
-// removed ttl after its last write (the velocity retention: the longest
-// window plus the lateness bound, velocity.Config.Retention), file storage,
-// FRAUDSCORE_STREAM_REPLICAS replicas, values of at most
-// VelocityMaxValueSize bytes.
-func VelocityBucketConfig(cfg *Config, ttl time.Duration) jetstream.KeyValueConfig {
+// removed lim.TTL after its last write, file storage,
+// FRAUDSCORE_STREAM_REPLICAS replicas, and writes of at most lim.MaxValue
+// bytes of value (plus room for the headers): the server refuses a larger
+// one, which the velocity engine counts as a store error and degrades. The
+// server's max_payload (1 MiB by default) must be larger too.
+func VelocityBucketConfig(cfg *Config, lim VelocityLimits) jetstream.KeyValueConfig {
 	return jetstream.KeyValueConfig{
 		Bucket:       cfg.VelocityBucket,
 		Description:  "fraudscore: velocity state per card and device key (FRAUDSCORE_VELOCITY=kv), kept for the longest window plus the lateness bound after its last write",
 		History:      1,
-		TTL:          ttl,
-		MaxValueSize: VelocityMaxValueSize,
+		TTL:          lim.TTL,
+		MaxValueSize: int32(min(lim.MaxValue+velocityHeaderRoom, 64<<20)),
 		Storage:      jetstream.FileStorage,
 		Replicas:     cfg.Replicas,
 	}
@@ -51,15 +58,15 @@ type VelocityBucketOptions struct {
 }
 
 // OpenVelocityBucket creates the velocity bucket, or updates its
-// configuration when it exists (a new TTL or replica count takes effect on
-// the existing values: see ADR 0022); with FRAUDSCORE_ENSURE_TOPOLOGY=false
-// it binds to the bucket managed elsewhere and logs a warning when that
-// bucket's TTL is not ttl. Transient failures (no meta leader yet, no
+// configuration when it exists (a new TTL, value limit or replica count
+// applies to the values already stored: see ADR 0022); with
+// FRAUDSCORE_ENSURE_TOPOLOGY=false it binds to the bucket managed elsewhere
+// and logs a warning when that bucket's TTL is not lim.TTL. Transient failures (no meta leader yet, no
 // responders, a timeout) are retried as the worker's own setup does until
 // ctx ends; anything else returns at once.
-func OpenVelocityBucket(ctx context.Context, nc *nats.Conn, cfg *Config, ttl time.Duration, o VelocityBucketOptions) (*VelocityBucket, error) {
-	if ttl <= 0 {
-		return nil, fmt.Errorf("worker: velocity bucket TTL %s must be positive: %w", ttl, ErrConfig)
+func OpenVelocityBucket(ctx context.Context, nc *nats.Conn, cfg *Config, lim VelocityLimits, o VelocityBucketOptions) (*VelocityBucket, error) {
+	if lim.TTL <= 0 || lim.MaxValue <= 0 {
+		return nil, fmt.Errorf("worker: velocity bucket TTL %s and value limit %d must be positive: %w", lim.TTL, lim.MaxValue, ErrConfig)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -70,7 +77,7 @@ func OpenVelocityBucket(ctx context.Context, nc *nats.Conn, cfg *Config, ttl tim
 		log = slog.Default()
 	}
 	retry := o.Retry.withDefaults()
-	kc := VelocityBucketConfig(cfg, ttl)
+	kc := VelocityBucketConfig(cfg, lim)
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, retry.AttemptTimeout)
 		kv, err := ensureVelocityBucket(actx, js, cfg, kc)
@@ -80,9 +87,9 @@ func OpenVelocityBucket(ctx context.Context, nc *nats.Conn, cfg *Config, ttl tim
 			if cfg.EnsureTopology {
 				return &VelocityBucket{kv: kv}, nil
 			}
-			if st, serr := kv.Status(ctx); serr == nil && st.TTL() != ttl {
+			if st, serr := kv.Status(ctx); serr == nil && st.TTL() != lim.TTL {
 				log.Warn("velocity bucket TTL differs from the velocity retention; values may expire before their windows end or be kept longer",
-					"bucket", kc.Bucket, "bucket_ttl", st.TTL().String(), "retention", ttl.String())
+					"bucket", kc.Bucket, "bucket_ttl", st.TTL().String(), "retention", lim.TTL.String())
 			}
 			return &VelocityBucket{kv: kv}, nil
 		case ctx.Err() != nil:

@@ -17,13 +17,16 @@ import (
 	"github.com/fraudscore/fraudscore/worker"
 )
 
+// testMaxValue is the value limit the tests open the bucket with.
+const testMaxValue = 64 << 10
+
 // openBucket opens the velocity bucket of cfg on url with ttl.
 func openBucket(t testing.TB, url string, cfg *worker.Config, ttl time.Duration) *worker.VelocityBucket {
 	t.Helper()
 	nc, _ := connect(t, url)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	b, err := worker.OpenVelocityBucket(ctx, nc, cfg, ttl, worker.VelocityBucketOptions{Logger: testLogger(t)})
+	b, err := worker.OpenVelocityBucket(ctx, nc, cfg, worker.VelocityLimits{TTL: ttl, MaxValue: testMaxValue}, worker.VelocityBucketOptions{Logger: testLogger(t)})
 	require.NoError(t, err)
 	return b
 }
@@ -133,13 +136,19 @@ func checkCompareAndSet(t *testing.T, b *worker.VelocityBucket, kv jetstream.Key
 		assert.NotZero(t, rev, op.name)
 	}
 
-	// A value above the bucket's limit is an error, not a conflict.
-	ok, err = b.Put(ctx, "c.big", make([]byte, worker.VelocityMaxValueSize+1), 0)
+	// A value at the limit is stored, created or updated (with the header
+	// of the expected revision); well above it is an error, not a conflict.
+	ok, err = b.Put(ctx, "c.fits", make([]byte, testMaxValue), 0)
+	require.NoError(t, err)
+	assert.True(t, ok, "a value at the limit is created")
+	_, rev, err = b.Get(ctx, "c.fits")
+	require.NoError(t, err)
+	ok, err = b.Put(ctx, "c.fits", make([]byte, testMaxValue), rev)
+	require.NoError(t, err)
+	assert.True(t, ok, "a value at the limit updates")
+	ok, err = b.Put(ctx, "c.big", make([]byte, 2*testMaxValue), 0)
 	require.Error(t, err)
 	assert.False(t, ok)
-	ok, err = b.Put(ctx, "c.fits", make([]byte, worker.VelocityMaxValueSize-64), 0)
-	require.NoError(t, err)
-	assert.True(t, ok, "a value within the limit is stored")
 
 	// A cancelled context is an error the caller can recognise.
 	cctx, ccancel := context.WithCancel(ctx)
@@ -206,7 +215,8 @@ func TestVelocityBucketConfigUpdate(t *testing.T) {
 	require.EqualValues(t, 1, st.History())
 	info := st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config
 	require.Equal(t, jetstream.FileStorage, info.Storage)
-	require.EqualValues(t, worker.VelocityMaxValueSize, info.MaxMsgSize)
+	require.Greater(t, info.MaxMsgSize, int32(testMaxValue))
+	require.Less(t, info.MaxMsgSize, int32(2*testMaxValue))
 
 	b = openBucket(t, s.ClientURL(), cfg, 2*time.Hour)
 	require.Equal(t, 2*time.Hour, status().TTL())
@@ -223,7 +233,7 @@ func TestVelocityBucketConfigUpdate(t *testing.T) {
 	nc, _ := connect(t, s.ClientURL())
 	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	_, err = worker.OpenVelocityBucket(octx, nc, &bound, time.Hour, worker.VelocityBucketOptions{Logger: testLogger(t)})
+	_, err = worker.OpenVelocityBucket(octx, nc, &bound, worker.VelocityLimits{TTL: time.Hour, MaxValue: testMaxValue}, worker.VelocityBucketOptions{Logger: testLogger(t)})
 	require.Error(t, err)
 	require.True(t, errors.Is(err, jetstream.ErrBucketNotFound), "%v", err)
 	require.NoError(t, octx.Err(), "a missing bucket is not retried")

@@ -26,6 +26,15 @@ type Scorer interface {
 	Score(ev *contracts.TransactionEvent, vd *contracts.Verdict) error
 }
 
+// Enricher adds to a validated event what the event alone does not carry
+// (velocity aggregates), before scoring. The worker calls it on both paths,
+// after decoding, validation and the card-data checks; an error NAKs a
+// stream message with delay and answers a request as a scoring failure.
+// Implementations must be safe for concurrent use.
+type Enricher interface {
+	Enrich(ctx context.Context, ev *contracts.TransactionEvent) error
+}
+
 // Decoder decodes and validates a transaction payload into ev, returning a
 // *contracts.ValidationError for bad input.
 type Decoder interface {
@@ -52,6 +61,10 @@ type Options struct {
 	// Labels configures the label join (ADR 0020); nil or not Enabled runs
 	// none.
 	Labels *LabelConfig
+	// Enricher, when set, enriches every validated event before it is
+	// scored (FRAUDSCORE_VELOCITY=kv: velocity aggregates, ADR 0022); nil
+	// enriches nothing and costs nothing.
+	Enricher Enricher
 }
 
 // Worker consumes, scores, publishes and acks. Create it with New and run it
@@ -62,12 +75,16 @@ type Worker struct {
 	js      jetstream.JetStream
 	scorer  Scorer
 	decoder Decoder
-	m       *Metrics
-	log     *slog.Logger
-	id      string
-	version string
-	retry   SetupRetry
-	tracer  *tracing.Tracer
+	// enricher is nil without enrichment; enrichCtx is cancelled when Run
+	// returns (not at the start of a drain: what is in flight finishes).
+	enricher  Enricher
+	enrichCtx context.Context
+	m         *Metrics
+	log       *slog.Logger
+	id        string
+	version   string
+	retry     SetupRetry
+	tracer    *tracing.Tracer
 
 	labelCfg *LabelConfig // nil: no label join
 	archiver *archiver    // nil: no archive (FRAUDSCORE_ARCHIVE off)
@@ -146,7 +163,7 @@ func New(o Options) (*Worker, error) {
 	w := &Worker{
 		cfg: o.Config, nc: o.Conn, scorer: o.Scorer, decoder: o.Decoder, m: o.Metrics,
 		log: o.Logger, id: o.Config.workerID(), version: o.Version, retry: o.SetupRetry.withDefaults(),
-		tracer: o.Tracer,
+		tracer: o.Tracer, enricher: o.Enricher, enrichCtx: context.Background(),
 	}
 	if o.Labels != nil && o.Labels.Enabled {
 		w.labelCfg = o.Labels
@@ -225,6 +242,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		return err
 	}
 	w.bound.Store(true)
+	enrichCtx, cancelEnrich := context.WithCancel(context.Background())
+	defer cancelEnrich()
+	w.enrichCtx = enrichCtx
 
 	workers := w.cfg.Concurrency
 	if workers == 0 {
@@ -453,6 +473,13 @@ func (w *Worker) process(msg jetstream.Msg, s *scratch) {
 		w.deadLetter(msg, meta, contracts.ReasonInvalid, why, s.ev.TransactionID, &sp)
 		return
 	}
+	if w.enricher != nil {
+		if err := w.enrich(s); err != nil {
+			sp.End(tracing.Outcome{TransactionID: s.ev.TransactionID, Error: nakEnrichError})
+			w.nak(msg, meta, nakEnrichError)
+			return
+		}
+	}
 	if err := w.score(s); err != nil {
 		sp.End(tracing.Outcome{TransactionID: s.ev.TransactionID, Error: nakScoreError})
 		w.nak(msg, meta, nakScoreError)
@@ -474,6 +501,16 @@ func (w *Worker) process(msg jetstream.Msg, s *scratch) {
 	}
 	w.acks <- pending{msg: msg, future: f, decision: s.vd.Decision, model: s.vd.ModelVersion, received: received,
 		stamp: meta.Timestamp, txID: s.vd.TransactionID, delivery: meta.NumDelivered}
+}
+
+// enrich runs the Enricher on s.ev for both paths (stream and request-reply)
+// and logs a failure.
+func (w *Worker) enrich(s *scratch) error {
+	if err := w.enricher.Enrich(w.enrichCtx, &s.ev); err != nil {
+		w.log.Warn("enrichment failed", "transaction_id", s.ev.TransactionID, "err", err)
+		return err
+	}
+	return nil
 }
 
 // score scores s.ev into s.vd for both paths (stream and request-reply)
