@@ -26,6 +26,9 @@ type Options struct {
 	Reasons string
 	// ReasonsTop is the most reason codes a verdict carries (0: none).
 	ReasonsTop int
+	// Features makes Score put the feature values the model saw, in its
+	// feature order, into the verdict (contracts.Verdict.Features).
+	Features bool
 }
 
 // Scorer scores events with the current model version. It is safe for
@@ -39,6 +42,7 @@ type active struct {
 	loaded  *modelstore.Loaded
 	policy  Policy
 	reasons reasons
+	names   []string  // the model's feature names, in its row order
 	work    sync.Pool // *workspace sized for the model
 }
 
@@ -95,7 +99,7 @@ func (s *Scorer) Swap(l *modelstore.Loaded) error {
 		return err
 	}
 	n, top := l.Extractor.Len(), s.opts.ReasonsTop
-	a := &active{loaded: l, policy: p, reasons: newReasons(l)}
+	a := &active{loaded: l, policy: p, reasons: newReasons(l), names: l.Extractor.Names()}
 	a.work.New = func() any {
 		w := new(workspace)
 		w.row, w.contrib, w.idx = w.arrays.row[:n], w.arrays.contrib[:n+1], w.arrays.idx[:0:min(top, n)]
@@ -134,9 +138,9 @@ type RowObserver interface {
 	Observe(row []float64, score float64)
 }
 
-// Score scores ev (already validated) into vd. vd's Reasons and
-// ReasonDetails slices are reused and its Shadow is left alone. It does not
-// allocate once they have room for the reasons.
+// Score scores ev (already validated) into vd. vd's Reasons,
+// ReasonDetails and Features slices are reused and its Shadow is left
+// alone. It does not allocate once they have room.
 func (s *Scorer) Score(ev *contracts.TransactionEvent, vd *contracts.Verdict) error {
 	return s.ScoreObserved(ev, vd, nil)
 }
@@ -148,7 +152,10 @@ func (s *Scorer) Score(ev *contracts.TransactionEvent, vd *contracts.Verdict) er
 // verdict's decision and the model gives reasons, vd.Reasons holds the
 // codes of the features with the largest positive contributions (at most
 // ReasonsTop, largest first, ties by feature order) and vd.ReasonDetails
-// their detail; otherwise both are empty. It does not allocate.
+// their detail; otherwise both are empty. With the Features option
+// vd.Features holds the row the model saw (names and values in the model's
+// feature order, NaN for a missing input); otherwise it is empty. vd's
+// slices are reused: it does not allocate once they have room.
 func (s *Scorer) ScoreObserved(ev *contracts.TransactionEvent, vd *contracts.Verdict, obs RowObserver) error {
 	a := s.cur.Load()
 	if a == nil {
@@ -156,12 +163,18 @@ func (s *Scorer) ScoreObserved(ev *contracts.TransactionEvent, vd *contracts.Ver
 	}
 	vd.ModelVersion = a.loaded.Version
 	vd.PolicyVersion = a.policy.Version
+	vd.Features = vd.Features[:0]
 	start := s.opts.Now()
 	w := a.work.Get().(*workspace)
 	defer a.work.Put(w)
 	p, err := a.predict(ev, w.row, obs)
 	if err != nil {
 		return err
+	}
+	if s.opts.Features {
+		for i, name := range a.names {
+			vd.Features = append(vd.Features, contracts.FeatureValue{Name: name, Value: w.row[i]})
+		}
 	}
 	vd.Decision = a.policy.Decide(p)
 	vd.Reasons = vd.Reasons[:0]

@@ -18,9 +18,11 @@ import (
 // message, on the load tester's traffic mix (the synthetic generator's
 // default fraud rate, seed 1, as `make bench` sends it): with no challenger
 // and reason codes off, then on flagged verdicts (the default), then with a
-// challenger in shadow as well. The differences are what reason codes and a
-// shadow challenger cost the worker per verdict at that mix, beside the
-// end-to-end ratios of `make bench-lifecycle`.
+// challenger in shadow as well, then with the verdict carrying the
+// features the model saw (FRAUDSCORE_VERDICT_FEATURES=true). The
+// differences are what reason codes, a shadow challenger and the audit
+// features cost the worker per verdict at that mix, beside the end-to-end
+// ratios of `make bench-lifecycle`.
 func BenchmarkScoreLoadMix(b *testing.B) {
 	g := synthetic.New(synthetic.Config{Seed: 1})
 	evs := make([]contracts.TransactionEvent, 4096)
@@ -31,15 +33,19 @@ func BenchmarkScoreLoadMix(b *testing.B) {
 		name       string
 		challenger bool
 		reasons    string
+		features   bool
 	}{
-		{"challenger=none/reasons=off", false, scorer.ReasonsOff},
-		{"challenger=none/reasons=flagged", false, scorer.ReasonsFlagged},
-		{"challenger=shadow/reasons=flagged", true, scorer.ReasonsFlagged},
+		{"challenger=none/reasons=off", false, scorer.ReasonsOff, false},
+		{"challenger=none/reasons=flagged", false, scorer.ReasonsFlagged, false},
+		{"challenger=shadow/reasons=flagged", true, scorer.ReasonsFlagged, false},
+		{"challenger=none/reasons=off/features=on", false, scorer.ReasonsOff, true},
+		{"challenger=shadow/reasons=flagged/features=on", true, scorer.ReasonsFlagged, true},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			cfg := lifecycle.DefaultConfig()
 			cfg.ModelDir = testenv.ChampionChallengerStore(b, bc.challenger)
 			cfg.Reasons = bc.reasons
+			cfg.VerdictFeatures = bc.features
 			lc, err := lifecycle.New(cfg, lifecycle.Options{Registerer: prometheus.NewRegistry(),
 				Logger: slog.New(slog.DiscardHandler)})
 			require.NoError(b, err)

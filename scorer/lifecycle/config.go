@@ -38,6 +38,7 @@ type Config struct {
 	ReasonsTop       int           `envconfig:"REASONS_TOP" default:"3" desc:"the most reason codes a verdict carries, 1..17"`
 	PolicyDir        string        `envconfig:"POLICY_DIR" default:"policies" desc:"analyst rule sets (ADR 0016); the set in use is <dir>/latest, reloaded like models"`
 	Rules            string        `envconfig:"RULES" default:"auto" desc:"analyst rules: auto (apply POLICY_DIR/latest when the link exists), on (the link is required at start), off"`
+	VerdictFeatures  bool          `envconfig:"VERDICT_FEATURES" default:"false" desc:"verdicts carry the feature values the deciding model saw (features: {name: number or null}, in its feature order), for audit"`
 }
 
 // DefaultConfig returns the settings with no variable set.

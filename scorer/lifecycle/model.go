@@ -34,7 +34,7 @@ type model struct {
 // loaded version.
 func (l *Lifecycle) newModel(loaded *modelstore.Loaded) (*model, error) {
 	sc, err := scorer.New(loaded, scorer.Options{Review: l.cfg.ReviewThreshold, Decline: l.cfg.DeclineThreshold, Now: l.opts.Now,
-		Reasons: l.cfg.Reasons, ReasonsTop: l.cfg.ReasonsTop})
+		Reasons: l.cfg.Reasons, ReasonsTop: l.cfg.ReasonsTop, Features: l.cfg.VerdictFeatures})
 	if err != nil {
 		return nil, err
 	}

@@ -17,15 +17,19 @@ import (
 // code. When an analyst rule set serves (ADR 0016) it is applied last, to
 // the decider's result and the challenger's shadow result, and may change
 // vd.Decision (vd.Rule names the rule that did; vd.RulesVersion the set).
-// vd.Shadow's, vd.Reasons' and vd.ReasonDetails' backing arrays are
-// reused: Score does not allocate once they have room (rules add what
-// their evaluation boxes, see scorer/rules).
+// With FRAUDSCORE_VERDICT_FEATURES=true vd.Features holds the feature values
+// the decider saw, in its feature order (a shadow result carries none);
+// otherwise it is empty.
+// vd.Shadow's, vd.Reasons', vd.ReasonDetails' and vd.Features' backing
+// arrays are reused: Score does not allocate once they have room (rules add
+// what their evaluation boxes, see scorer/rules).
 func (l *Lifecycle) Score(ev *contracts.TransactionEvent, vd *contracts.Verdict) error {
 	s := l.cur.Load()
 	if s == nil {
 		return scorer.ErrNoModel
 	}
 	vd.Shadow = vd.Shadow[:0]
+	vd.Features = vd.Features[:0]
 	vd.Rule, vd.RulesVersion = "", ""
 	rs := l.rules.Load()
 	w := l.startRules(rs)
