@@ -39,10 +39,8 @@ func (s *MemStore) Put(ctx context.Context, key string, value []byte, revision u
 	if err := ctx.Err(); err != nil {
 		return false, err
 	}
-	data := slices.Clone(value)
-	if data == nil {
-		data = []byte{}
-	}
+	data := make([]byte, len(value)) // make+copy: not zeroed first, unlike slices.Clone's growth
+	copy(data, value)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.values[key].revision != revision {
