@@ -1,8 +1,9 @@
 // Package training builds a new model version reproducibly: synthetic
-// transactions from package synthetic, features from package features (the
-// same code that serves), XGBoost (from Debian's packages) for the trees,
-// golden rows and holdout metrics for the metadata, and the version
-// directory in the model store.
+// transactions from package synthetic, velocity aggregates from package
+// scorer/velocity and features from package features (the same code that
+// serves), XGBoost (from Debian's packages) for the trees, golden rows and
+// holdout metrics for the metadata, and the version directory in the model
+// store.
 package training
 
 import (
@@ -37,8 +38,25 @@ var ErrTrainer = errors.New("training: trainer failed")
 
 // Config configures a training run.
 type Config struct {
-	// Rows is the number of synthetic transactions (split 70/15/15).
+	// Rows is the number of synthetic transactions (split 70/15/15, in
+	// stream order), warm-up excluded.
 	Rows int
+	// Upstream trains on the default generator, whose events carry the
+	// aggregates an upstream system computed (the bundled models before
+	// issue 13), instead of on population mode's raw streams with the
+	// aggregates computed by scorer/velocity (see Examples).
+	Upstream bool
+	// Cards and Devices size the population (synthetic.Population's
+	// defaults when zero); population mode only.
+	Cards, Devices int
+	// WarmUp is the event time fed through velocity before the first row,
+	// so that rows see a steady state rather than an empty one (default
+	// 24h; negative: none); population mode only.
+	WarmUp time.Duration
+	// MissingAggregates is the fraction of rows trained without velocity
+	// aggregates, as served when velocity is off or degraded (default 0.1;
+	// negative: none); population mode only.
+	MissingAggregates float64
 	// Seed seeds the generator.
 	Seed uint64
 	// FraudRate is the generator's fraud rate (default 0.012).
@@ -63,8 +81,16 @@ type Config struct {
 
 func (c *Config) defaults() {
 	if c.Rows <= 0 {
-		c.Rows = 300_000
+		c.Rows = DefaultRows
 	}
+	if c.WarmUp == 0 {
+		c.WarmUp = 24 * time.Hour
+	}
+	c.WarmUp = max(0, c.WarmUp)
+	if c.MissingAggregates == 0 {
+		c.MissingAggregates = 0.1
+	}
+	c.MissingAggregates = max(0, c.MissingAggregates)
 	if c.Rounds <= 0 {
 		c.Rounds = 300
 	}
@@ -94,6 +120,32 @@ func (c *Config) defaults() {
 	}
 }
 
+// DefaultRows is the number of rows Train generates when Config.Rows is 0.
+const DefaultRows = 300_000
+
+// populationConfig is the generator configuration of population mode.
+func (c *Config) populationConfig() synthetic.Config {
+	return synthetic.Config{Seed: c.Seed, FraudRate: c.FraudRate,
+		Population: &synthetic.Population{Cards: c.Cards, Devices: c.Devices}}
+}
+
+// generatorName describes the training data in metadata.json's
+// data.generator.
+func (c *Config) generatorName() string {
+	if c.Upstream {
+		return "synthetic"
+	}
+	cards, devices := c.Cards, c.Devices
+	if cards <= 0 {
+		cards = synthetic.DefaultPopulationCards
+	}
+	if devices <= 0 {
+		devices = cards
+	}
+	return fmt.Sprintf("synthetic/population cards=%d devices=%d aggregates=scorer/velocity warmup=%s missing_aggregates=%g",
+		cards, devices, c.WarmUp, c.MissingAggregates)
+}
+
 type row struct {
 	label float64
 	f     [features.Count]float64
@@ -112,16 +164,18 @@ func Train(ctx context.Context, store *modelstore.Store, cfg Config) (modelstore
 	}
 	defer os.RemoveAll(work)
 
-	gen := synthetic.New(synthetic.Config{Seed: cfg.Seed, FraudRate: cfg.FraudRate})
-	rows := make([]row, cfg.Rows)
+	rows := make([]row, 0, cfg.Rows)
 	frauds := 0
-	for i := range rows {
-		ev, lbl := gen.Next()
-		features.ExtractAll(&ev, &rows[i].f)
-		if lbl.Fraud {
-			rows[i].label = 1
+	for ex, err := range Examples(ctx, cfg) {
+		if err != nil {
+			return meta, err
+		}
+		r := row{f: ex.Features}
+		if ex.Label.Fraud {
+			r.label = 1
 			frauds++
 		}
+		rows = append(rows, r)
 	}
 	nTrain := cfg.Rows * 70 / 100
 	nValid := cfg.Rows * 15 / 100
@@ -163,7 +217,8 @@ func Train(ctx context.Context, store *modelstore.Store, cfg Config) (modelstore
 	if err := os.WriteFile(script, trainScript, 0o644); err != nil {
 		return meta, fmt.Errorf("training: %w", err)
 	}
-	fmt.Fprintf(cfg.Log, "training: %d rows (%d fraud, %.2f%%), seed %d, XGBoost via %s\n", cfg.Rows, frauds, 100*float64(frauds)/float64(cfg.Rows), cfg.Seed, cfg.Python)
+	fmt.Fprintf(cfg.Log, "training: %d rows (%d fraud, %.2f%%) from %s, seed %d, XGBoost via %s\n",
+		cfg.Rows, frauds, 100*float64(frauds)/float64(cfg.Rows), cfg.generatorName(), cfg.Seed, cfg.Python)
 	cmd := exec.CommandContext(ctx, cfg.Python, script, work)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
@@ -206,7 +261,7 @@ func Train(ctx context.Context, store *modelstore.Store, cfg Config) (modelstore
 		Thresholds:       th,
 		Params:           params,
 		Data: modelstore.DataInfo{
-			Generator: "synthetic", Seed: cfg.Seed, Rows: cfg.Rows,
+			Generator: cfg.generatorName(), Seed: cfg.Seed, Rows: cfg.Rows,
 			FraudRate: float64(frauds) / float64(cfg.Rows),
 		},
 		Training:         splitMetrics(splits[0].rows, res.Train),

@@ -14,6 +14,7 @@ import (
 	"github.com/fraudscore/fraudscore/scorer/lifecycle"
 	"github.com/fraudscore/fraudscore/scorer/model"
 	"github.com/fraudscore/fraudscore/scorer/modelstore"
+	"github.com/fraudscore/fraudscore/synthetic"
 	"github.com/fraudscore/fraudscore/training"
 	"github.com/fraudscore/fraudscore/worker"
 )
@@ -47,7 +48,9 @@ func modelCmds() []modelCmd {
 				"per row: each feature's contribution in the model's order, then the bias, tab-separated, in\n" +
 				"log-odds (17 significant digits): the layout of XGBoost's predict(..., pred_contribs=True)."},
 		{name: "train", store: true, train: true,
-			summary: "Generate synthetic data, train with XGBoost, write a new version."},
+			summary: "Generate synthetic data, train with XGBoost, write a new version. By default the data is\n" +
+				"the raw event stream of a population of cards and devices, and the velocity aggregates are\n" +
+				"computed from it by scorer/velocity, as the worker computes them with FRAUDSCORE_VELOCITY=kv."},
 		{name: "compare", summary: compareSummary, own: compareCommand},
 	}
 }
@@ -62,10 +65,10 @@ func modelUsage(w io.Writer) {
 
 // modelFlags are the values of every model subcommand's flags.
 type modelFlags struct {
-	dir, python         string
-	rows, rounds, depth int
-	seed                uint64
-	promote             bool
+	dir, python                string
+	rows, rounds, depth, cards int
+	seed                       uint64
+	promote, upstream          bool
 }
 
 func runModel(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -100,8 +103,11 @@ func runModel(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		c.flags.StringVar(&f.dir, "dir", defaultModelDir(), "model store directory ($FRAUDSCORE_MODEL_DIR)")
 	}
 	if mc.train {
-		c.flags.IntVar(&f.rows, "rows", 300_000, "synthetic transactions to generate")
+		c.flags.IntVar(&f.rows, "rows", training.DefaultRows, "synthetic transactions to train on (after the velocity warm-up)")
 		c.flags.Uint64Var(&f.seed, "seed", 20261127, "generator seed")
+		c.flags.IntVar(&f.cards, "cards", synthetic.DefaultPopulationCards, "cards of the synthetic population (devices: as many)")
+		c.flags.BoolVar(&f.upstream, "upstream", false, "train on the generator's upstream aggregates (the models before issue 13)\n"+
+			"instead of raw per-card streams with the aggregates computed by scorer/velocity")
 		c.flags.IntVar(&f.rounds, "rounds", 300, "maximum boosting rounds (early stopping on validation)")
 		c.flags.IntVar(&f.depth, "max-depth", 5, "XGBoost max_depth")
 		c.flags.BoolVar(&f.promote, "promote", false, "promote the new version to latest")
@@ -227,6 +233,7 @@ func listModels(store *modelstore.Store, stdout io.Writer) error {
 func train(ctx context.Context, store *modelstore.Store, f *modelFlags, stdout io.Writer) error {
 	meta, err := training.Train(ctx, store, training.Config{
 		Rows: f.rows, Seed: f.seed, Rounds: f.rounds, MaxDepth: f.depth, Python: f.python, Log: stdout,
+		Upstream: f.upstream, Cards: f.cards,
 	})
 	if err != nil {
 		return err
