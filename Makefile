@@ -21,7 +21,7 @@ build: ## build bin/fraudscore (static, trimmed, version stamped)
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/fraudscore ./cmd/fraudscore
 
 run: build ## run a worker with an embedded JetStream server, the bundled model and a demo stream
-	FRAUDSCORE_EMBEDDED=true FRAUDSCORE_LABELS=true FRAUDSCORE_ARCHIVE=true FRAUDSCORE_HTTP_ADDR=127.0.0.1:8090 FRAUDSCORE_MODEL_DIR=models \
+	FRAUDSCORE_EMBEDDED=true FRAUDSCORE_LABELS=true FRAUDSCORE_ARCHIVE=true FRAUDSCORE_VELOCITY=kv FRAUDSCORE_HTTP_ADDR=127.0.0.1:8090 FRAUDSCORE_MODEL_DIR=models \
 	FRAUDSCORE_DEMO_RATE=$${FRAUDSCORE_DEMO_RATE:-200} FRAUDSCORE_PROGRESS_INTERVAL=$${FRAUDSCORE_PROGRESS_INTERVAL:-5s} ./$(BIN)/fraudscore worker
 
 vet: ## go vet

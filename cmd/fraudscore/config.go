@@ -7,6 +7,7 @@ import (
 
 	"github.com/fraudscore/fraudscore/internal/settings"
 	"github.com/fraudscore/fraudscore/scorer/lifecycle"
+	"github.com/fraudscore/fraudscore/scorer/velocity"
 	"github.com/fraudscore/fraudscore/worker"
 )
 
@@ -55,11 +56,13 @@ type config struct {
 	worker    worker.Config
 	lifecycle lifecycle.Config
 	labels    worker.LabelConfig
+	velocity  velocity.Config
 }
 
 // defaultConfig holds every owner's defaults.
 func defaultConfig() *config {
-	c := &config{worker: worker.DefaultConfig(), lifecycle: lifecycle.DefaultConfig(), labels: worker.DefaultLabelConfig()}
+	c := &config{worker: worker.DefaultConfig(), lifecycle: lifecycle.DefaultConfig(), labels: worker.DefaultLabelConfig(),
+		velocity: velocity.DefaultConfig()}
 	settings.SetDefaults(&c.bin)
 	return c
 }
@@ -71,6 +74,7 @@ func (c *config) sections() []settings.Section {
 		worker.Section(&c.worker),
 		lifecycle.Section(&c.lifecycle, func() bool { return !c.worker.PassThrough }),
 		worker.LabelSection(&c.labels),
+		velocity.Section(&c.velocity),
 	}
 }
 

@@ -18,12 +18,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/fraudscore/fraudscore/contracts"
 	"github.com/fraudscore/fraudscore/internal/settings"
 	"github.com/fraudscore/fraudscore/scorer/drift"
 	"github.com/fraudscore/fraudscore/scorer/lifecycle"
+	"github.com/fraudscore/fraudscore/scorer/velocity"
 	"github.com/fraudscore/fraudscore/worker"
 	"github.com/fraudscore/fraudscore/worker/tracing"
 )
@@ -215,6 +217,9 @@ func runWorker(ctx context.Context, cfg *config, unknown []settings.UnknownVaria
 	if lc != nil {
 		opts.Scorer = lc
 		opts.Decoder = &contracts.Validator{MaxBytes: wcfg.MaxPayload}
+		if opts.Enricher, err = newVelocity(ctx, nc, cfg, reg, m, log); err != nil {
+			return err
+		}
 	}
 	wk, err := worker.New(opts)
 	if err != nil {
@@ -241,6 +246,30 @@ func runWorker(ctx context.Context, cfg *config, unknown []settings.UnknownVaria
 	}
 	log.Info("stopped")
 	return runErr
+}
+
+// newVelocity returns the velocity Enricher with FRAUDSCORE_VELOCITY=kv
+// (its state in the velocity bucket, opened or created here), nil when
+// velocity is off.
+func newVelocity(ctx context.Context, nc *nats.Conn, cfg *config, reg prometheus.Registerer, m *worker.Metrics, log *slog.Logger) (worker.Enricher, error) {
+	if !cfg.velocity.Enabled() {
+		return nil, nil
+	}
+	// The largest state the settings can write: a card's (its entries are
+	// larger than a device's).
+	lim := worker.VelocityLimits{TTL: cfg.velocity.Retention(),
+		MaxValue: velocity.CardStateBytes(cfg.velocity.MaxEntries, cfg.velocity.MaxDevicesPerCard)}
+	bucket, err := worker.OpenVelocityBucket(ctx, nc, &cfg.worker, lim, worker.VelocityBucketOptions{Metrics: m, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	v, err := velocity.New(bucket, cfg.velocity, velocity.Options{Registerer: reg, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	log.Info("velocity aggregates computed from the KV bucket", "bucket", bucket.Bucket(), "retention", lim.TTL.String(),
+		"lateness", cfg.velocity.Lateness.String(), "prefer", cfg.velocity.Prefer)
+	return v, nil
 }
 
 var semverRe = regexp.MustCompile(`^v?(\d+\.\d+\.\d+(?:-[0-9A-Za-z.-]+)?)$`)
