@@ -34,7 +34,9 @@
 //
 // Exactly once: a transaction a key already holds is not written again and
 // gets the features it was given when it was recorded (stored in its
-// entry), on any replica and however often it is delivered. Lateness: per
+// entry), on any replica and however often it is delivered, for as long
+// as the entry is kept (a redelivery a day behind the key's newest event,
+// after its entry was pruned, is late). Lateness: per
 // key, with maxT the largest event time recorded, a transaction before
 // maxT-Lateness is late: not recorded, scored with every entry in its
 // windows, counted in fraudscore_velocity_late_total. Out-of-order events
