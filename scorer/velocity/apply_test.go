@@ -271,3 +271,20 @@ func TestCap(t *testing.T) {
 		t.Fatalf("device entries %+v", d.Entries)
 	}
 }
+
+func TestRedeliveryAfterPrune(t *testing.T) {
+	c := cfg(nil)
+	var s velocity.CardState
+	first := record(t, &s, txn("a", "card", "", 0, 10, "EUR"), c)
+	record(t, &s, txn("b", "card", "", time.Minute, 10, "EUR"), c)
+	if r := s.Apply(txn("b", "card", "", time.Minute, 10, "EUR"), c); r.Outcome != velocity.Duplicate || first.Outcome != velocity.Recorded {
+		t.Fatalf("redelivery: %+v", r)
+	}
+	// A day and the lateness later, a's entry is pruned: its redelivery is
+	// late (scored with what is known, not recorded again).
+	record(t, &s, txn("c", "card", "", 24*time.Hour+5*time.Minute, 10, "EUR"), c)
+	r := s.Apply(txn("a", "card", "", 0, 10, "EUR"), c)
+	if r.Outcome != velocity.Late || r.Outcome.String() != "late" || s.LastOrd != 3 {
+		t.Fatalf("redelivery after prune: %+v, last ordinal %d", r, s.LastOrd)
+	}
+}
