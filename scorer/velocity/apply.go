@@ -37,6 +37,7 @@ func (o Outcome) String() string {
 
 // CardResult is the card features of a transaction and what Apply did.
 type CardResult struct {
+	// Outcome says whether the transaction was recorded, a duplicate or late.
 	Outcome Outcome
 	// Ord is the transaction's card ordinal (0 when Late).
 	Ord uint64
@@ -52,6 +53,7 @@ type CardResult struct {
 
 // DeviceResult is the device feature of a transaction and what Apply did.
 type DeviceResult struct {
+	// Outcome says whether the transaction was recorded, a duplicate or late.
 	Outcome Outcome
 	// Ord is the transaction's device ordinal (0 when Late).
 	Ord uint64
