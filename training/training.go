@@ -154,7 +154,9 @@ type row struct {
 // Train generates data, trains, and writes a new version into store. It
 // returns the new version's metadata; the version is loaded once through the
 // store (sha256, features and parity gate) before Train returns, but latest is
-// not moved.
+// not moved. Beside metadata.json it writes ComparisonFile: the champion
+// (latest) on the new holdout, and the new version on the upstream-aggregate
+// data when it was trained on population mode.
 func Train(ctx context.Context, store *modelstore.Store, cfg Config) (modelstore.Metadata, error) {
 	cfg.defaults()
 	var meta modelstore.Metadata
@@ -286,10 +288,25 @@ func Train(ctx context.Context, store *modelstore.Store, cfg Config) (modelstore
 		return meta, fmt.Errorf("training: the new version fails its own checks: %w", err)
 	}
 	meta = loaded.Meta
+	cmp, err := compare(ctx, store, loaded, cfg, holdout)
+	if err != nil {
+		return meta, err
+	}
+	if err := writeComparison(store, meta.Version, cmp); err != nil {
+		return meta, err
+	}
 	fmt.Fprintf(cfg.Log, "training: %s: %d trees; holdout ROC AUC %.4f, PR AUC %.4f (XGBoost's own eval: auc %.4f, aucpr %.4f)\n",
 		meta.Version, loaded.Model.NumTrees(), meta.Holdout.ROCAUC, meta.Holdout.PRAUC, res.Holdout["auc"], res.Holdout["aucpr"])
 	fmt.Fprintf(cfg.Log, "training: thresholds review %.4f decline %.4f: decline precision %.3f recall %.3f, review+decline recall %.3f, review rate %.4f, decline rate %.4f\n",
 		th.Review, th.Decline, meta.Holdout.PrecisionAtDecline, meta.Holdout.RecallAtDecline, meta.Holdout.RecallAtReview, meta.Holdout.ReviewRate, meta.Holdout.DeclineRate)
+	if m := cmp.ChampionOnThisHoldout; m != nil {
+		fmt.Fprintf(cfg.Log, "training: the champion %s on this holdout: ROC AUC %.4f, PR AUC %.4f, decline precision %.3f recall %.3f, review+decline recall %.3f\n",
+			cmp.Champion, m.ROCAUC, m.PRAUC, m.PrecisionAtDecline, m.RecallAtDecline, m.RecallAtReview)
+	}
+	if m := cmp.UpstreamHoldoutMetrics; m != nil {
+		fmt.Fprintf(cfg.Log, "training: %s on the upstream-aggregate holdout (%s): ROC AUC %.4f, PR AUC %.4f, decline precision %.3f recall %.3f, review+decline recall %.3f\n",
+			meta.Version, cmp.UpstreamHoldout, m.ROCAUC, m.PRAUC, m.PrecisionAtDecline, m.RecallAtDecline, m.RecallAtReview)
+	}
 	return meta, nil
 }
 

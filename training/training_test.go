@@ -157,6 +157,21 @@ func TestTrainSmoke(t *testing.T) {
 	_, err = drift.NewMonitor(meta.Version, meta.Features, drift.BaselineFrom(meta), 0)
 	require.NoError(t, err)
 
+	// Beside it: no champion to compare with, and the new model on the
+	// upstream-aggregate data's holdout (the same split of the default
+	// generator).
+	var cmp training.Comparison
+	raw, err = os.ReadFile(filepath.Join(dir, meta.Version, training.ComparisonFile))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &cmp))
+	assert.Empty(t, cmp.Champion)
+	assert.Nil(t, cmp.ChampionOnThisHoldout)
+	require.NotNil(t, cmp.UpstreamHoldoutMetrics)
+	assert.Equal(t, "synthetic seed=7 rows 17000..19999 of 20000", cmp.UpstreamHoldout)
+	assert.Equal(t, 3000, cmp.UpstreamHoldoutMetrics.Rows)
+	assert.Greater(t, cmp.UpstreamHoldoutMetrics.ROCAUC, 0.5)
+	assert.Positive(t, cmp.UpstreamHoldoutMetrics.FraudRate)
+
 	require.NoError(t, store.Promote(meta.Version))
 	latest, err := store.Latest()
 	require.NoError(t, err)
@@ -180,12 +195,36 @@ func TestTrainReproducible(t *testing.T) {
 	now := time.Date(2026, 11, 28, 9, 30, 0, 0, time.UTC)
 	cfg := smallConfig(now, &bytes.Buffer{})
 	cfg.Rows, cfg.Rounds = 10_000, 10
-	a, err := training.Train(context.Background(), modelstore.Open(t.TempDir()), cfg)
+	store := modelstore.Open(t.TempDir())
+	a, err := training.Train(context.Background(), store, cfg)
 	require.NoError(t, err)
-	b, err := training.Train(context.Background(), modelstore.Open(t.TempDir()), cfg)
+	require.NoError(t, store.Promote(a.Version))
+	cfg.Now = func() time.Time { return now.Add(time.Second) }
+	b, err := training.Train(context.Background(), store, cfg)
 	require.NoError(t, err)
+	assert.NotEqual(t, a.Version, b.Version)
 	assert.Equal(t, a.ModelSHA256, b.ModelSHA256)
 	assert.Equal(t, a.Thresholds, b.Thresholds)
+
+	// b's comparison measures the champion a on b's holdout: the same
+	// model on the same rows, so b's own holdout metrics (from XGBoost's
+	// predictions; a's are the Go model's, within the parity tolerance).
+	var cmp training.Comparison
+	raw, err := os.ReadFile(filepath.Join(store.Dir(), b.Version, training.ComparisonFile))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(raw, &cmp))
+	assert.Equal(t, a.Version, cmp.Champion)
+	require.NotNil(t, cmp.ChampionOnThisHoldout)
+	got, want := *cmp.ChampionOnThisHoldout, b.Holdout
+	assert.Equal(t, want.Rows, got.Rows)
+	assert.Equal(t, want.FraudRate, got.FraudRate)
+	for name, pair := range map[string][2]float64{
+		"roc_auc": {want.ROCAUC, got.ROCAUC}, "pr_auc": {want.PRAUC, got.PRAUC},
+		"recall_at_decline": {want.RecallAtDecline, got.RecallAtDecline}, "decline_rate": {want.DeclineRate, got.DeclineRate},
+		"recall_at_review": {want.RecallAtReview, got.RecallAtReview}, "review_rate": {want.ReviewRate, got.ReviewRate},
+	} {
+		assert.InDelta(t, pair[0], pair[1], 1e-3, name)
+	}
 }
 
 func TestTrainWithoutTrainer(t *testing.T) {
