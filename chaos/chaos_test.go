@@ -489,6 +489,11 @@ func TestChaos(t *testing.T) {
 		})
 		s.logStats("i_challenger_refused")
 	})
+
+	t.Run("j_velocity_kv_outage", func(t *testing.T) { velocityKVOutage(t, rep, small) })
+	t.Run("k_velocity_kv_slow", func(t *testing.T) {
+		velocityKVSlow(t, rep, volume(size{n: 2000, rate: 200}, size{n: 30000, rate: 1000}))
+	})
 }
 
 // awaitAckPending waits until the work consumer has had messages delivered
