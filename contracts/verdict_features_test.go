@@ -80,6 +80,24 @@ func TestAppendJSONFeaturesKnownOutput(t *testing.T) {
 	assert.Contains(t, string(vd.AppendJSON(nil)), `"features":{"x":null}`, "AppendJSON keeps its output valid JSON")
 }
 
+// Feature values are written exactly as strconv 'g' with the shortest
+// precision writes them (the score's format), integers included.
+func TestFeatureValuesFormat(t *testing.T) {
+	var vals []float64
+	for _, v := range []float64{0, 1, 2, 9, 10, 17, 23, 99, 100, 3650, 99999, 100000, 999999, 1e6, 1e6 + 1, 1234567,
+		1e15, 1e21, 1e22, 0.5, 1.5, 7.170119543449628, 1e-5, 5e-324, math.MaxFloat64, 999999.5, 1<<53 + 1} {
+		vals = append(vals, v, -v)
+	}
+	for i := -1100000; i <= 1100000; i += 997 {
+		vals = append(vals, float64(i))
+	}
+	for _, v := range vals {
+		vd := contracts.Verdict{Features: contracts.FeatureValues{{Name: "x", Value: v}}}
+		want := `"features":{"x":` + strconv.FormatFloat(v, 'g', -1, 64) + `}`
+		require.Contains(t, string(vd.AppendJSON(nil)), want, "%v", v)
+	}
+}
+
 func TestDecodeVerdictFeatures(t *testing.T) {
 	cases := []struct {
 		features string
@@ -188,4 +206,26 @@ func TestVerdictSchemaFeatures(t *testing.T) {
 			assert.Error(t, schemaErr, features)
 		}
 	}
+}
+
+// BenchmarkAppendVerdictJSONFeatures is BenchmarkAppendVerdictJSON with the
+// 17 features of the bundled model as a worker with
+// FRAUDSCORE_VERDICT_FEATURES=true writes them: mostly integers (hours,
+// flags, codes, counts), three logs and ratios, one missing.
+func BenchmarkAppendVerdictJSONFeatures(b *testing.B) {
+	vd := typicalVerdict()
+	vd.Features = contracts.FeatureValues{
+		{"log_amount", 7.170119543449628}, {"hour_of_day_utc", 10}, {"day_of_week_utc", 3}, {"channel", 1},
+		{"card_not_present", 1}, {"mcc_risk_group", 1}, {"card_merchant_country_mismatch", 1},
+		{"ip_card_country_mismatch", 1}, {"ip_merchant_country_mismatch", 1}, {"account_age_days", 3},
+		{"has_device", 1}, {"card_txn_count_1h", 4}, {"log_card_amount_24h", 8.935378829848116},
+		{"amount_share_of_24h", 0.3125984251968504}, {"device_card_count_24h", 2}, {"new_device", math.NaN()},
+		{"high_risk_merchant_country", 1},
+	}
+	buf := make([]byte, 0, 2048)
+	b.ReportAllocs()
+	for b.Loop() {
+		buf = vd.AppendJSON(buf[:0])
+	}
+	b.SetBytes(int64(len(buf)))
 }
