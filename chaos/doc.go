@@ -4,7 +4,7 @@
 // cluster of cmd/natsserver nodes, and several `fraudscore worker`
 // processes), inject faults (SIGKILL, SIGSTOP, server restart, leader loss,
 // garbage, a tampered model, stream outages, a tampered challenger then a
-// good one) under traffic, assert that each fault happened and bit (the wait
+// good one, the velocity bucket deleted or its leader frozen) under traffic, assert that each fault happened and bit (the wait
 // status of a killed process, the consumer's redeliveries, the stream leader
 // before and after, refused publishes, the refused model, the refused
 // challenger and the shadow entries of the good one), and then check by
@@ -12,7 +12,10 @@
 // that every published transaction ended as exactly one verdict or exactly
 // one dead letter.
 // faultcheck_test.go shows that these checks fail when a fault did not
-// happen or a verdict is missing or doubled.
+// happen or a verdict is missing or doubled. TestVelocityExact
+// (velocity_test.go) is issue 13's velocity correctness test: every stored
+// verdict's velocity features against a brute-force recomputation from
+// the event log, across a SIGKILL and duplicates.
 //
 // `go test ./chaos` runs the bounded CI version; FRAUDSCORE_CHAOS=full (make
 // chaos) runs larger volumes and, with FRAUDSCORE_CHAOS_REPORT=docs/chaos,

@@ -126,6 +126,9 @@ func TestFaultChecksFailWithoutFault(t *testing.T) {
 			_, err := leaderChange(leaderOf, leaderOf(), 2*time.Second)
 			return err
 		}},
+		{"velocity_degraded", func() error {
+			return s.velocityDegraded(ctx, &evidence{}, time.Now().Add(-time.Minute), time.Now(), true, "")
+		}},
 		{"outage_probe_on_intact_stream", func() error {
 			st, err := s.js.Stream(ctx, streamVerdicts)
 			if err != nil {
