@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -48,13 +49,49 @@ func publishWithID(t *testing.T, js jetstream.JetStream, ev *contracts.Transacti
 	require.False(t, ack.Duplicate, "the input stream took %s as a duplicate", msgID)
 }
 
+// bruteAggregates computes the velocity aggregates of the last of evs from
+// the ones before it, by the definitions of docs/velocity.md (every event
+// here is within the lateness bound and recorded in order; no device memory
+// is full).
+func bruteAggregates(evs []contracts.TransactionEvent) *contracts.Aggregates {
+	x := evs[len(evs)-1]
+	var (
+		count1h, deviceCards int32
+		amount24h            int64
+		newDevice            = true
+		cards                = map[string]bool{}
+	)
+	for _, e := range evs[:len(evs)-1] {
+		age := x.EventTime.Sub(e.EventTime)
+		if e.CardToken == x.CardToken {
+			if age < time.Hour {
+				count1h++
+			}
+			if age < 24*time.Hour && e.Currency == x.Currency {
+				amount24h += e.AmountMinor
+			}
+			if e.DeviceID == x.DeviceID {
+				newDevice = false
+			}
+		}
+		if e.DeviceID == x.DeviceID && age < 24*time.Hour && !cards[e.CardToken] {
+			cards[e.CardToken] = true
+			deviceCards++
+		}
+	}
+	return &contracts.Aggregates{CardTxnCount1h: &count1h, CardAmount24hMinor: &amount24h,
+		DeviceCardCount24h: &deviceCards, NewDevice: &newDevice}
+}
+
 // TestWorkerVelocityKV: a worker with FRAUDSCORE_VELOCITY=kv, given raw
-// events of one card, records each transaction once in the card's and its
-// device's state in the KV bucket, also the one published twice under two
-// Msg-Ids (the input stream cannot tell them apart, velocity can), and
-// stores one verdict per transaction.
+// events of one card, stores verdicts whose velocity features (read back
+// from VERDICTS by transaction id) are those of a brute-force
+// recomputation, the amount in the other currency left out; it records each
+// transaction once in the card's and its device's state in the KV bucket,
+// also the one published twice under two Msg-Ids (the input stream cannot
+// tell them apart, velocity can), and stores one verdict per transaction.
 func TestWorkerVelocityKV(t *testing.T) {
-	_, httpAddr, url := readyWorker(t, "FRAUDSCORE_VELOCITY=kv", "FRAUDSCORE_CONCURRENCY=1")
+	_, httpAddr, url := readyWorker(t, "FRAUDSCORE_VELOCITY=kv", "FRAUDSCORE_CONCURRENCY=1", "FRAUDSCORE_VERDICT_FEATURES=true")
 	js := natstest.JetStream(t, url)
 	evs := velocityEvents(10)
 	for i := range evs {
@@ -66,6 +103,32 @@ func TestWorkerVelocityKV(t *testing.T) {
 	}
 	got := readVerdicts(t, js, len(evs))
 	require.Len(t, got, len(evs))
+
+	// Each verdict carries what the model's extractor makes of the event
+	// with the brute-force aggregates: the pipeline computed exactly those.
+	bundled := testenv.BundledModel(t)
+	for i := range evs {
+		want := evs[i]
+		want.Aggregates = bruteAggregates(evs[:i+1])
+		row := make([]float64, bundled.Extractor.Len())
+		require.NoError(t, bundled.Extractor.Extract(&want, row))
+		vd := got[evs[i].TransactionID]
+		require.Len(t, vd.Features, len(row), evs[i].TransactionID)
+		for k, f := range vd.Features {
+			require.Equal(t, bundled.Meta.Features[k], f.Name)
+			if math.IsNaN(row[k]) {
+				assert.True(t, math.IsNaN(f.Value), "event %d: %s = %v, want null", i, f.Name, f.Value)
+				continue
+			}
+			assert.Equal(t, row[k], f.Value, "event %d: %s", i, f.Name)
+		}
+		n, _ := vd.Features.Get("card_txn_count_1h")
+		assert.Equal(t, float64(min(i, 5)), n, "event %d: five others in its hour at most (10 minutes apart)", i)
+	}
+	// The USD transaction's 24 h amount is 0: the EUR ones before it are
+	// not summed into it, nor is it into theirs.
+	require.Zero(t, *bruteAggregates(evs[:5]).CardAmount24hMinor)
+	require.NotZero(t, *bruteAggregates(evs[:6]).CardAmount24hMinor)
 
 	// The duplicate was delivered, seen by velocity as one (card and
 	// device), and acked without a second verdict.
