@@ -107,7 +107,7 @@ func loadUsers(t *testing.T, e *env) map[string]*server.User {
 func TestPermissionStructure(t *testing.T) {
 	e := render(t, tlsOff)
 	users := loadUsers(t, e)
-	require.ElementsMatch(t, []string{"worker", "worker-managed-topology", "publisher", "dashboard", "ops"}, keys(users))
+	require.ElementsMatch(t, []string{"worker", "worker-managed-topology", "publisher", "dashboard", "labeller", "ops"}, keys(users))
 	assert.Nil(t, users["ops"].Permissions, "ops administers the account")
 	for name, u := range users {
 		if name == "ops" {
@@ -117,7 +117,8 @@ func TestPermissionStructure(t *testing.T) {
 		require.NotNil(t, u.Permissions.Publish, name)
 		require.NotNil(t, u.Permissions.Subscribe, name)
 		for _, subj := range append(slices.Clone(u.Permissions.Publish.Allow), u.Permissions.Subscribe.Allow...) {
-			assert.NotContains(t, []string{">", "*.>", "$JS.>", "$JS.API.>", "$JS.API.STREAM.>", "$JS.API.CONSUMER.>", "$JS.ACK.>", "fraud.>", "payments.>"}, subj, "%s: too broad", name)
+			assert.NotContains(t, []string{">", "*.>", "$JS.>", "$JS.API.>", "$JS.API.STREAM.>", "$JS.API.CONSUMER.>", "$JS.ACK.>", "fraud.>", "payments.>",
+				"$KV.>", "$JS.API.DIRECT.GET.>", "$JS.API.STREAM.INFO.>", "$JS.API.STREAM.MSG.DELETE.>"}, subj, "%s: too broad", name)
 		}
 	}
 
@@ -128,11 +129,16 @@ func TestPermissionStructure(t *testing.T) {
 	assert.NotNil(t, w.Response)
 	assert.NotNil(t, m.Response)
 	extra := slices.DeleteFunc(slices.Clone(w.Publish.Allow), func(s string) bool { return slices.Contains(m.Publish.Allow, s) })
-	topo := regexp.MustCompile(`^\$JS\.API\.(STREAM\.(CREATE|UPDATE|INFO)\.[A-Z_]+|CONSUMER\.CREATE\.[A-Z_]+\.[a-z-]+)$`)
+	// Topology: streams, consumers (the verdict-index consumer's create
+	// subject carries its filter subject), and the account info the KV
+	// client reads before creating a bucket.
+	topo := regexp.MustCompile(`^\$JS\.API\.(INFO|STREAM\.(CREATE|UPDATE|INFO)\.[A-Z_]+|CONSUMER\.CREATE\.[A-Z_]+\.[a-z-]+(\.>)?)$`)
 	for _, s := range extra {
 		assert.Regexp(t, topo, s, "the worker's extra rights are topology only")
 	}
-	for _, sc := range worker.StreamConfigs(&cfg) {
+	cfg.Archive = true // the archive stream is the fifth
+	lc := worker.DefaultLabelConfig()
+	for _, sc := range append(worker.StreamConfigs(&cfg), worker.LabelStreamConfig(&cfg, &lc)) {
 		assert.Contains(t, w.Publish.Allow, "$JS.API.STREAM.CREATE."+sc.Name)
 		assert.Contains(t, w.Publish.Allow, "$JS.API.STREAM.UPDATE."+sc.Name)
 		assert.NotContains(t, m.Publish.Allow, "$JS.API.STREAM.UPDATE."+sc.Name)
@@ -149,6 +155,7 @@ func TestPermissionStructure(t *testing.T) {
 	} {
 		assert.Contains(t, m.Publish.Allow, s)
 	}
+	checkFeaturePermissions(t, &cfg, &lc, w, m)
 	assert.Contains(t, m.Subscribe.Allow, cfg.ScoreSubject+" "+cfg.QueueGroup)
 	// Replies only on the worker's own inbox prefix (FRAUDSCORE_NATS_INBOX_PREFIX).
 	assert.Contains(t, m.Subscribe.Allow, workerInbox+".>")
@@ -170,12 +177,70 @@ func TestPermissionStructure(t *testing.T) {
 	}
 	assert.Nil(t, p.Response)
 	assert.Nil(t, d.Response)
+	for _, subj := range append(slices.Clone(p.Publish.Allow), d.Publish.Allow...) {
+		assert.False(t, strings.HasPrefix(subj, lc.Prefix), "%s: labels come from the labeller only", subj)
+	}
+	l := users["labeller"].Permissions
+	assert.Equal(t, []string{lc.Prefix + ">"}, l.Publish.Allow, "labeller: publishes labels, nothing else")
+	assert.Equal(t, worker.LabelStreamConfig(&cfg, &lc).Subjects, l.Publish.Allow, "exactly the label stream's subjects")
+	assert.Equal(t, []string{inboxPrefix["labeller"] + ".>"}, l.Subscribe.Allow, "labeller: reads nothing but its replies")
+	assert.Nil(t, l.Response)
 
 	// Fail closed: without a user's credential file the server does not start.
 	require.NoError(t, os.Remove(filepath.Join(e.dir, "users", "publisher.conf")))
 	_, err := server.ProcessConfigFile(e.conf)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "publisher.conf")
+}
+
+// checkFeaturePermissions checks the worker users' rights for the label
+// join, the archive and the velocity bucket against the worker's default
+// names: each consumer, bucket and stream by name, reads and writes of a
+// bucket under its own subjects only, and nothing that deletes or purges
+// beyond single messages of TRANSACTIONS (max deliveries) and LABELS (a
+// label holding card data).
+func checkFeaturePermissions(t *testing.T, cfg *worker.Config, lc *worker.LabelConfig, w, m *server.Permissions) {
+	t.Helper()
+	buckets := []string{lc.IndexBucket, lc.StateBucket, cfg.VelocityBucket}
+	runtime := []string{
+		cfg.ArchivePrefix + ">", "$JS.API.STREAM.INFO." + cfg.ArchiveStream,
+		"$JS.API.STREAM.INFO." + lc.Stream, "$JS.API.STREAM.MSG.DELETE." + lc.Stream,
+	}
+	for _, c := range [][2]string{{lc.Stream, lc.Consumer}, {cfg.VerdictStream, lc.IndexConsumer}} {
+		runtime = append(runtime, "$JS.API.CONSUMER.INFO."+c[0]+"."+c[1], "$JS.API.CONSUMER.MSG.NEXT."+c[0]+"."+c[1],
+			"$JS.ACK."+c[0]+"."+c[1]+".>")
+	}
+	for _, b := range buckets {
+		runtime = append(runtime, "$JS.API.STREAM.INFO.KV_"+b, "$JS.API.DIRECT.GET.KV_"+b+".$KV."+b+".>", "$KV."+b+".>")
+	}
+	for _, s := range runtime {
+		assert.Contains(t, m.Publish.Allow, s)
+		assert.Contains(t, w.Publish.Allow, s)
+	}
+	topology := []string{
+		"$JS.API.INFO",
+		"$JS.API.CONSUMER.CREATE." + lc.Stream + "." + lc.Consumer,
+		"$JS.API.CONSUMER.CREATE." + cfg.VerdictStream + "." + lc.IndexConsumer + ".>",
+	}
+	for _, st := range append([]string{lc.Stream, cfg.ArchiveStream}, "KV_"+buckets[0], "KV_"+buckets[1], "KV_"+buckets[2]) {
+		topology = append(topology, "$JS.API.STREAM.CREATE."+st, "$JS.API.STREAM.UPDATE."+st)
+	}
+	for _, s := range topology {
+		assert.Contains(t, w.Publish.Allow, s)
+		assert.NotContains(t, m.Publish.Allow, s)
+	}
+	for _, s := range w.Publish.Allow {
+		if strings.HasPrefix(s, "$KV.") {
+			assert.Regexp(t, `^\$KV\.(`+strings.Join(buckets, "|")+`)\.>$`, s, "KV writes by bucket")
+		}
+		if strings.HasPrefix(s, "$JS.API.DIRECT.GET.KV_") {
+			assert.Regexp(t, `^\$JS\.API\.DIRECT\.GET\.KV_([A-Z_]+)\.\$KV\.([A-Z_]+)\.>$`, s, "KV reads of one bucket's keys")
+		}
+		if strings.Contains(s, "DELETE") || strings.Contains(s, "PURGE") {
+			assert.Contains(t, []string{"$JS.API.STREAM.MSG.DELETE." + cfg.Stream, "$JS.API.STREAM.MSG.DELETE." + lc.Stream}, s,
+				"the worker deletes single messages of its input and of labels, nothing else")
+		}
+	}
 }
 
 func keys[V any](m map[string]V) []string {

@@ -41,7 +41,7 @@ func runMain(m *testing.M) int {
 
 // Users of accounts.conf: each has a users/<name>.conf credential file.
 var userVars = map[string]bool{
-	"worker": true, "worker-managed-topology": true, "publisher": true, "dashboard": true, "ops": true,
+	"worker": true, "worker-managed-topology": true, "publisher": true, "dashboard": true, "labeller": true, "ops": true,
 }
 
 // Inbox prefixes the clients must use: the worker process runs with
@@ -49,6 +49,7 @@ var userVars = map[string]bool{
 var inboxPrefix = map[string]string{
 	"publisher":               "_INBOX_publisher",
 	"dashboard":               "_INBOX_dashboard",
+	"labeller":                "_INBOX_labeller",
 	"worker":                  workerInbox,
 	"worker-managed-topology": workerInbox,
 }
