@@ -111,6 +111,13 @@ type Config struct {
 	Seed uint64
 	// FraudRate overrides the generator's fraud rate (default: its own).
 	FraudRate float64
+	// PopulationCards, above 0, generates the traffic in the synthetic
+	// generator's population mode (synthetic.Population) over that many
+	// cards: raw events without upstream aggregates from cards and devices
+	// that pay again and again, stamped by the generator's simulated clock
+	// instead of the wall clock. 0: the default mode (a random card token
+	// per event, upstream aggregates on most).
+	PopulationCards int
 	// RunID makes transaction ids unique per run: ids are
 	// "lt-<RunID>-<n>". Default: the start time in base 36.
 	RunID string
@@ -195,6 +202,9 @@ func (c *Config) Normalize() error {
 	}
 	if c.Concurrency <= 0 {
 		c.Concurrency = 16
+	}
+	if c.PopulationCards < 0 {
+		add("population cards %d: want 0 (default mode) or more", c.PopulationCards)
 	}
 	if c.RequestTimeout <= 0 {
 		c.RequestTimeout = 5 * time.Second

@@ -3,12 +3,16 @@ package loadtest_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/fraudscore/fraudscore/contracts"
 	"github.com/fraudscore/fraudscore/internal/testenv"
@@ -118,6 +122,51 @@ func TestStreamExactlyOneVerdictEach(t *testing.T) {
 	if rep.Sent < 900 || rep.DuplicateDeliveries != 0 || rep.Stored.Foreign != 0 || rep.Stored.VerdictSeqs[0] != 2971 {
 		t.Errorf("sent %d (want ~1000), duplicates %d, foreign %d (want 0), first verdict seq read %d (want 2971)",
 			rep.Sent, rep.DuplicateDeliveries, rep.Stored.Foreign, rep.Stored.VerdictSeqs[0])
+	}
+}
+
+// TestPopulationTraffic: with PopulationCards the run sends raw events of
+// that many cards, which pay again and again (seen on the input subject),
+// without upstream aggregates, and every one gets its verdict.
+func TestPopulationTraffic(t *testing.T) {
+	url, _ := system(t, 1)
+	nc, err := nats.Connect(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	var mu sync.Mutex
+	cards, withAggregates, seen := map[string]int{}, 0, 0
+	sub, err := nc.Subscribe(contracts.SubjectTransactions, func(m *nats.Msg) {
+		var ev contracts.TransactionEvent
+		if err := json.Unmarshal(m.Data, &ev); err != nil {
+			t.Error(err)
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		cards[ev.CardToken]++
+		seen++
+		if ev.Aggregates != nil {
+			withAggregates++
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Unsubscribe()
+	if err := nc.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := loadtest.Run(context.Background(), loadtest.Config{URL: url, Count: 2000, PopulationCards: 40, MaxDuration: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkClean(t, rep, 2000, 0)
+	mu.Lock()
+	defer mu.Unlock()
+	if seen != 2000 || len(cards) > 40 || len(cards) < 20 || withAggregates != 0 {
+		t.Errorf("saw %d events of %d cards (want 2000 events of at most 40 cards), %d with upstream aggregates (want 0)", seen, len(cards), withAggregates)
 	}
 }
 
@@ -243,6 +292,7 @@ func TestConfigRefusals(t *testing.T) {
 		{"too many", loadtest.Config{URL: "nats://127.0.0.1:4222", Count: loadtest.MaxMessages + 1}, loadtest.ErrConfig},
 		{"over the cap", loadtest.Config{URL: "nats://127.0.0.1:4222", Duration: time.Hour}, loadtest.ErrConfig},
 		{"pan-like run id", loadtest.Config{URL: "nats://127.0.0.1:4222", Count: 1, RunID: "4111111111111111"}, loadtest.ErrConfig},
+		{"negative population", loadtest.Config{URL: "nats://127.0.0.1:4222", Count: 1, PopulationCards: -1}, loadtest.ErrConfig},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := tc.cfg

@@ -108,7 +108,11 @@ func newRun(cfg Config) *run {
 }
 
 func (r *run) generator() *synthetic.Generator {
-	return synthetic.New(synthetic.Config{Seed: r.cfg.Seed, FraudRate: r.cfg.FraudRate, Now: time.Now, IDPrefix: r.prefix})
+	sc := synthetic.Config{Seed: r.cfg.Seed, FraudRate: r.cfg.FraudRate, Now: time.Now, IDPrefix: r.prefix}
+	if r.cfg.PopulationCards > 0 {
+		sc.Population = &synthetic.Population{Cards: r.cfg.PopulationCards}
+	}
+	return synthetic.New(sc)
 }
 
 func pack(offset time.Duration, lbl synthetic.Label) int64 {

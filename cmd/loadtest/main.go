@@ -60,6 +60,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.DurationVar(&cfg.RequestTimeout, "timeout", 0, "timeout of one request (default 5s)")
 	fs.Uint64Var(&cfg.Seed, "seed", 1, "seed of the synthetic generator")
 	fs.Float64Var(&cfg.FraudRate, "fraud-rate", 0, "fraud rate of the generator (default: its own, 1.2%)")
+	fs.IntVar(&cfg.PopulationCards, "population", 0, "generate raw events of this many cards and their devices, paying again and again (synthetic population mode, no upstream aggregates); 0: a random card per event")
 	fs.StringVar(&cfg.RunID, "run-id", "", "run id in transaction ids lt-<id>-<n> (default: clock in base 36)")
 	fs.StringVar(&cfg.Subject, "subject", "", "input subject (default payments.transactions.loadtest)")
 	fs.StringVar(&cfg.ScoreSubject, "score-subject", "", "request-reply subject (default fraud.score)")
