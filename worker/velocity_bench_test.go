@@ -36,7 +36,9 @@ import (
 //     state in a Go map owned by one goroutine (velocity's Apply on the card
 //     and the device state, no store).
 //   - BenchmarkVelocitySnapshot: the alternative's snapshot, card states of a
-//     typical size published to the bucket asynchronously: keys/s.
+//     typical size published to the bucket asynchronously: keys/s; and what
+//     one key occupies in the bucket's file store (stored-B/key) beside its
+//     value (value-B).
 //
 // Use -benchtime=20000x.
 
@@ -290,4 +292,19 @@ func BenchmarkVelocitySnapshot(b *testing.B) {
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/el.Seconds(), "keys/s")
 	b.ReportMetric(float64(b.N)*float64(len(value))/el.Seconds()/(1<<20), "MiB/s")
+	// What one key costs the bucket on disk, beside its value: the file
+	// store's bytes per message over the value's size.
+	st, err := js.Stream(context.Background(), "KV_"+cfg.VelocityBucket)
+	if err != nil {
+		b.Fatal(err)
+	}
+	info, err := st.Info(context.Background())
+	if err != nil {
+		b.Fatal(err)
+	}
+	if info.State.Msgs != uint64(b.N) {
+		b.Fatalf("bucket holds %d values, want %d", info.State.Msgs, b.N)
+	}
+	b.ReportMetric(float64(info.State.Bytes)/float64(info.State.Msgs), "stored-B/key")
+	b.ReportMetric(float64(len(value)), "value-B")
 }
