@@ -14,7 +14,7 @@ MICRO_OUT ?= docs/bench/micro.txt
 MICRO_PKGS ?= ./scorer/... ./contracts/... ./worker/tracing/
 MICRO_BENCH ?= .
 
-.PHONY: bench bench-quick bench-tools bench-micro bench-lifecycle bench-tracing
+.PHONY: bench bench-quick bench-tools bench-micro bench-lifecycle bench-tracing bench-archive bench-velocity
 
 bench-tools: build ## build bin/natsserver, bin/bench, bin/loadtest and natscli (for nats bench)
 	$(GO) build -o $(BIN)/natsserver ./cmd/natsserver
@@ -53,3 +53,17 @@ bench-lifecycle: bench-tools ## the backlog with and without a challenger in sha
 # The cost of trace context and span export per message (docs/performance.md).
 bench-tracing: ## trace-context and span-export micro-benchmarks into docs/bench/micro-tracing.txt
 	$(MAKE) --no-print-directory bench-micro MICRO_PKGS='./contracts/ ./worker/tracing/' MICRO_BENCH='Traceparent|Message' MICRO_OUT=docs/bench/micro-tracing.txt
+
+# The optional features that cost NATS work per transaction, each against the
+# same traffic with the feature off, FEATURE_ROUNDS interleaved rounds
+# (median ratios, every round kept in the JSON): the transaction archive
+# (ADR 0021) against the plain backlog, and velocity in a KV bucket (issue 13:
+# backlog throughput, p99 at 2,000 tx/s, the NATS server's CPU per verdict),
+# with a new card per event and with population traffic.
+FEATURE_ROUNDS ?= 3
+
+bench-archive: bench-tools ## FRAUDSCORE_ARCHIVE=true against off, backlog throughput, FEATURE_ROUNDS rounds, into docs/bench/archive
+	./$(BIN)/bench -only "=fraudscore backlog|=fraudscore backlog, archive" -rounds $(FEATURE_ROUNDS) -timeout 40m -out docs/bench/archive $(BENCH_FLAGS)
+
+bench-velocity: bench-tools ## FRAUDSCORE_VELOCITY=kv against off: backlog, p99 at 2k/s, server CPU, random and population traffic, FEATURE_ROUNDS rounds, into docs/bench/velocity
+	./$(BIN)/bench -only "velocity" -rounds $(FEATURE_ROUNDS) -timeout 60m -out docs/bench/velocity $(BENCH_FLAGS)

@@ -69,6 +69,11 @@ type Scenario struct {
 	// directory of the scenario's own (FRAUDSCORE_RULES=on): the cost of
 	// evaluating them on every transaction.
 	Rules bool `json:"rules,omitempty"`
+	// PopulationCards sends the load tester's population traffic over that
+	// many cards (loadtest.Config.PopulationCards: cards that pay again and
+	// again, raw events without upstream aggregates); 0: a random card per
+	// event, upstream aggregates on most.
+	PopulationCards int `json:"population_cards,omitempty"`
 	// NatsBench runs natscli's JetStream publish and consume benchmark
 	// instead of fraudscore: the transport baseline.
 	NatsBench bool `json:"nats_bench,omitempty"`
@@ -103,6 +108,11 @@ type Result struct {
 	// CPUPerVerdict is the same CPU divided by the verdicts (or replies)
 	// matched, in microseconds: the cost that carries to a pod's sizing.
 	CPUPerVerdict *CPUPerVerdict `json:"cpu_us_per_verdict,omitempty"`
+	// Features are the workers' velocity and archive series (summed over
+	// the workers) when the measured phase ended: how many transactions
+	// were enriched or scored without velocity (degraded), archive copies
+	// stored or failed. Absent when the scenario used neither.
+	Features map[string]float64 `json:"worker_features,omitempty"`
 	// LoadAvg is the machine's 1-minute load average when the scenario
 	// ended: above ~2.5 on 2 cores, other work competed with the benchmark.
 	LoadAvg float64 `json:"loadavg_1m"`
@@ -192,7 +202,67 @@ func Plan(quick bool) []Scenario {
 			s = append(s, Scenario{Name: "tune " + strings.Join(env, " "), Workers: 1, Env: env, Backlog: true, Load: stream(0, 300_000, 0)})
 		}
 	}
+	if !quick {
+		s = append(s, featureScenarios(rateDur)...)
+	}
 	return s
+}
+
+// Sizes of the optional-feature scenarios: velocity's backlog is smaller than
+// the others' (each transaction costs a KV read and a compare-and-set write
+// per key), its latency runs at 2,000 tx/s (issue 13's target), and its
+// population traffic has 20,000 cards (synthetic's default).
+const (
+	velocityBacklog    = 100_000
+	velocityRate       = 2000
+	velocityPopulation = 20_000
+)
+
+// featureScenarios measure the optional features that use NATS beyond
+// scoring, each against the same traffic with the feature off, in the same
+// run: the transaction archive (one more publish per transaction, against
+// "fraudscore backlog"), and velocity in a KV bucket: backlog throughput and
+// latency at velocityRate, with the load tester's default traffic (a new
+// card per event: every event creates a key, the most state and no
+// contention) and with population traffic (cards and devices that repeat).
+func featureScenarios(rateDur time.Duration) []Scenario {
+	stream := func(rate float64, count int, d time.Duration) loadtest.Config {
+		return loadtest.Config{Mode: loadtest.ModeStream, Rate: rate, Count: count, Duration: d}
+	}
+	s := []Scenario{{Name: ScenarioArchiveBacklog, Workers: 1, Env: []string{"FRAUDSCORE_ARCHIVE=true"}, Backlog: true,
+		Load: stream(0, 400_000, 0)}}
+	for _, pop := range []int{0, velocityPopulation} {
+		for _, kv := range []bool{false, true} {
+			var env []string
+			if kv {
+				env = []string{"FRAUDSCORE_VELOCITY=kv"}
+			}
+			s = append(s,
+				Scenario{Name: VelocityScenario(kv, true, pop > 0), Workers: 1, Env: env, Backlog: true, PopulationCards: pop,
+					Load: stream(0, velocityBacklog, 0)},
+				Scenario{Name: VelocityScenario(kv, false, pop > 0), Workers: 1, Env: env, PopulationCards: pop,
+					Load: stream(velocityRate, 0, rateDur)})
+		}
+	}
+	return s
+}
+
+// VelocityScenario names a velocity scenario: "velocity kv, backlog",
+// "velocity off, 2k/s, population", ...
+func VelocityScenario(kv, backlog, population bool) string {
+	name := "velocity off"
+	if kv {
+		name = "velocity kv"
+	}
+	if backlog {
+		name += ", backlog"
+	} else {
+		name += fmt.Sprintf(", %dk/s", velocityRate/1000)
+	}
+	if population {
+		name += ", population"
+	}
+	return name
 }
 
 // selected reports whether the scenario name is selected by only (see
@@ -365,6 +435,7 @@ func runScenario(ctx context.Context, o Options, sc Scenario) (r Result) {
 	cfg := sc.Load
 	cfg.URL = srv.URL
 	cfg.PassThrough = hasEnv(sc.Env, "FRAUDSCORE_PASS_THROUGH=true")
+	cfg.PopulationCards = sc.PopulationCards
 	cfg.MaxDuration = 3 * time.Minute
 	cfg.Drain = 15 * time.Second
 	srv0, self0 := CPUSeconds(srv.Pid()), CPUSeconds(0)
@@ -374,6 +445,16 @@ func runScenario(ctx context.Context, o Options, sc Scenario) (r Result) {
 		r.ServerCPU, r.LoadCPU = CPUSeconds(srv.Pid())-srv0, CPUSeconds(0)-self0
 		for _, w := range workers {
 			r.WorkerCPU += CPUSeconds(w.Pid())
+			series, err := FeatureSeries(w.Side)
+			if err != nil {
+				continue
+			}
+			for k, v := range series {
+				if r.Features == nil {
+					r.Features = map[string]float64{}
+				}
+				r.Features[k] += v
+			}
 		}
 	}
 	if sc.Backlog {

@@ -2,7 +2,10 @@ package bench
 
 import (
 	"bytes"
+	"fmt"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -196,8 +199,8 @@ func TestRunInterleavesRounds(t *testing.T) {
 		got = append(got, r.Name+"#"+string(rune('0'+r.Round)))
 	}
 	want := []string{
-		ScenarioBacklog + "#1", ScenarioChallengerBacklog + "#1", ScenarioReasonsOffBacklog + "#1", ScenarioRulesBacklog + "#1",
-		ScenarioRulesBacklog + "#2", ScenarioReasonsOffBacklog + "#2", ScenarioChallengerBacklog + "#2", ScenarioBacklog + "#2",
+		ScenarioBacklog + "#1", ScenarioChallengerBacklog + "#1", ScenarioReasonsOffBacklog + "#1", ScenarioRulesBacklog + "#1", ScenarioArchiveBacklog + "#1",
+		ScenarioArchiveBacklog + "#2", ScenarioRulesBacklog + "#2", ScenarioReasonsOffBacklog + "#2", ScenarioChallengerBacklog + "#2", ScenarioBacklog + "#2",
 	}
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("order %v, want %v", got, want)
@@ -221,6 +224,116 @@ func TestRulesSetIsTheTypicalRules(t *testing.T) {
 	}
 	if n := set.Len(); n != 50 {
 		t.Fatalf("%d rules, want 50", n)
+	}
+}
+
+// TestFeatureRatios: the archive's ratio is to the plain backlog; each
+// velocity ratio compares kv with off on the same traffic (a new card per
+// event, or the population), for backlog throughput, p99 at 2k/s and the
+// NATS server's CPU per verdict.
+func TestFeatureRatios(t *testing.T) {
+	res := sample()
+	add := func(name string, backlog, p99, serverCPU float64) {
+		rep := &loadtest.Report{Mode: loadtest.ModeStream, BacklogThroughput: backlog}
+		rep.Latency.P99 = p99
+		res.Results = append(res.Results, Result{Scenario: Scenario{Name: name, Workers: 1}, Report: rep,
+			CPUPerVerdict: &CPUPerVerdict{Server: serverCPU}})
+	}
+	add(ScenarioArchiveBacklog, 48_000, 0, 0)
+	add(VelocityScenario(false, true, false), 50_000, 0, 40)
+	add(VelocityScenario(true, true, false), 20_000, 0, 100)
+	add(VelocityScenario(false, false, false), 0, 4, 0)
+	add(VelocityScenario(true, false, false), 0, 10, 0)
+	add(VelocityScenario(false, true, true), 40_000, 0, 50)
+	add(VelocityScenario(true, true, true), 30_000, 0, 75)
+	add(VelocityScenario(false, false, true), 0, 5, 0)
+	add(VelocityScenario(true, false, true), 0, 6, 0)
+	res.ComputeRatios()
+	r := res.Ratios
+	for _, c := range []struct {
+		name      string
+		got, want float64
+	}{
+		{"archive / off", r.ArchivePerOff, 48_000.0 / 60_000},
+		{"velocity backlog", r.VelocityBacklogPerOff, 20_000.0 / 50_000},
+		{"velocity p99", r.VelocityP99PerOff, 10.0 / 4},
+		{"velocity server CPU", r.VelocityServerCPUPerOff, 100.0 / 40},
+		{"population backlog", r.VelocityPopulationBacklogPerOff, 30_000.0 / 40_000},
+		{"population p99", r.VelocityPopulationP99PerOff, 6.0 / 5},
+		{"population server CPU", r.VelocityPopulationServerCPUPerOff, 75.0 / 50},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+}
+
+// TestFeaturePlan: the full plan measures the archive against the plain
+// backlog's traffic, and velocity kv against off on the same traffic, with
+// FRAUDSCORE_VELOCITY=kv the only difference; the quick plan has none of
+// them.
+func TestFeaturePlan(t *testing.T) {
+	byName := map[string]Scenario{}
+	for _, sc := range Plan(false) {
+		byName[sc.Name] = sc
+	}
+	for _, sc := range Plan(true) {
+		if strings.Contains(sc.Name, "velocity") || sc.Name == ScenarioArchiveBacklog {
+			t.Errorf("quick plan has %s", sc.Name)
+		}
+	}
+	a, ok := byName[ScenarioArchiveBacklog]
+	if !ok || !a.Backlog || a.Load.Count != byName[ScenarioBacklog].Load.Count || strings.Join(a.Env, " ") != "FRAUDSCORE_ARCHIVE=true" {
+		t.Errorf("archive scenario %+v, want the plain backlog's with FRAUDSCORE_ARCHIVE=true", a)
+	}
+	for _, backlog := range []bool{true, false} {
+		for _, pop := range []bool{false, true} {
+			off, kv := byName[VelocityScenario(false, backlog, pop)], byName[VelocityScenario(true, backlog, pop)]
+			if off.Name == "" || kv.Name == "" {
+				t.Fatalf("missing velocity scenarios (backlog %v, population %v)", backlog, pop)
+			}
+			if len(off.Env) != 0 || strings.Join(kv.Env, " ") != "FRAUDSCORE_VELOCITY=kv" {
+				t.Errorf("%s env %v, %s env %v", off.Name, off.Env, kv.Name, kv.Env)
+			}
+			if fmt.Sprint(off.Load) != fmt.Sprint(kv.Load) || off.Backlog != backlog || kv.Backlog != backlog || off.PopulationCards != kv.PopulationCards ||
+				(off.PopulationCards > 0) != pop {
+				t.Errorf("%s and %s differ beyond velocity: %+v / %+v", off.Name, kv.Name, off, kv)
+			}
+			if !backlog && off.Load.Rate != 2000 {
+				t.Errorf("%s: rate %v, want 2000", off.Name, off.Load.Rate)
+			}
+		}
+	}
+	if !selected(VelocityScenario(true, false, true), "velocity") || selected(ScenarioBacklog, "velocity") {
+		t.Error("-only velocity must select the velocity scenarios alone")
+	}
+}
+
+// TestFeatureSeries reads the velocity and archive series from a metrics
+// page, labels kept, histogram buckets and other series left out.
+func TestFeatureSeries(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		fmt.Fprint(w, `# HELP fraudscore_velocity_degraded_total x
+# TYPE fraudscore_velocity_degraded_total counter
+fraudscore_velocity_degraded_total{reason="timeout"} 3
+fraudscore_velocity_updates_total{key="card"} 1000
+fraudscore_velocity_seconds_bucket{le="0.001"} 5
+fraudscore_velocity_seconds_count 1000
+fraudscore_archive_publishes_total{result="stored"} 999
+fraudscore_messages_acked_total 1000
+`)
+	}))
+	defer srv.Close()
+	got, err := FeatureSeries(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]float64{
+		`fraudscore_velocity_degraded_total{reason="timeout"}`: 3, `fraudscore_velocity_updates_total{key="card"}`: 1000,
+		`fraudscore_velocity_seconds_count`: 1000, `fraudscore_archive_publishes_total{result="stored"}`: 999,
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("got %v, want %v", got, want)
 	}
 }
 

@@ -258,6 +258,41 @@ func metric(client *http.Client, side, name string) (float64, error) {
 	return 0, errors.New("bench: metric " + name + " not found")
 }
 
+// FeatureSeries reads from a worker's /metrics every series of the
+// optional features a scenario switches on (FeatureSeriesPrefixes), by
+// series as rendered (`fraudscore_velocity_degraded_total{reason="timeout"}`),
+// histogram buckets left out: what a benchmark's throughput depends on,
+// such as transactions scored without velocity because a KV round trip
+// timed out.
+func FeatureSeries(side string) (map[string]float64, error) {
+	resp, err := (&http.Client{Timeout: 5 * time.Second}).Get(side + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out := map[string]float64{}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 || strings.HasPrefix(line, "#") || strings.Contains(line[:i], "_bucket{") {
+			continue
+		}
+		for _, p := range FeatureSeriesPrefixes {
+			if strings.HasPrefix(line, p) {
+				if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+					out[line[:i]] = v
+				}
+			}
+		}
+	}
+	return out, sc.Err()
+}
+
+// FeatureSeriesPrefixes are the metric name prefixes FeatureSeries keeps.
+var FeatureSeriesPrefixes = []string{"fraudscore_velocity_", "fraudscore_archive_"}
+
 // CPUSeconds returns the user+system CPU time of a process from /proc (0 if
 // unknown); pid 0 means this process.
 func CPUSeconds(pid int) float64 {

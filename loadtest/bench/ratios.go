@@ -18,6 +18,7 @@ const (
 	ScenarioChallengerBacklog  = "fraudscore backlog, challenger in shadow"
 	ScenarioReasonsOffBacklog  = "fraudscore backlog, reasons off"
 	ScenarioRulesBacklog       = "fraudscore backlog, 50 rules"
+	ScenarioArchiveBacklog     = "fraudscore backlog, archive"
 )
 
 // Ratios are fraudscore's throughput over the baselines measured in the same
@@ -61,6 +62,25 @@ type Ratios struct {
 	// backlog" (rules off) verdicts/s: the cost of 50 typical analyst
 	// rules on every transaction (target: at least 0.9).
 	RulesPerNone float64 `json:"rules_per_none" desc:"fraudscore backlog with 50 typical rules ÷ fraudscore backlog without rules verdicts/s"`
+	// ArchivePerOff is "fraudscore backlog, archive" over "fraudscore
+	// backlog" verdicts/s: the cost of the archive copy of every
+	// transaction (FRAUDSCORE_ARCHIVE=true, ADR 0021).
+	ArchivePerOff float64 `json:"archive_per_off" desc:"fraudscore backlog with FRAUDSCORE_ARCHIVE=true ÷ fraudscore backlog verdicts/s"`
+	// VelocityBacklogPerOff is "velocity kv, backlog" over "velocity off,
+	// backlog" verdicts/s, a new card per event (target: at least 0.5).
+	VelocityBacklogPerOff float64 `json:"velocity_backlog_per_off" desc:"backlog with FRAUDSCORE_VELOCITY=kv ÷ velocity off verdicts/s (a new card per event)"`
+	// VelocityP99PerOff is the p99 end-to-end latency of "velocity kv,
+	// 2k/s" over that of "velocity off, 2k/s" (target: at most 3).
+	VelocityP99PerOff float64 `json:"velocity_p99_per_off" desc:"p99 latency at 2k/s with FRAUDSCORE_VELOCITY=kv ÷ velocity off (a new card per event)"`
+	// VelocityServerCPUPerOff is the NATS server's CPU per verdict in
+	// "velocity kv, backlog" over "velocity off, backlog".
+	VelocityServerCPUPerOff float64 `json:"velocity_server_cpu_per_off" desc:"NATS server CPU per verdict, backlog with FRAUDSCORE_VELOCITY=kv ÷ velocity off (a new card per event)"`
+	// VelocityPopulationBacklogPerOff, VelocityPopulationP99PerOff and
+	// VelocityPopulationServerCPUPerOff are the same with population
+	// traffic (cards and devices that pay again and again, raw events).
+	VelocityPopulationBacklogPerOff   float64 `json:"velocity_population_backlog_per_off" desc:"backlog with FRAUDSCORE_VELOCITY=kv ÷ velocity off verdicts/s (population traffic)"`
+	VelocityPopulationP99PerOff       float64 `json:"velocity_population_p99_per_off" desc:"p99 latency at 2k/s with FRAUDSCORE_VELOCITY=kv ÷ velocity off (population traffic)"`
+	VelocityPopulationServerCPUPerOff float64 `json:"velocity_population_server_cpu_per_off" desc:"NATS server CPU per verdict, backlog with FRAUDSCORE_VELOCITY=kv ÷ velocity off (population traffic)"`
 }
 
 // ComputeRatios fills res.Ratios from its results. With several rounds it
@@ -125,6 +145,18 @@ func (res *Results) roundRatios(round int) Ratios {
 		}
 		return 0
 	}
+	p99 := func(name string) float64 {
+		if r := res.find(name, round); r != nil && r.Report != nil {
+			return r.Report.Latency.P99
+		}
+		return 0
+	}
+	serverCPU := func(name string) float64 {
+		if r := res.find(name, round); r != nil && r.CPUPerVerdict != nil {
+			return r.CPUPerVerdict.Server
+		}
+		return 0
+	}
 	var consume, publish, service float64
 	if r := res.find(ScenarioNatsBench, round); r != nil {
 		consume, publish = r.NatsConsume, r.NatsPub
@@ -143,6 +175,13 @@ func (res *Results) roundRatios(round int) Ratios {
 		ChallengerShadowPerNone:               ratio(backlog(ScenarioChallengerBacklog), backlog(ScenarioBacklog)),
 		ReasonsFlaggedPerOff:                  ratio(backlog(ScenarioBacklog), backlog(ScenarioReasonsOffBacklog)),
 		RulesPerNone:                          ratio(backlog(ScenarioRulesBacklog), backlog(ScenarioBacklog)),
+		ArchivePerOff:                         ratio(backlog(ScenarioArchiveBacklog), backlog(ScenarioBacklog)),
+		VelocityBacklogPerOff:                 ratio(backlog(VelocityScenario(true, true, false)), backlog(VelocityScenario(false, true, false))),
+		VelocityP99PerOff:                     ratio(p99(VelocityScenario(true, false, false)), p99(VelocityScenario(false, false, false))),
+		VelocityServerCPUPerOff:               ratio(serverCPU(VelocityScenario(true, true, false)), serverCPU(VelocityScenario(false, true, false))),
+		VelocityPopulationBacklogPerOff:       ratio(backlog(VelocityScenario(true, true, true)), backlog(VelocityScenario(false, true, true))),
+		VelocityPopulationP99PerOff:           ratio(p99(VelocityScenario(true, false, true)), p99(VelocityScenario(false, false, true))),
+		VelocityPopulationServerCPUPerOff:     ratio(serverCPU(VelocityScenario(true, true, true)), serverCPU(VelocityScenario(false, true, true))),
 	}
 }
 
