@@ -3,6 +3,7 @@ package security
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -16,11 +17,11 @@ import (
 
 // featureEnv switches on everything beyond scoring that uses NATS: the label
 // join (LABELS, its consumer, the verdict-index consumer on VERDICTS, the
-// VERDICT_INDEX and LABEL_STATE buckets) and the transaction archive
-// (ARCHIVE); a label whose verdict is not indexed counts as unknown after a
-// second.
+// VERDICT_INDEX and LABEL_STATE buckets), the transaction archive (ARCHIVE)
+// and velocity features (the VELOCITY bucket); a label whose verdict is not
+// indexed counts as unknown after a second.
 var featureEnv = []string{
-	"FRAUDSCORE_LABELS=true", "FRAUDSCORE_ARCHIVE=true",
+	"FRAUDSCORE_LABELS=true", "FRAUDSCORE_ARCHIVE=true", "FRAUDSCORE_VELOCITY=kv",
 	"FRAUDSCORE_LABEL_VERDICT_WAIT=1s", "FRAUDSCORE_LABEL_RETRY_DELAY=100ms",
 }
 
@@ -67,13 +68,14 @@ func bucketValues(t *testing.T, ops *client, bucket string) uint64 {
 }
 
 // TestLeastPrivilegeLabelsArchiveVelocity runs a worker with the label
-// join and the archive on, first as `worker` (it creates the whole
-// topology), then as `worker-managed-topology` on that topology, with labels
-// from `labeller`: every path of each feature (index puts, label joins, a
-// duplicate label read from the label state, an unknown one, a card-number
-// label dead-lettered and erased from LABELS, archive copies) works without
-// a single permission violation, and the actions around them that no role
-// needs are refused, the velocity bucket's included.
+// join, the archive and velocity on, first as `worker` (it creates the
+// whole topology), then as `worker-managed-topology` on that topology, with
+// labels from `labeller`: every path of each feature (index puts, label
+// joins, a duplicate label read from the label state, an unknown one, a
+// card-number label dead-lettered and erased from LABELS, archive copies,
+// velocity reads, creates and compare-and-set updates of card and device
+// keys) works without a single permission violation, and the actions around
+// them that no role needs are refused.
 func TestLeastPrivilegeLabelsArchiveVelocity(t *testing.T) {
 	e := render(t, tlsOff)
 	s := e.start(t)
@@ -100,6 +102,15 @@ func TestLeastPrivilegeLabelsArchiveVelocity(t *testing.T) {
 		waitStreamMsgs(t, ops.js, "VERDICTS", scored)
 		waitStreamMsgs(t, ops.js, "ARCHIVE", scored)
 		w.waitMetric(t, `fraudscore_archive_publishes_total{result="stored"}`, n)
+		// Velocity recorded every transaction in its card's key (the
+		// second round's events reuse the first round's cards: updates
+		// of existing keys), none scored without it.
+		w.waitMetric(t, `fraudscore_velocity_updates_total{key="card"}`, n)
+		for series, v := range testenv.ScrapeMetrics(t, "http://"+w.httpAddr+"/metrics") {
+			if strings.HasPrefix(series, "fraudscore_velocity_degraded_total") {
+				assert.Zero(t, v, series)
+			}
+		}
 		for i := range evs {
 			publishLabel(t, lab, evs[i].TransactionID, labelJSON(t, contracts.Label{TransactionID: evs[i].TransactionID}))
 		}
@@ -118,6 +129,7 @@ func TestLeastPrivilegeLabelsArchiveVelocity(t *testing.T) {
 		waitStreamMsgs(t, ops.js, "FRAUD_DLQ", round+1)
 		assert.Equal(t, scored, bucketValues(t, ops, "VERDICT_INDEX"))
 		assert.Equal(t, scored, bucketValues(t, ops, "LABEL_STATE"))
+		assert.GreaterOrEqual(t, bucketValues(t, ops, "VELOCITY"), uint64(n), "a key per card at least")
 		// Let the backlog poll and a pull expiry of every consumer run.
 		time.Sleep(1500 * time.Millisecond)
 		assert.Empty(t, s.logs.matching(violationsOfConn("fraudscore-worker")), "the worker process needed a permission it lacks")

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fraudscore/fraudscore/internal/testenv"
 	"github.com/fraudscore/fraudscore/internal/testenv/natstest"
+	"github.com/fraudscore/fraudscore/scorer/velocity"
 	"github.com/fraudscore/fraudscore/worker"
 )
 
@@ -120,7 +121,9 @@ func bucketDefinitions(t *testing.T, cfg *worker.Config) map[string]jetstream.Ke
 	t.Helper()
 	lc := worker.DefaultLabelConfig()
 	out := map[string]jetstream.KeyValueConfig{}
-	for _, kc := range worker.LabelBucketConfigs(cfg, &lc) {
+	vc := velocity.DefaultConfig() // as cmd/fraudscore sizes the velocity bucket
+	lim := worker.VelocityLimits{TTL: vc.Retention(), MaxValue: velocity.CardStateBytes(vc.MaxEntries, vc.MaxDevicesPerCard)}
+	for _, kc := range append(worker.LabelBucketConfigs(cfg, &lc), worker.VelocityBucketConfig(cfg, lim)) {
 		out[filepath.Join("streams", "KV_"+kc.Bucket+".json")] = kc
 	}
 	return out
