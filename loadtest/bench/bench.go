@@ -145,6 +145,9 @@ type Results struct {
 	// RatioRounds are the ratios of each round, in round order, when the
 	// run had several.
 	RatioRounds []Ratios `json:"ratio_rounds,omitempty"`
+	// ScenarioMedians are each scenario's median figures over the rounds,
+	// when the run had several.
+	ScenarioMedians []ScenarioMedian `json:"scenario_medians,omitempty"`
 }
 
 // Plan returns the scenarios of a full or quick run.

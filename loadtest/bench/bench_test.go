@@ -176,10 +176,21 @@ func TestRatiosAreMediansOfRounds(t *testing.T) {
 	var md bytes.Buffer
 	res.WriteMarkdown(&md)
 	for _, want := range []string{"3 interleaved rounds", "| median | round 1 | round 2 | round 3 |",
-		"fraudscore backlog, challenger in shadow (round 2)", "| **0.85** | 0.00 | 0.90 | 0.80 |"} {
+		"fraudscore backlog, challenger in shadow (round 2)", "| **0.85** | 0.00 | 0.90 | 0.80 |",
+		"| fraudscore backlog, challenger in shadow | 2 | 23500 | 47000 |"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("markdown lacks %q:\n%s", want, md.String())
 		}
+	}
+	// Each scenario's medians, over the rounds it completed.
+	if len(res.ScenarioMedians) != 3 {
+		t.Fatalf("scenario medians %+v, want 3", res.ScenarioMedians)
+	}
+	if m := res.ScenarioMedians[0]; m.Name != ScenarioBacklog || m.Rounds != 3 || m.BacklogThroughput != 60_000 || m.Throughput != 30_000 {
+		t.Errorf("backlog medians %+v, want 3 rounds, 60000 backlog, 30000 throughput", m)
+	}
+	if m := res.ScenarioMedians[1]; m.Rounds != 2 || m.BacklogThroughput != 47_000 {
+		t.Errorf("challenger medians %+v, want the two rounds that ran: (54000+40000)/2", m)
 	}
 }
 

@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 )
 
@@ -97,6 +98,37 @@ func (res *Results) WriteMarkdown(w io.Writer) {
 			}
 			fmt.Fprintln(w)
 		}
+	}
+	if len(res.ScenarioMedians) > 0 {
+		fmt.Fprintf(w, "\nEach scenario's medians over the rounds it completed (`scenario_medians` in the JSON):\n\n")
+		fmt.Fprintf(w, "| scenario | rounds | verdicts/s | backlog cleared/s | p99 ms | CPU µs/verdict server | CPU µs/verdict worker |\n|---|---|---|---|---|---|---|\n")
+		for _, m := range res.ScenarioMedians {
+			fmt.Fprintf(w, "| %s | %d | %.0f | %.0f | %.3f | %.1f | %.1f |\n", m.Name, m.Rounds, m.Throughput, m.BacklogThroughput, m.P99Ms, m.ServerCPUus, m.WorkerCPUus)
+		}
+	}
+	var features []string
+	for _, r := range res.Results {
+		if len(r.Features) == 0 {
+			continue
+		}
+		keys := make([]string, 0, len(r.Features))
+		for k, v := range r.Features {
+			if v != 0 && !strings.HasSuffix(k, "_sum") && !strings.HasSuffix(k, "_count") {
+				keys = append(keys, fmt.Sprintf("`%s` %.0f", k, v))
+			}
+		}
+		if len(keys) == 0 {
+			continue
+		}
+		slices.Sort(keys)
+		name := r.Name
+		if r.Round > 0 {
+			name = fmt.Sprintf("%s (round %d)", r.Name, r.Round)
+		}
+		features = append(features, fmt.Sprintf("- %s: %s\n", name, strings.Join(keys, ", ")))
+	}
+	if len(features) > 0 {
+		fmt.Fprintf(w, "\nThe workers' velocity and archive counters when each measured phase ended (`worker_features` in the JSON; zero counters left out):\n\n%s", strings.Join(features, ""))
 	}
 	fmt.Fprintf(w, "\nColumns: `verdicts/s` is verdicts matched over the whole run (first intended send to last verdict); `backlog cleared/s` is for scenarios whose transactions were preloaded before the workers started; latency is end to end from each transaction's intended send time (open loop) to the verdict's arrival at the latency probe, a core subscriber of `fraud.verdicts.>` (or the reply, for request-reply); `missing` and `stored dup` come from what VERDICTS and FRAUD_DLQ stored, read back by transaction id after the run (`report.stored` in the JSON), not from the probe.\n")
 }

@@ -89,7 +89,7 @@ type Ratios struct {
 // that ratio over the rounds where it could be computed.
 func (res *Results) ComputeRatios() {
 	if res.Rounds <= 1 {
-		res.RatioRounds = nil
+		res.RatioRounds, res.ScenarioMedians = nil, nil
 		res.Ratios = res.roundRatios(0)
 		return
 	}
@@ -98,6 +98,70 @@ func (res *Results) ComputeRatios() {
 		res.RatioRounds[i] = res.roundRatios(i + 1)
 	}
 	res.Ratios = medianRatios(res.RatioRounds)
+	res.ScenarioMedians = res.scenarioMedians()
+}
+
+// ScenarioMedian is one scenario's figures over the rounds of a run: for
+// each, the median of the rounds where the scenario ran without error (0
+// when none gave the figure).
+type ScenarioMedian struct {
+	Name string `json:"name"`
+	// Rounds is how many rounds the medians are over.
+	Rounds            int     `json:"rounds"`
+	Throughput        float64 `json:"throughput"`
+	BacklogThroughput float64 `json:"backlog_throughput,omitempty"`
+	P99Ms             float64 `json:"p99_ms"`
+	// ServerCPUus and WorkerCPUus are CPU µs per verdict of the NATS
+	// server and of the workers (CPUPerVerdict).
+	ServerCPUus float64 `json:"server_cpu_us_per_verdict"`
+	WorkerCPUus float64 `json:"worker_cpu_us_per_verdict"`
+}
+
+// scenarioMedians returns the median figures of each scenario over the
+// rounds, in the order the scenarios first ran.
+func (res *Results) scenarioMedians() []ScenarioMedian {
+	var names []string
+	by := map[string][]*Result{}
+	for i := range res.Results {
+		r := &res.Results[i]
+		if _, ok := by[r.Name]; !ok {
+			names = append(names, r.Name)
+			by[r.Name] = nil
+		}
+		if r.Err == "" && r.Report != nil {
+			by[r.Name] = append(by[r.Name], r)
+		}
+	}
+	out := make([]ScenarioMedian, 0, len(names))
+	for _, name := range names {
+		rs := by[name]
+		of := func(f func(r *Result) float64) float64 {
+			var vals []float64
+			for _, r := range rs {
+				if v := f(r); v > 0 {
+					vals = append(vals, v)
+				}
+			}
+			return median(vals)
+		}
+		cpu := func(f func(c *CPUPerVerdict) float64) func(r *Result) float64 {
+			return func(r *Result) float64 {
+				if r.CPUPerVerdict == nil {
+					return 0
+				}
+				return f(r.CPUPerVerdict)
+			}
+		}
+		out = append(out, ScenarioMedian{
+			Name: name, Rounds: len(rs),
+			Throughput:        of(func(r *Result) float64 { return r.Report.Throughput }),
+			BacklogThroughput: of(func(r *Result) float64 { return r.Report.BacklogThroughput }),
+			P99Ms:             of(func(r *Result) float64 { return r.Report.Latency.P99 }),
+			ServerCPUus:       of(cpu(func(c *CPUPerVerdict) float64 { return c.Server })),
+			WorkerCPUus:       of(cpu(func(c *CPUPerVerdict) float64 { return c.Worker })),
+		})
+	}
+	return out
 }
 
 // medianRatios returns, field by field, the median of the non-zero values
