@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -237,4 +238,51 @@ func TestVelocityBucketConfigUpdate(t *testing.T) {
 	require.Error(t, err)
 	require.True(t, errors.Is(err, jetstream.ErrBucketNotFound), "%v", err)
 	require.NoError(t, octx.Err(), "a missing bucket is not retried")
+}
+
+// Against a fresh three-node cluster of which one node runs (no meta
+// leader), opening the bucket retries transient failures, counted, until
+// the cluster forms; cancelled meanwhile, it stops with the context's error.
+func TestOpenVelocityBucketRetriesUntilTheClusterForms(t *testing.T) {
+	cl := natstest.NewCluster(t, 3)
+	cl.Start(0)
+	cfg := testConfig(t)
+	cfg.Replicas = 3
+	nc, _ := connect(t, cl.ClientURL())
+	m := worker.NewMetrics(prometheus.NewRegistry(), "test", "test")
+	opts := worker.VelocityBucketOptions{Metrics: m, Logger: testLogger(t),
+		Retry: worker.SetupRetry{AttemptTimeout: time.Second, MinDelay: 50 * time.Millisecond, MaxDelay: 500 * time.Millisecond}}
+	lim := worker.VelocityLimits{TTL: time.Hour, MaxValue: testMaxValue}
+
+	cctx, cancel := context.WithCancel(context.Background())
+	stopped := make(chan error, 1)
+	go func() { _, err := worker.OpenVelocityBucket(cctx, nc, cfg, lim, opts); stopped <- err }()
+	require.Eventually(t, func() bool { return metricValue(t, m.SetupRetries) >= 1 }, 60*time.Second, 20*time.Millisecond,
+		"no transient failure counted against a cluster without a meta leader")
+	cancel()
+	select {
+	case err := <-stopped:
+		require.ErrorIs(t, err, context.Canceled)
+	case <-time.After(30 * time.Second):
+		t.Fatal("OpenVelocityBucket did not stop when its context was cancelled")
+	}
+
+	ctx, cancel2 := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel2()
+	opened := make(chan error, 1)
+	var b *worker.VelocityBucket
+	go func() { var err error; b, err = worker.OpenVelocityBucket(ctx, nc, cfg, lim, opts); opened <- err }()
+	retries := metricValue(t, m.SetupRetries)
+	require.Eventually(t, func() bool { return metricValue(t, m.SetupRetries) > retries }, 60*time.Second, 20*time.Millisecond)
+	cl.Start(1)
+	cl.Start(2)
+	select {
+	case err := <-opened:
+		require.NoError(t, err)
+	case <-ctx.Done():
+		t.Fatal("the bucket never opened after the cluster formed")
+	}
+	ok, err := b.Put(ctx, "c.formed", []byte("v"), 0)
+	require.NoError(t, err)
+	require.True(t, ok)
 }
