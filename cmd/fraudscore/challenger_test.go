@@ -46,7 +46,7 @@ func TestModelChallengerSetShowClear(t *testing.T) {
 
 	r = ch("show")
 	require.Zero(t, r.code, r.stderr)
-	assert.Regexp(t, `^challenger -> `+v1+` ok: xgboost-json, \d+ trees, 17 features, \d+ golden rows within 1e-06\n$`, r.stdout)
+	assert.Regexp(t, `^challenger -> `+v1+` ok: xgboost-json, \d+ trees, 17 features, \d+ golden rows within 1e-06(, their contributions within 1e-05)?\n$`, r.stdout)
 
 	r = ch("set", v2)
 	assert.Equal(t, 1, r.code, "the version latest names is refused")

@@ -41,11 +41,11 @@ func TestModelListAndCheckBundled(t *testing.T) {
 	v := testenv.BundledVersion(t)
 	r := runBin(t, "", nil, "model", "list", "-dir", testenv.ModelDir(t))
 	require.Zero(t, r.code, r.stderr)
-	assert.Regexp(t, `(?m)^\* `+v+`  xgboost 1\.7\.4  features=17  holdout roc_auc=0\.9229 pr_auc=0\.8274`, r.stdout)
+	assert.Regexp(t, `(?m)^\* `+v+`  xgboost 1\.7\.4  features=17  holdout roc_auc=0\.9804 pr_auc=0\.9199`, r.stdout)
 
 	r = runBin(t, "", nil, "model", "check", "-dir", testenv.ModelDir(t))
 	require.Zero(t, r.code, r.stderr)
-	assert.Regexp(t, `^`+v+` ok: xgboost-json, 123 trees, 17 features, 128 golden rows within 1e-06`, r.stdout)
+	assert.Regexp(t, `^`+v+` ok: xgboost-json, 190 trees, 17 features, 128 golden rows within 1e-06`, r.stdout)
 
 	r = runBin(t, "", nil, "model")
 	assert.Equal(t, 2, r.code, "no subcommand is a usage error")
