@@ -44,7 +44,7 @@ func TestPopulationStream(t *testing.T) {
 	g := synthetic.New(cfg)
 	v := contracts.NewValidator()
 	v.Now = func() time.Time { return time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC) }
-	prefix := "syn-42-"
+	prefix := synthetic.DefaultIDPrefix(42)
 	cardSeen, devSeen := map[string]bool{}, map[string]bool{}
 	cardsOfDevice := map[string]map[string]bool{}
 	scenarios := map[synthetic.Scenario]int{}
@@ -197,7 +197,7 @@ func TestPopulationDefaults(t *testing.T) {
 	g = synthetic.New(popConfig(2, 1, 1))
 	for range 1000 {
 		ev, _ := g.Next()
-		require.Equal(t, "syn-2-card-0", ev.CardToken)
-		require.Contains(t, []string{"", "syn-2-dev-0"}, ev.DeviceID)
+		require.Equal(t, "syn-2_card-0", ev.CardToken)
+		require.Contains(t, []string{"", "syn-2_dev-0"}, ev.DeviceID)
 	}
 }

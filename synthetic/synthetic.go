@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"time"
 
 	"github.com/fraudscore/fraudscore/contracts"
@@ -83,9 +84,14 @@ type Config struct {
 	Start time.Time
 	// Now, when set, stamps events with the wall clock instead (load tests).
 	Now func() time.Time
-	// IDPrefix prefixes transaction ids (default "syn-<seed>-"), and in
-	// population mode card tokens and device ids too, so two runs never share
-	// velocity state.
+	// IDPrefix prefixes transaction ids, which are IDPrefix followed by the
+	// event's number (1, 2, ...), and in population mode card tokens and
+	// device ids too, so two runs never share velocity state. The default,
+	// DefaultIDPrefix(Seed), never forms a card number with the counter; a
+	// prefix of your own that ends in digits and a dash or a space may: the
+	// digits on both sides then read as one grouped number, and an event
+	// whose id passes the Luhn check is refused as carrying a card number
+	// (see contracts.LooksLikePAN).
 	IDPrefix string
 	// Population, when set, switches to population mode (see Population):
 	// raw per-card and per-device streams in event-time order, without
@@ -113,13 +119,34 @@ func New(cfg Config) *Generator {
 		cfg.Start = time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
 	}
 	if cfg.IDPrefix == "" {
-		cfg.IDPrefix = fmt.Sprintf("syn-%d-", cfg.Seed)
+		cfg.IDPrefix = DefaultIDPrefix(cfg.Seed)
 	}
 	g := &Generator{cfg: cfg, rng: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)), clock: cfg.Start}
 	if cfg.Population != nil {
 		g.pop = g.newPopulation()
 	}
 	return g
+}
+
+// panSafeDigits is the longest run of digits that can never be a card
+// number (contracts.LooksLikePAN looks for 13 to 19).
+const panSafeDigits = 12
+
+// DefaultIDPrefix returns Config.IDPrefix's default for seed: "syn-<seed>_",
+// as in "syn-20261127_10002" (the event's number follows). The underscore
+// keeps the seed's digits and the counter's apart, where a dash or a space
+// would join them into one grouped number that passes the Luhn check for
+// about one id in ten ("syn-20261202-10003" looks like a card number), and a
+// seed longer than 12 digits has its last 12 split off by another underscore
+// ("syn-1764680_000000000000_"), so no run of digits in a default id is
+// long enough to be a card number until the counter itself reaches 13
+// digits (10^12 events).
+func DefaultIDPrefix(seed uint64) string {
+	s := strconv.FormatUint(seed, 10)
+	if n := len(s); n > panSafeDigits {
+		s = s[:n-panSafeDigits] + "_" + s[n-panSafeDigits:]
+	}
+	return "syn-" + s + "_"
 }
 
 var (

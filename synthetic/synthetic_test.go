@@ -4,7 +4,10 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"math"
+	"math/rand/v2"
 	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -123,7 +126,11 @@ func TestDefaultModeIsPinned(t *testing.T) {
 		cfg  synthetic.Config
 		want string
 	}{
-		{synthetic.Config{Seed: 20261127}, "0b408e10ca873bbda9df2889676433dcb098b5ea14f83a6a46c01414315b3050"},
+		// The default id prefix changed from "syn-<seed>-" to
+		// synthetic.DefaultIDPrefix's "syn-<seed>_" (ids could look like a
+		// card number); with the old prefix the sequence is what it was.
+		{synthetic.Config{Seed: 20261127}, "782f5985f099ff58ab8038fef79e06594e526190f36c358f5f0cdf59e1de91ce"},
+		{synthetic.Config{Seed: 20261127, IDPrefix: "syn-20261127-"}, "0b408e10ca873bbda9df2889676433dcb098b5ea14f83a6a46c01414315b3050"},
 		{synthetic.Config{Seed: 1, FraudRate: 0.3, IDPrefix: "lt-",
 			Now: func() time.Time { return time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC) }},
 			"37299383c3dd7d869d342986b6094eba4f69c8ddfa568efe217710c1504106ab"},
@@ -137,5 +144,38 @@ func TestDefaultModeIsPinned(t *testing.T) {
 			require.NoError(t, enc.Encode(l))
 		}
 		assert.Equal(t, tc.want, hex.EncodeToString(h.Sum(nil)), "seed %d: the first 20 000 default-mode events changed", tc.cfg.Seed)
+	}
+}
+
+// TestDefaultIDsNeverLookLikeACardNumber: with the default id prefix, no
+// transaction id, card token or device id looks like a card number, so no
+// generated event is refused for one, whatever the seed; ids of the form
+// the default had before ("syn-<seed>-<n>") were, for about one in ten
+// five-digit counters of an eight-digit seed.
+func TestDefaultIDsNeverLookLikeACardNumber(t *testing.T) {
+	require.True(t, contracts.LooksLikePAN("syn-20261202-10003"), "the old form's fault this test guards against")
+	require.Equal(t, "syn-20261202_", synthetic.DefaultIDPrefix(20261202))
+	require.Equal(t, "syn-1764680_000000000000_", synthetic.DefaultIDPrefix(1764680000000000000))
+
+	v := contracts.NewValidator()
+	v.Now = func() time.Time { return time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC) }
+	for _, seed := range []uint64{0, 42, 20261127, 20261202, 4111111111111111, 1764680000000000000, math.MaxUint64} {
+		for _, pop := range []*synthetic.Population{nil, {Cards: 50, Devices: 40}} {
+			g := synthetic.New(synthetic.Config{Seed: seed, Population: pop})
+			for i := range 10_100 { // past the first five-digit counters
+				ev, _ := g.Next()
+				require.NoError(t, v.ValidateEvent(&ev), "seed %d, event %d", seed, i)
+				for _, s := range []string{ev.TransactionID, ev.CardToken, ev.DeviceID} {
+					require.False(t, contracts.LooksLikePAN(s), "seed %d: %q", seed, s)
+				}
+			}
+		}
+	}
+	// Any seed, any counter below 10^12.
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 200_000 {
+		seed := r.Uint64() >> r.IntN(64)
+		id := synthetic.DefaultIDPrefix(seed) + strconv.FormatUint(1+r.Uint64N(1e12-1), 10)
+		require.False(t, contracts.LooksLikePAN(id), id)
 	}
 }
