@@ -182,3 +182,17 @@ func TestWorkerVelocityKV(t *testing.T) {
 	assert.ElementsMatch(t, []string{velocity.CardKey(evs[0].CardToken), velocity.DeviceKey("dev-velocity-a"),
 		velocity.DeviceKey("dev-velocity-b")}, keys)
 }
+
+// With FRAUDSCORE_VELOCITY=kv and the topology managed elsewhere, a missing
+// velocity bucket stops the worker at start: exit status 1, one line naming
+// the bucket.
+func TestWorkerVelocityBucketMissing(t *testing.T) {
+	p, _ := startWorker(t, "FRAUDSCORE_VELOCITY=kv", "FRAUDSCORE_ENSURE_TOPOLOGY=false")
+	require.Equal(t, 1, p.WaitExit(t, 60*time.Second), p.Output())
+	var last string
+	for _, line := range strings.Split(strings.TrimSpace(p.Output()), "\n") {
+		last = line
+	}
+	assert.True(t, strings.HasPrefix(last, "fraudscore: worker: bucket VELOCITY (topology is managed elsewhere): "), last)
+	assert.Contains(t, last, "bucket not found")
+}
