@@ -16,9 +16,16 @@ import (
 // TestGoldenContributions: a version whose metadata carries XGBoost's own
 // pred_contribs for its golden rows loads; one whose contributions are off
 // by more than 1e-5, or whose model file has no covers, is refused; the
-// bundled metadata, which predates the field, loads without it.
+// bundled version carries them; v20261202_065702, which predates the field,
+// loads without it.
 func TestGoldenContributions(t *testing.T) {
-	require.Nil(t, testenv.BundledModel(t).Meta.GoldenContributions, "the bundled version predates golden contributions")
+	bundled := testenv.BundledModel(t)
+	require.Len(t, bundled.Meta.GoldenContributions, len(bundled.Meta.GoldenRows), "the bundled version carries golden contributions")
+	const older = "v20261202_065702"
+	l, err := modelstore.Open(testenv.ModelDir(t)).Load(older)
+	require.NoError(t, err)
+	require.Nil(t, l.Meta.GoldenContributions, "%s predates golden contributions", older)
+
 	const v = "v20300101_000000"
 	dir := t.TempDir()
 	vdir := testenv.CopyBundled(t, dir, v)
@@ -30,7 +37,7 @@ func TestGoldenContributions(t *testing.T) {
 	}
 
 	setContribs(want)
-	l, err := modelstore.Open(dir).Load(v)
+	l, err = modelstore.Open(dir).Load(v)
 	require.NoError(t, err)
 	require.Len(t, l.Meta.GoldenContributions, len(meta.GoldenRows))
 
