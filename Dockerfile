@@ -4,7 +4,7 @@
 # build args). Validated by deploy/validate (BuildKit parser: final stage
 # non-root USER, only /fraudscore and /models; the binary is static and runs
 # in an empty root filesystem). Why scratch and not distroless/static:
-# docs/adr/0006-deployment.md (size: the binary is ~23.8 MB today).
+# docs/adr/0006-deployment.md (size: the binary is ~24 MB today).
 #
 # Every image this file pulls is pinned by digest (the syntax frontend above
 # and the build stage; scratch is no image): a tag can be moved, a digest
@@ -39,6 +39,11 @@ RUN --mount=type=cache,target=/go/pkg/mod \
     go build -trimpath -tags "${GO_TAGS}" \
       -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" \
       -o /out/fraudscore ./cmd/fraudscore
+# Only the version models/latest names, and the link to it: the image serves
+# its bundled champion. Older versions stay in the repository (rollback in a
+# cluster is a new image or a mounted models volume: docs/models.md).
+RUN mkdir -p /out/models && v="$(readlink models/latest)" && \
+    cp -a "models/$v" /out/models/ && ln -s "$v" /out/models/latest
 
 # scratch: no shell, no package manager, no libc, no CA bundle. TLS to NATS
 # uses FRAUDSCORE_NATS_CA_FILE (mounted); the code needs no time zone data.
@@ -51,8 +56,8 @@ LABEL org.opencontainers.image.title="fraudscore" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${COMMIT}"
 COPY --from=build --chown=0:0 --chmod=0555 /out/fraudscore /fraudscore
-# The whole models directory, so models/latest stays a symlink to its version.
-COPY --chown=0:0 models /models
+# The latest version and models/latest, still a symlink to it.
+COPY --from=build --chown=0:0 /out/models /models
 # The CycloneDX SBOM of the binary, written by make image (make sbom) before
 # the build: the image carries the list of what it is made of.
 COPY --chown=0:0 --chmod=0444 bin/fraudscore.cdx.json /sbom/fraudscore.cdx.json
