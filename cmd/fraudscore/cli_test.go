@@ -26,7 +26,7 @@ func TestEveryCommandHasItsOwnHelp(t *testing.T) {
 		{[]string{"model", "promote", "-h"}, "usage: fraudscore model promote [flags] VERSION", []string{"-dir"}, []string{"-rows"}},
 		{[]string{"model", "rollback", "-help"}, "usage: fraudscore model rollback [flags]", []string{"-dir"}, []string{"-rows"}},
 		{[]string{"model", "predict", "-h"}, "usage: fraudscore model predict MODEL_FILE", []string{"TSV"}, []string{"-dir", "Flags:"}},
-		{[]string{"model", "train", "-h"}, "usage: fraudscore model train [flags]", []string{"-dir", "-rows", "-seed", "-max-depth", "-python"}, nil},
+		{[]string{"model", "train", "-h"}, "usage: fraudscore model train [flags]", []string{"-dir", "-rows", "-seed", "-max-depth", "-python", "-upstream", "-cards"}, nil},
 		{[]string{"model", "help", "train"}, "usage: fraudscore model train [flags]", nil, nil},
 		{[]string{"model", "compare", "-h"}, "usage: fraudscore model compare [flags] (-since D | -last N)", []string{"-since", "-last", "-json", "-url"}, []string{"-dir"}},
 		{[]string{"help", "model", "check"}, "usage: fraudscore model check [flags] [VERSION]", nil, nil},
@@ -109,6 +109,7 @@ func TestCommandLineMistakesExit2WithTheirUsage(t *testing.T) {
 		{[]string{"model", "check", "v1", "v2"}, "wants [VERSION], got 2 arguments", "usage: fraudscore model check"},
 		{[]string{"model", "promote"}, "wants VERSION, got 0 arguments", "usage: fraudscore model promote [flags] VERSION"},
 		{[]string{"model", "train", "-rows", "many"}, `invalid value "many" for flag -rows`, "usage: fraudscore model train"},
+		{[]string{"model", "train", "-cards", "some"}, `invalid value "some" for flag -cards`, "usage: fraudscore model train"},
 		{[]string{"version", "now"}, "takes no arguments", "usage: fraudscore version"},
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
