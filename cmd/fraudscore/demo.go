@@ -12,7 +12,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/fraudscore/fraudscore/contracts"
-	"github.com/fraudscore/fraudscore/synthetic"
 	"github.com/fraudscore/fraudscore/worker"
 	"github.com/fraudscore/fraudscore/worker/labels"
 )
@@ -36,9 +35,11 @@ func drainConn(nc *nats.Conn, timeout time.Duration) error {
 	}
 }
 
-// demo publishes synthetic transactions at rate per second, so a
-// newcomer sees the system work within seconds of `make run`; the progress
-// summary reports what it sent (fields) beside what the worker stored.
+// demo publishes synthetic transactions at rate per second (demoTraffic: a
+// population's raw per-card streams, whose velocity the worker computes), so
+// a newcomer sees the system work within seconds of `make run`; the
+// progress summary reports what it sent (fields) beside what the worker
+// stored.
 type demo struct {
 	nc          *nats.Conn
 	cfg         *worker.Config
@@ -63,8 +64,7 @@ func (d *demo) run(ctx context.Context) {
 		d.log.Error("demo", "err", err)
 		return
 	}
-	gen := synthetic.New(synthetic.Config{Seed: uint64(time.Now().UnixNano()), Now: time.Now,
-		IDPrefix: fmt.Sprintf("demo-%x-", time.Now().Unix())})
+	traffic := newDemoTraffic(uint64(time.Now().UnixNano()))
 	subject := firstLiteral(d.cfg.Subjects) + "demo"
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
@@ -81,7 +81,7 @@ func (d *demo) run(ctx context.Context) {
 			}
 			owed += perTick
 			for ; owed >= 1; owed-- {
-				ev, lbl := gen.Next()
+				ev, lbl := traffic.next(now)
 				data, _ := json.Marshal(&ev)
 				if _, err := js.PublishAsync(subject, data); err != nil {
 					d.log.Warn("demo publish", "err", err)
