@@ -52,6 +52,7 @@ type ControlPlane struct {
 	cancel  context.CancelFunc
 	etcd    *embed.Etcd
 	stopped chan error
+	log     *os.File
 }
 
 // Start runs etcd and kube-apiserver with their state in dir (which must
@@ -83,6 +84,10 @@ func (cp *ControlPlane) Stop() {
 	if cp.etcd != nil {
 		cp.etcd.Close()
 		cp.etcd = nil
+	}
+	if cp.log != nil {
+		cp.log.Close()
+		cp.log = nil
 	}
 }
 
@@ -142,6 +147,18 @@ func (cp *ControlPlane) startAPIServer(ctx context.Context, etcdURL string) erro
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrStart, err)
 	}
+	cp.log = logFile
+	// klog writes to the log file only: by default it also copies errors
+	// to stderr, which would bury the test output.
+	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(klogFlags)
+	for name, value := range map[string]string{"logtostderr": "false", "alsologtostderr": "false", "stderrthreshold": "FATAL"} {
+		if err := klogFlags.Set(name, value); err != nil {
+			return fmt.Errorf("%w: klog flag %s: %w", ErrStart, name, err)
+		}
+	}
+	klog.SetOutput(logFile)
+
 	s := options.NewServerRunOptions()
 	fs := pflag.NewFlagSet("kube-apiserver", pflag.ContinueOnError)
 	fs.SetOutput(io.Discard)
@@ -183,17 +200,6 @@ func (cp *ControlPlane) startAPIServer(ctx context.Context, etcdURL string) erro
 		cancel()
 		return fmt.Errorf("%w: kube-apiserver options: %w", ErrStart, errors.Join(errs...))
 	}
-	// klog writes to the log file only: by default it also copies errors
-	// to stderr, which would bury the test output.
-	klogFlags := flag.NewFlagSet("klog", flag.ContinueOnError)
-	klog.InitFlags(klogFlags)
-	for name, value := range map[string]string{"logtostderr": "false", "alsologtostderr": "false", "stderrthreshold": "FATAL"} {
-		if err := klogFlags.Set(name, value); err != nil {
-			cancel()
-			return fmt.Errorf("%w: klog flag %s: %w", ErrStart, name, err)
-		}
-	}
-	klog.SetOutput(logFile)
 	cp.cancel = cancel
 	go func() { cp.stopped <- app.Run(runCtx, completed) }()
 
