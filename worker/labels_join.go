@@ -32,24 +32,16 @@ type labelJoin struct {
 func (w *Worker) runLabels(ctx context.Context) {
 	lc := w.labelCfg
 	var t *labelTopology
-	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, w.retry.AttemptTimeout)
+	// Every error is retried: labels wait in their stream, scoring goes on.
+	_, err := w.retry.run(ctx, func(error) bool { return true }, func(actx context.Context) error {
 		var err error
 		t, err = ensureLabelTopology(actx, w.js, w.cfg, lc)
-		cancel()
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return
-		}
-		pause := w.retry.delay(attempt)
+		return err
+	}, func(attempt int, pause time.Duration, err error) {
 		w.log.Warn("label join setup failed; retrying", "attempt", attempt, "retry_in", pause.Round(time.Millisecond).String(), "err", err)
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(pause):
-		}
+	})
+	if err != nil {
+		return
 	}
 	j := &labelJoin{w: w, lc: lc, t: t, m: w.m.Labels, log: w.log,
 		v: &contracts.Validator{MaxBytes: contracts.DefaultMaxLabelBytes}}

@@ -106,11 +106,8 @@ func transientSetupError(err error) bool {
 // is logged with its error and counted in fraudscore_setup_retries_total;
 // Ready reports the last error meanwhile.
 func (w *Worker) setup(ctx context.Context) (main, advisory jetstream.Consumer, err error) {
-	stopped := func(attempt int, last error) error {
-		return fmt.Errorf("worker: JetStream setup stopped after %d attempts: %w (last error: %w)", attempt, ctx.Err(), last)
-	}
-	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, w.retry.AttemptTimeout)
+	attempts, err := w.retry.run(ctx, transientSetupError, func(actx context.Context) error {
+		var err error
 		main, advisory, err = EnsureTopology(actx, w.js, w.cfg)
 		if err == nil {
 			w.input, err = w.js.Stream(actx, w.cfg.Stream)
@@ -118,26 +115,45 @@ func (w *Worker) setup(ctx context.Context) (main, advisory jetstream.Consumer, 
 				err = fmt.Errorf("worker: stream %s: %w", w.cfg.Stream, err)
 			}
 		}
-		cancel()
-		switch {
-		case err == nil:
-			w.setupErr.Store(nil)
-			return main, advisory, nil
-		case ctx.Err() != nil:
-			return nil, nil, stopped(attempt, err)
-		case !transientSetupError(err):
-			return nil, nil, err
-		}
+		return err
+	}, func(attempt int, pause time.Duration, err error) {
 		msg := err.Error()
 		w.setupErr.Store(&msg)
 		w.m.SetupRetries.Inc()
-		pause := w.retry.delay(attempt)
 		w.log.Warn("JetStream setup failed; retrying", "attempt", attempt, "retry_in", pause.Round(time.Millisecond).String(), "err", err)
+	})
+	switch {
+	case err == nil:
+		w.setupErr.Store(nil)
+		return main, advisory, nil
+	case ctx.Err() != nil:
+		return nil, nil, fmt.Errorf("worker: JetStream setup stopped after %d attempts: %w (last error: %w)", attempts, ctx.Err(), err)
+	}
+	return nil, nil, err
+}
+
+// run calls attempt, each call bounded by r.AttemptTimeout, until it
+// succeeds, fails with an error retryable does not accept, or ctx ends.
+// Before each pause (r.delay) it calls failed with the attempt's number, the
+// pause and the error. It returns the number of attempts and the last
+// error: nil on success, that error as is otherwise (ctx.Err() tells a
+// stop from a permanent failure).
+func (r SetupRetry) run(ctx context.Context, retryable func(error) bool, attempt func(context.Context) error,
+	failed func(attempt int, pause time.Duration, err error)) (int, error) {
+	for n := 1; ; n++ {
+		actx, cancel := context.WithTimeout(ctx, r.AttemptTimeout)
+		err := attempt(actx)
+		cancel()
+		if err == nil || ctx.Err() != nil || !retryable(err) {
+			return n, err
+		}
+		pause := r.delay(n)
+		failed(n, pause, err)
 		t := time.NewTimer(pause)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, nil, stopped(attempt, err)
+			return n, err
 		case <-t.C:
 		}
 	}

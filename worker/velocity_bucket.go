@@ -76,41 +76,33 @@ func OpenVelocityBucket(ctx context.Context, nc *nats.Conn, cfg *Config, lim Vel
 	if log == nil {
 		log = slog.Default()
 	}
-	retry := o.Retry.withDefaults()
 	kc := VelocityBucketConfig(cfg, lim)
-	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, retry.AttemptTimeout)
-		kv, err := ensureVelocityBucket(actx, js, cfg, kc)
-		cancel()
-		switch {
-		case err == nil:
-			if cfg.EnsureTopology {
-				return &VelocityBucket{kv: kv}, nil
-			}
-			if st, serr := kv.Status(ctx); serr == nil && st.TTL() != lim.TTL {
-				log.Warn("velocity bucket TTL differs from the velocity retention; values may expire before their windows end or be kept longer",
-					"bucket", kc.Bucket, "bucket_ttl", st.TTL().String(), "retention", lim.TTL.String())
-			}
-			return &VelocityBucket{kv: kv}, nil
-		case ctx.Err() != nil:
-			return nil, fmt.Errorf("worker: velocity bucket %s: setup stopped after %d attempts: %w (last error: %w)", kc.Bucket, attempt, ctx.Err(), err)
-		case !transientSetupError(err):
-			return nil, err
-		}
+	var kv jetstream.KeyValue
+	attempts, err := o.Retry.withDefaults().run(ctx, transientSetupError, func(actx context.Context) error {
+		var err error
+		kv, err = ensureVelocityBucket(actx, js, cfg, kc)
+		return err
+	}, func(attempt int, pause time.Duration, err error) {
 		if o.Metrics != nil {
 			o.Metrics.SetupRetries.Inc()
 		}
-		pause := retry.delay(attempt)
 		log.Warn("velocity bucket setup failed; retrying", "bucket", kc.Bucket, "attempt", attempt,
 			"retry_in", pause.Round(time.Millisecond).String(), "err", err)
-		t := time.NewTimer(pause)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("worker: velocity bucket %s: setup stopped after %d attempts: %w (last error: %w)", kc.Bucket, attempt, ctx.Err(), err)
-		case <-t.C:
+	})
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("worker: velocity bucket %s: setup stopped after %d attempts: %w (last error: %w)", kc.Bucket, attempts, ctx.Err(), err)
+	default:
+		return nil, err
+	}
+	if !cfg.EnsureTopology {
+		if st, serr := kv.Status(ctx); serr == nil && st.TTL() != lim.TTL {
+			log.Warn("velocity bucket TTL differs from the velocity retention; values may expire before their windows end or be kept longer",
+				"bucket", kc.Bucket, "bucket_ttl", st.TTL().String(), "retention", lim.TTL.String())
 		}
 	}
+	return &VelocityBucket{kv: kv}, nil
 }
 
 // ensureVelocityBucket is one attempt of OpenVelocityBucket.
