@@ -14,19 +14,30 @@ import (
 // feature gets one bin per value or group of values), and the holdout rows
 // counted per bin with drift.Bin, the rule the live windows use, missing
 // values apart. A feature never present in training gets the single edge 0.
+//
+// Masked rows (Example.Masked: velocity aggregates removed on purpose, so
+// the model copes with degraded velocity) count in neither the edges nor the
+// counts: the baseline describes the traffic the model expects to serve,
+// velocity computed, and a worker with velocity on would otherwise show the
+// masked share as drift on every velocity feature for ever. Genuinely
+// missing values (a device-less event's device features) still count as
+// missing.
 func featureBaselines(names []string, train, holdout []row, bins int) []modelstore.FeatureBaseline {
 	out := make([]modelstore.FeatureBaseline, len(names))
 	vals := make([]float64, 0, len(train))
 	for j, name := range names {
 		vals = vals[:0]
 		for i := range train {
-			if v := train[i].f[j]; !math.IsNaN(v) {
+			if v := train[i].f[j]; !train[i].masked && !math.IsNaN(v) {
 				vals = append(vals, v)
 			}
 		}
 		fb := modelstore.FeatureBaseline{Feature: name, Edges: quantileEdges(vals, bins)}
 		fb.Counts = make([]int, len(fb.Edges))
 		for i := range holdout {
+			if holdout[i].masked {
+				continue
+			}
 			if b := drift.Bin(fb.Edges, holdout[i].f[j]); b < len(fb.Counts) {
 				fb.Counts[b]++
 			} else {

@@ -56,3 +56,50 @@ func TestFeatureBaselines(t *testing.T) {
 	assert.Equal(t, []int{10}, got[2].Counts)
 	assert.Equal(t, 0, got[2].Missing)
 }
+
+// TestFeatureBaselinesIgnoreMaskedRows: rows trained without their velocity
+// aggregates (masked) change neither the edges nor the counts, however far
+// their values are from the rest.
+func TestFeatureBaselinesIgnoreMaskedRows(t *testing.T) {
+	unmasked := func(n int) []row {
+		rows := make([]row, n)
+		for i := range rows {
+			rows[i].f[0] = float64(i % 7)
+			rows[i].f[1] = float64(i%3) / 3
+			rows[i].f[2] = math.NaN()
+			if i%5 == 0 {
+				rows[i].f[2] = 1
+			}
+		}
+		return rows
+	}
+	train, holdout := unmasked(500), unmasked(120)
+	names := []string{"always", "velocity", "device"}
+	want := featureBaselines(names, train, holdout, 10)
+
+	masked := func(rows []row, every int) []row {
+		var out []row
+		for i, r := range rows {
+			out = append(out, r)
+			if i%every == 0 {
+				var m row
+				m.masked = true
+				m.f[0] = 1000 // far outside the unmasked values: it would move an edge
+				m.f[1] = math.NaN()
+				m.f[2] = math.NaN()
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	got := featureBaselines(names, masked(train, 3), masked(holdout, 4), 10)
+	assert.Equal(t, want, got)
+	assert.Zero(t, got[1].Missing, "the masked rows' missing velocity is not counted")
+
+	// The same rows unmasked do count: the test can fail.
+	withMasked := masked(holdout, 4)
+	for i := range withMasked {
+		withMasked[i].masked = false
+	}
+	assert.NotEqual(t, want, featureBaselines(names, masked(train, 3), withMasked, 10))
+}

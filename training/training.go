@@ -149,6 +149,36 @@ func (c *Config) generatorName() string {
 type row struct {
 	label float64
 	f     [features.Count]float64
+	// masked is Example.Masked: trained on, left out of the drift
+	// baselines (featureBaselines).
+	masked bool
+}
+
+// generateRows runs Examples (cfg after its defaults) and returns its rows
+// and how many are fraud.
+func generateRows(ctx context.Context, cfg Config) ([]row, int, error) {
+	rows := make([]row, 0, cfg.Rows)
+	frauds := 0
+	for ex, err := range Examples(ctx, cfg) {
+		if err != nil {
+			return nil, 0, err
+		}
+		r := row{f: ex.Features, masked: ex.Masked}
+		if ex.Label.Fraud {
+			r.label = 1
+			frauds++
+		}
+		rows = append(rows, r)
+	}
+	return rows, frauds, nil
+}
+
+// splitRows cuts rows into the train, validation and holdout splits: 70/15/15
+// of cfg.Rows, in stream order.
+func splitRows(rows []row, n int) (train, valid, holdout []row) {
+	nTrain := n * 70 / 100
+	nValid := n * 15 / 100
+	return rows[:nTrain], rows[nTrain : nTrain+nValid], rows[nTrain+nValid:]
 }
 
 // Train generates data, trains, and writes a new version into store. It
@@ -166,28 +196,18 @@ func Train(ctx context.Context, store *modelstore.Store, cfg Config) (modelstore
 	}
 	defer os.RemoveAll(work)
 
-	rows := make([]row, 0, cfg.Rows)
-	frauds := 0
-	for ex, err := range Examples(ctx, cfg) {
-		if err != nil {
-			return meta, err
-		}
-		r := row{f: ex.Features}
-		if ex.Label.Fraud {
-			r.label = 1
-			frauds++
-		}
-		rows = append(rows, r)
+	rows, frauds, err := generateRows(ctx, cfg)
+	if err != nil {
+		return meta, err
 	}
-	nTrain := cfg.Rows * 70 / 100
-	nValid := cfg.Rows * 15 / 100
+	trainRows, validRows, holdoutRows := splitRows(rows, cfg.Rows)
 	splits := []struct {
 		name string
 		rows []row
 	}{
-		{"train.f64", rows[:nTrain]},
-		{"valid.f64", rows[nTrain : nTrain+nValid]},
-		{"holdout.f64", rows[nTrain+nValid:]},
+		{"train.f64", trainRows},
+		{"valid.f64", validRows},
+		{"holdout.f64", holdoutRows},
 	}
 	for _, s := range splits {
 		if err := writeRows(filepath.Join(work, s.name), s.rows); err != nil {
@@ -269,7 +289,7 @@ func Train(ctx context.Context, store *modelstore.Store, cfg Config) (modelstore
 		Training:         splitMetrics(splits[0].rows, res.Train),
 		Validation:       splitMetrics(splits[1].rows, res.Valid),
 		Holdout:          holdoutMetrics(preds, labels, th),
-		HoldoutScores:    distribution(preds),
+		HoldoutScores:    distribution(servedScores(holdout, preds)),
 		FeatureBaselines: featureBaselines(features.Names(), splits[0].rows, holdout, cfg.BaselineBins),
 		GoldenRows:       goldenRows(holdout, preds, golden),
 		// XGBoost's own pred_contribs for the golden rows: loading checks
@@ -412,6 +432,24 @@ func goldenIndex(rows []row, n int) []int {
 	}
 	slices.Sort(idx)
 	return idx
+}
+
+// servedScores are the predictions of the rows that are not masked: the
+// score drift baseline describes the traffic the model expects to serve,
+// velocity computed, as the feature baselines do (featureBaselines). The
+// holdout metrics and the thresholds keep every row. All the predictions
+// when every row is masked.
+func servedScores(rows []row, preds []float64) []float64 {
+	out := make([]float64, 0, len(preds))
+	for i := range rows {
+		if !rows[i].masked {
+			out = append(out, preds[i])
+		}
+	}
+	if len(out) == 0 {
+		return preds
+	}
+	return out
 }
 
 // goldenRows are the rows idx with the trainer's probabilities preds.

@@ -140,9 +140,15 @@ func TestTrainSmoke(t *testing.T) {
 	}
 	require.NoError(t, l.Model.CheckContributions(meta.GoldenRows, l.Meta.GoldenContributions, model.DefaultContributionTolerance))
 
-	// Drift baselines: one per feature, in order, every holdout row counted
-	// once, and a Monitor accepts them.
+	// Drift baselines: one per feature, in order, every holdout row that is
+	// not masked (about 90%) counted once, velocity never missing on them,
+	// the score distribution over the same rows; a Monitor accepts them.
 	require.Len(t, meta.FeatureBaselines, features.Count)
+	served := 0
+	for _, c := range meta.HoldoutScores.Counts {
+		served += c
+	}
+	assert.InDelta(t, 0.9*float64(meta.Holdout.Rows), served, 0.02*float64(meta.Holdout.Rows), "the masked rows left out")
 	for i, fb := range meta.FeatureBaselines {
 		assert.Equal(t, meta.Features[i], fb.Feature)
 		assert.NotEmpty(t, fb.Edges, fb.Feature)
@@ -152,7 +158,10 @@ func TestTrainSmoke(t *testing.T) {
 		for _, c := range fb.Counts {
 			n += c
 		}
-		assert.Equal(t, meta.Holdout.Rows, n, fb.Feature)
+		assert.Equal(t, served, n, fb.Feature)
+		if fb.Feature == features.CardTxnCount1h || fb.Feature == features.LogCardAmount24h {
+			assert.Zero(t, fb.Missing, "%s: velocity is computed on every row the baseline keeps", fb.Feature)
+		}
 	}
 	_, err = drift.NewMonitor(meta.Version, meta.Features, drift.BaselineFrom(meta), 0)
 	require.NoError(t, err)

@@ -65,7 +65,7 @@ func modelUsage(w io.Writer) {
 
 // modelFlags are the values of every model subcommand's flags.
 type modelFlags struct {
-	dir, python                string
+	dir, python, rebaseline    string
 	rows, rounds, depth, cards int
 	seed                       uint64
 	promote, upstream          bool
@@ -112,6 +112,9 @@ func runModel(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		c.flags.IntVar(&f.depth, "max-depth", 5, "XGBoost max_depth")
 		c.flags.BoolVar(&f.promote, "promote", false, "promote the new version to latest")
 		c.flags.StringVar(&f.python, "python", "/usr/bin/python3", "Python interpreter with the xgboost module")
+		c.flags.StringVar(&f.rebaseline, "rebaseline", "", "instead of training: regenerate VERSION's training data from its metadata, check it\n"+
+			"is the data the version was trained on (golden rows bit for bit) and rewrite only its\n"+
+			"feature_baselines (the other flags are ignored)")
 	}
 	pos, code, ok := c.parse(args[1:], stdout, stderr)
 	if !ok {
@@ -231,6 +234,13 @@ func listModels(store *modelstore.Store, stdout io.Writer) error {
 }
 
 func train(ctx context.Context, store *modelstore.Store, f *modelFlags, stdout io.Writer) error {
+	if f.rebaseline != "" {
+		if _, err := training.Rebaseline(ctx, store, f.rebaseline, training.Config{Log: stdout}); err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "rewrote the feature_baselines of %s/%s\n", f.dir, f.rebaseline)
+		return nil
+	}
 	meta, err := training.Train(ctx, store, training.Config{
 		Rows: f.rows, Seed: f.seed, Rounds: f.rounds, MaxDepth: f.depth, Python: f.python, Log: stdout,
 		Upstream: f.upstream, Cards: f.cards,

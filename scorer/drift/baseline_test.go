@@ -75,7 +75,8 @@ func TestOlderMetadataWithoutBaseline(t *testing.T) {
 
 // TestGeneratorTrafficShowsNoDrift: a day of the traffic the bundled model
 // was trained on (population mode's raw streams with the aggregates
-// computed by scorer/velocity, through training.Examples), from a seed it
+// computed by scorer/velocity, through training.Examples, none masked: the
+// traffic of a worker with velocity on), from a seed it
 // was not trained on, stays below the warning threshold on the score and
 // every compared feature (the clock features are not compared). A whole
 // simulated day, because the population has a daily rhythm and the
@@ -88,9 +89,14 @@ func TestGeneratorTrafficShowsNoDrift(t *testing.T) {
 	l := testenv.BundledModel(t)
 	require.Contains(t, l.Meta.Data.Generator, "synthetic/population", "the bundled model was trained on population mode")
 
+	// Velocity on, as a worker with FRAUDSCORE_VELOCITY=kv serves: no row
+	// masked (training masks a share of its rows, which the baselines leave
+	// out).
 	var population []contracts.TransactionEvent
-	for ex, err := range training.Examples(t.Context(), training.Config{Rows: simulatedDay, Seed: 42}) {
+	for ex, err := range training.Examples(t.Context(), training.Config{Rows: simulatedDay, Seed: 42, MissingAggregates: -1}) {
 		require.NoError(t, err)
+		require.False(t, ex.Masked, "a masked row with MissingAggregates < 0")
+		require.NotNil(t, ex.Event.Aggregates, "velocity computed")
 		population = append(population, ex.Event)
 	}
 	require.Len(t, population, simulatedDay)
