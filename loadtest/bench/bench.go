@@ -252,6 +252,11 @@ func featureScenarios(rateDur time.Duration) []Scenario {
 					Load: stream(velocityRate, 0, rateDur)})
 		}
 	}
+	// Events wait on KV round trips, not on the CPU, while the worker runs
+	// FRAUDSCORE_CONCURRENCY (default: the CPU count) of them at a time:
+	// the same backlog with more scoring goroutines.
+	s = append(s, Scenario{Name: VelocityScenario(true, true, false) + ", concurrency 16", Workers: 1,
+		Env: []string{"FRAUDSCORE_VELOCITY=kv", "FRAUDSCORE_CONCURRENCY=16"}, Backlog: true, Load: backlog})
 	return s
 }
 
