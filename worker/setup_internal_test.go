@@ -56,3 +56,20 @@ func TestSetupRetryDelayIsBoundedExponentialWithJitter(t *testing.T) {
 		t.Errorf("zero SetupRetry = %+v, want the defaults %+v", d, DefaultSetupRetry())
 	}
 }
+
+func TestScoringGoroutines(t *testing.T) {
+	for _, c := range []struct {
+		concurrency, cpus int
+		enriched          bool
+		want              int
+	}{
+		{0, 2, false, 2},
+		{0, 2, true, 2 * enrichedGoroutinesPerCPU},
+		{5, 2, true, 5},
+		{5, 2, false, 5},
+	} {
+		if got := scoringGoroutines(c.concurrency, c.cpus, c.enriched); got != c.want {
+			t.Errorf("scoringGoroutines(%d, %d, %v) = %d, want %d", c.concurrency, c.cpus, c.enriched, got, c.want)
+		}
+	}
+}

@@ -246,10 +246,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer cancelEnrich()
 	w.enrichCtx = enrichCtx
 
-	workers := w.cfg.Concurrency
-	if workers == 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
+	workers := scoringGoroutines(w.cfg.Concurrency, runtime.GOMAXPROCS(0), w.enricher != nil)
 	w.work = make(chan jetstream.Msg, workers)
 	w.poolStop = make(chan struct{})
 	w.acks = make(chan pending, w.cfg.PublishWindow)
@@ -770,3 +767,24 @@ func (w *Worker) watchdog(ctx context.Context, cc *jetstream.ConsumeContext) {
 // verdict without features (about 310 bytes) and about 28 bytes per feature
 // carried with FRAUDSCORE_VERDICT_FEATURES, so encoding does not grow it.
 func verdictCap(vd *contracts.Verdict) int { return 320 + 32*len(vd.Features) }
+
+// enrichedGoroutinesPerCPU is how many scoring goroutines per CPU
+// FRAUDSCORE_CONCURRENCY=0 means when an Enricher is set. Enrichment waits
+// on round trips to NATS (velocity: a read and a write per card and device
+// key), so one goroutine per CPU leaves the CPUs idle: with velocity on and
+// two goroutines, a worker scored under a tenth of its backlog rate
+// (docs/bench/velocity.json).
+const enrichedGoroutinesPerCPU = 16
+
+// scoringGoroutines is the number of scoring goroutines: concurrency when
+// set, else one per CPU, or enrichedGoroutinesPerCPU per CPU with an
+// Enricher.
+func scoringGoroutines(concurrency, cpus int, enriched bool) int {
+	switch {
+	case concurrency > 0:
+		return concurrency
+	case enriched:
+		return enrichedGoroutinesPerCPU * cpus
+	}
+	return cpus
+}
