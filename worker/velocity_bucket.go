@@ -17,7 +17,7 @@ type VelocityLimits struct {
 	// window plus the lateness bound (velocity.Config.Retention).
 	TTL time.Duration
 	// MaxValue is the largest state the velocity settings can write, in
-	// bytes (with the default entry caps, velocity.CardStateBytes(4096, 32)).
+	// bytes (with the default entry caps, velocity.CardStateBytes(2048, 32)).
 	MaxValue int
 }
 

@@ -39,7 +39,7 @@ type Config struct {
 	Prefer            string        `envconfig:"VELOCITY_PREFER" default:"upstream" desc:"an aggregate the event carries: upstream (keep it), computed (replace it)"`
 	Timeout           time.Duration `envconfig:"VELOCITY_TIMEOUT" default:"250ms" desc:"per event; past it the event is scored without the velocity aggregates not yet computed (counted, logged)"`
 	MaxDevicesPerCard int           `envconfig:"VELOCITY_MAX_DEVICES_PER_CARD" default:"32" desc:"devices remembered per card for new_device (the least recently seen is forgotten first)"`
-	MaxEntries        int           `envconfig:"VELOCITY_MAX_ENTRIES" default:"4096" desc:"transactions kept per card or device; beyond it the oldest are dropped (counted)"`
+	MaxEntries        int           `envconfig:"VELOCITY_MAX_ENTRIES" default:"2048" desc:"transactions kept per card or device; beyond it the oldest are dropped (counted)"`
 }
 
 // DefaultConfig returns the settings with no variable set.

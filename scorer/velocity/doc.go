@@ -68,5 +68,6 @@
 // devices the card's remembered devices. Bytes per active card: a card
 // with 10 transactions in a day on 2 devices takes 26 + 560 + 48 = 634
 // bytes of value (plus the store's per-key overhead); at the caps
-// (4096 entries, 32 devices) 230,170 bytes.
+// (2048 entries, 32 devices) 115,482 bytes, under the 128 KB max_payload of
+// deploy/nats, which a value must fit with its headers.
 package velocity
