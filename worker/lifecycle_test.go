@@ -20,6 +20,12 @@ import (
 // the connection, the worker resumes without help, and nothing is lost.
 func TestServerRestartOnSameStore(t *testing.T) {
 	cfg := testConfig(t)
+	// A small pull buffer: with testConfig's 2 s AckWait and 3 deliveries, a
+	// 1024-message buffer can outlive AckWait on a loaded machine (CI at load
+	// 13 to 17): the likely cause of one CI failure where the input stream
+	// still held messages 30 s after every verdict was stored (buffered
+	// copies running out of deliveries while first copies were scored).
+	cfg.BatchSize = 64
 	dir, addr := t.TempDir(), testenv.FreeAddr(t)
 	s := natstest.StartAt(t, dir, addr)
 	r := startWorker(t, s.ClientURL(), cfg, nil)
@@ -41,7 +47,7 @@ func TestServerRestartOnSameStore(t *testing.T) {
 	second := events(7, 1000)
 	natstest.PublishEvents(t, js, testSubject, second)
 	waitCount(t, js, cfg.VerdictStream, 2000, 90*time.Second)
-	require.Eventually(t, func() bool { return streamCount(t, js, cfg.Stream) == 0 }, 30*time.Second, 50*time.Millisecond)
+	require.Eventually(t, func() bool { return streamCount(t, js, cfg.Stream) == 0 }, 90*time.Second, 50*time.Millisecond)
 	got := verdictsByID(t, js, cfg.VerdictStream)
 	for _, ev := range append(first, second...) {
 		assert.Contains(t, got, ev.TransactionID)
