@@ -529,6 +529,22 @@ func awaitAckPending(ctx context.Context, js jetstream.JetStream) error {
 // streamLeader returns the server name leading a stream's raft group ("" when
 // unknown).
 func streamLeader(url, stream string) string {
+	return raftLeader(url, func(ctx context.Context, js jetstream.JetStream) (*jetstream.ClusterInfo, error) {
+		st, err := js.Stream(ctx, stream)
+		if err != nil {
+			return nil, err
+		}
+		info, err := st.Info(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return info.Cluster, nil
+	})
+}
+
+// raftLeader asks the server at url (within 3 s) for a raft group's cluster
+// information through lookup and returns its leader ("" when unknown).
+func raftLeader(url string, lookup func(context.Context, jetstream.JetStream) (*jetstream.ClusterInfo, error)) string {
 	nc, err := connect(url, "chaos-leader")
 	if err != nil {
 		return ""
@@ -540,15 +556,11 @@ func streamLeader(url, stream string) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
-	st, err := js.Stream(ctx, stream)
-	if err != nil {
+	ci, err := lookup(ctx, js)
+	if err != nil || ci == nil {
 		return ""
 	}
-	info, err := st.Info(ctx)
-	if err != nil || info.Cluster == nil {
-		return ""
-	}
-	return info.Cluster.Leader
+	return ci.Leader
 }
 
 // tamperLatest copies the bundled version to a newer one whose model file no

@@ -158,26 +158,17 @@ func stepDown(ctx context.Context, js jetstream.JetStream, stream string) error 
 // consumerLeader returns the server leading the work consumer ("" when
 // unknown).
 func consumerLeader(url string) string {
-	nc, err := connect(url, "chaos-leader")
-	if err != nil {
-		return ""
-	}
-	defer nc.Close()
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return ""
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-	defer cancel()
-	c, err := js.Consumer(ctx, streamTx, consumerName)
-	if err != nil {
-		return ""
-	}
-	info, err := c.Info(ctx)
-	if err != nil || info.Cluster == nil {
-		return ""
-	}
-	return info.Cluster.Leader
+	return raftLeader(url, func(ctx context.Context, js jetstream.JetStream) (*jetstream.ClusterInfo, error) {
+		c, err := js.Consumer(ctx, streamTx, consumerName)
+		if err != nil {
+			return nil, err
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return info.Cluster, nil
+	})
 }
 
 // kvOutage deletes the stream of a KV bucket, probes for d that the bucket
