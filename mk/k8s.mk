@@ -26,3 +26,53 @@ k8s-verify: ## server-side apply every overlay and component combination to a re
 	    "$$load" "$$($(GO) env GOVERSION)" "$${before:-0}" "$$((t1-t0))" "$$((t2-t1))" \
 	    "$$([ $$rc = 0 ] && echo true || echo false)" > $(K8S_VERIFY_OUT); \
 	  echo "k8s-verify: times in $(K8S_VERIFY_OUT)"; exit $$rc
+
+# The scaling chain on a real backlog (docs/deploy.md, "Scaling on a real
+# backlog: make k8s-e2e"); not in CI (see there). KEDA's operator and metrics
+# adapter are built from the KEDA module as the main module (its own replace
+# directives apply), in a copy of the module under K8S_E2E_CACHE, once per
+# KEDA version; kube-controller-manager from tools/k8s (a tool of its
+# go.mod), nats-server and the backlog helper from tools/k8s/backlog (a
+# module of its own: nats.go and Kubernetes want different golang.org/x/sys).
+# Every build runs under nice -n 19. Results go to docs/bench/k8s-e2e.json.
+K8S_E2E_CACHE ?= $(HOME)/.cache/fraudscore-k8s-e2e
+K8S_KEDA_VERSION := $(shell sed -n 's/^[[:space:]]*KEDAVersion[[:space:]]*=[[:space:]]*"\(.*\)"/\1/p' tools/k8s/crds/crds.go)
+K8S_KEDA_BIN := $(K8S_E2E_CACHE)/keda-$(K8S_KEDA_VERSION)/bin
+K8S_E2E_BIN := $(BIN)/k8s-e2e
+K8S_E2E_OUT := docs/bench/k8s-e2e.json
+
+.PHONY: k8s-e2e
+
+k8s-e2e: ## KEDA + kube-controller-manager scale the prod Deployment on a real JetStream backlog, no pods (tools/k8s/e2e; builds KEDA once)
+	@command -v kubectl >/dev/null || { echo "k8s-e2e: needs kubectl (Debian package kubectl)"; exit 1; }
+	@command -v ip >/dev/null || { echo "k8s-e2e: needs ip (Debian package iproute2)"; exit 1; }
+	@[ -n "$(K8S_KEDA_VERSION)" ] || { echo "k8s-e2e: no KEDAVersion in tools/k8s/crds/crds.go"; exit 1; }
+	@mkdir -p $(K8S_E2E_BIN) docs/bench; root=$$(pwd); load=$$(cut -d' ' -f1 /proc/loadavg); t0=$$(date +%s); \
+	  keda_cached=true; \
+	  if [ ! -x "$(K8S_KEDA_BIN)/operator" ] || [ ! -x "$(K8S_KEDA_BIN)/adapter" ]; then \
+	    keda_cached=false; \
+	    dir=$$(cd /tmp && GOFLAGS= $(GO) mod download -json github.com/kedacore/keda/v2@$(K8S_KEDA_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+	    [ -d "$$dir" ] || { echo "k8s-e2e: go mod download github.com/kedacore/keda/v2@$(K8S_KEDA_VERSION) failed"; exit 1; }; \
+	    src=$(K8S_E2E_CACHE)/keda-$(K8S_KEDA_VERSION)/src; rm -rf "$$src"; mkdir -p "$$src" $(K8S_KEDA_BIN); \
+	    cp -r "$$dir"/. "$$src" && chmod -R u+w "$$src" || exit 1; \
+	    echo "k8s-e2e: building KEDA $(K8S_KEDA_VERSION) operator and adapter in $$src (once; a cold build takes long)"; \
+	    (cd "$$src" && GOFLAGS=-buildvcs=false nice -n 19 $(GO) build -o $(K8S_KEDA_BIN)/ ./cmd/operator ./cmd/adapter) || exit 1; \
+	  fi; \
+	  t1=$$(date +%s); \
+	  (cd tools/k8s && nice -n 19 $(GO) build -o $$root/$(K8S_E2E_BIN)/kube-controller-manager k8s.io/kubernetes/cmd/kube-controller-manager) || exit 1; \
+	  (cd tools/k8s/backlog && nice -n 19 $(GO) build -o $$root/$(K8S_E2E_BIN)/ github.com/nats-io/nats-server/v2 ./cmd/backlog) || exit 1; \
+	  (cd tools/k8s && nice -n 19 $(GO) test -c -vet=off -o $$root/$(K8S_E2E_BIN)/k8s-e2e.test ./e2e) || exit 1; \
+	  t2=$$(date +%s); echo "k8s-e2e: KEDA build $$((t1-t0)) s (cached: $$keda_cached), other builds $$((t2-t1)) s"; \
+	  rm -f $(K8S_E2E_BIN)/result.json; \
+	  (cd tools/k8s/e2e && K8S_E2E_KEDA_OPERATOR=$(K8S_KEDA_BIN)/operator K8S_E2E_KEDA_ADAPTER=$(K8S_KEDA_BIN)/adapter \
+	    K8S_E2E_KUBE_CONTROLLER_MANAGER=$$root/$(K8S_E2E_BIN)/kube-controller-manager \
+	    K8S_E2E_NATS_SERVER=$$root/$(K8S_E2E_BIN)/nats-server K8S_E2E_BACKLOG=$$root/$(K8S_E2E_BIN)/backlog \
+	    K8S_E2E_RESULT=$$root/$(K8S_E2E_BIN)/result.json \
+	    $$root/$(K8S_E2E_BIN)/k8s-e2e.test -test.v -test.count=1 -test.timeout=20m); rc=$$?; \
+	  t3=$$(date +%s); echo "k8s-e2e: run $$((t3-t2)) s, total $$((t3-t0)) s"; \
+	  scenario=$$(cat $(K8S_E2E_BIN)/result.json 2>/dev/null || echo null); \
+	  printf '{\n  "commit": "%s",\n  "date": "%s",\n  "host": "%s",\n  "nproc": %s,\n  "load_avg_1m_at_start": "%s",\n  "go_version": "%s",\n  "command": "make k8s-e2e",\n  "keda_version": "%s",\n  "keda_binaries_cached": %s,\n  "keda_build_seconds": %s,\n  "build_seconds": %s,\n  "run_seconds": %s,\n  "passed": %s,\n  "scenario": %s\n}\n' \
+	    "$$(git rev-parse HEAD 2>/dev/null || echo unknown)" "$$(date -u +%FT%TZ)" "$$(hostname)" "$$(nproc)" \
+	    "$$load" "$$($(GO) env GOVERSION)" "$(K8S_KEDA_VERSION)" "$$keda_cached" "$$((t1-t0))" "$$((t2-t1))" "$$((t3-t2))" \
+	    "$$([ $$rc = 0 ] && echo true || echo false)" "$$scenario" > $(K8S_E2E_OUT); \
+	  echo "k8s-e2e: results in $(K8S_E2E_OUT)"; exit $$rc

@@ -29,6 +29,8 @@ import (
 	"go.etcd.io/etcd/server/v3/embed"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"k8s.io/klog/v2"
 	"k8s.io/kubernetes/cmd/kube-apiserver/app"
 	"k8s.io/kubernetes/cmd/kube-apiserver/app/options"
@@ -55,16 +57,29 @@ type ControlPlane struct {
 	log     *os.File
 }
 
+// Options changes how StartWith runs kube-apiserver.
+type Options struct {
+	// ExtraArgs are kube-apiserver flags parsed after Start's own (a flag
+	// given again replaces Start's value), for example the aggregation
+	// layer's --requestheader-* and --proxy-client-* flags.
+	ExtraArgs []string
+}
+
 // Start runs etcd and kube-apiserver with their state in dir (which must
 // exist and be empty) and returns once the API server's /readyz answers ok,
 // or when ctx ends or the server fails.
 func Start(ctx context.Context, dir string) (*ControlPlane, error) {
+	return StartWith(ctx, dir, Options{})
+}
+
+// StartWith is Start with kube-apiserver changed by opts.
+func StartWith(ctx context.Context, dir string, opts Options) (*ControlPlane, error) {
 	cp := &ControlPlane{Dir: dir, stopped: make(chan error, 1)}
 	etcdURL, err := cp.startEtcd(ctx)
 	if err != nil {
 		return nil, err
 	}
-	if err := cp.startAPIServer(ctx, etcdURL); err != nil {
+	if err := cp.startAPIServer(ctx, etcdURL, opts.ExtraArgs); err != nil {
 		cp.Stop()
 		return nil, err
 	}
@@ -125,7 +140,7 @@ func (cp *ControlPlane) startEtcd(ctx context.Context) (string, error) {
 	}
 }
 
-func (cp *ControlPlane) startAPIServer(ctx context.Context, etcdURL string) error {
+func (cp *ControlPlane) startAPIServer(ctx context.Context, etcdURL string, extra []string) error {
 	token, err := randomHex(32)
 	if err != nil {
 		return err
@@ -184,6 +199,7 @@ func (cp *ControlPlane) startAPIServer(ctx context.Context, etcdURL string) erro
 		"--endpoint-reconciler-type=none",
 		"--profiling=false",
 	}
+	args = append(args, extra...)
 	if err := fs.Parse(args); err != nil {
 		return fmt.Errorf("%w: kube-apiserver flags: %w", ErrStart, err)
 	}
@@ -215,6 +231,21 @@ func (cp *ControlPlane) startAPIServer(ctx context.Context, etcdURL string) erro
 		Burst:           400,
 	}
 	return cp.waitReady(ctx)
+}
+
+// WriteKubeconfig writes a kubeconfig file that reaches the API server as
+// User (the token, and the API server's CA), for processes such as
+// kube-controller-manager or KEDA that run beside the control plane.
+func (cp *ControlPlane) WriteKubeconfig(path string) error {
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["controlplane"] = &clientcmdapi.Cluster{Server: cp.Config.Host, CertificateAuthorityData: cp.Config.CAData}
+	cfg.AuthInfos[User] = &clientcmdapi.AuthInfo{Token: cp.Config.BearerToken}
+	cfg.Contexts["controlplane"] = &clientcmdapi.Context{Cluster: "controlplane", AuthInfo: User}
+	cfg.CurrentContext = "controlplane"
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		return fmt.Errorf("%w: kubeconfig: %w", ErrStart, err)
+	}
+	return os.Chmod(path, 0o600)
 }
 
 // waitReady polls /readyz until it answers ok.

@@ -19,33 +19,13 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/fraudscore/fraudscore/tools/k8s/controlplane"
+	"github.com/fraudscore/fraudscore/tools/k8s/crds"
 	"github.com/fraudscore/fraudscore/tools/k8s/manifests"
 )
 
-// The CustomResourceDefinitions come from the projects' own Go modules,
-// fetched through the Go module proxy into the module cache and checked
-// against these go.sum checksums (the same as sum.golang.org records).
-//
-// KEDA: the version deploy/validate checks the ScaledObject against.
-// Prometheus Operator: the main module's Go types are
-// .../pkg/apis/monitoring v0.95.2, a module without the CRD YAML; the root
-// module, which has it under example/prometheus-operator-crd, is served by
-// the module proxy only at v0.85.0, so that is the CRD version installed.
-const (
-	kedaModule  = "github.com/kedacore/keda/v2"
-	kedaVersion = "v2.21.0"
-	kedaSum     = "h1:R6z2HZvstK4RLUMxroNACzBj74xGxt3kG59b5Xc+Xps="
-
-	promModule  = "github.com/prometheus-operator/prometheus-operator"
-	promVersion = "v0.85.0"
-	promSum     = "h1:M5xLCLEoaW2IJfnuCwFzzpL+jSVQu3KGT84Pye+fW8s="
-)
-
-var crdFiles = []struct{ module, version, sum, file string }{
-	{kedaModule, kedaVersion, kedaSum, "config/crd/bases/keda.sh_scaledobjects.yaml"},
-	{promModule, promVersion, promSum, "example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml"},
-	{promModule, promVersion, promSum, "example/prometheus-operator-crd/monitoring.coreos.com_prometheusrules.yaml"},
-}
+// crdFiles are the CRDs the manifests use (package crds: KEDA's
+// ScaledObject, the Prometheus Operator's ServiceMonitor and PrometheusRule).
+func crdFiles() []crds.File { return append([]crds.File{crds.ScaledObject()}, crds.Monitoring()...) }
 
 // env is what TestMain sets up once for every test: the control plane and
 // a client of it, the repository root and kubectl.
@@ -104,8 +84,8 @@ func run(m *testing.M) (int, error) {
 		return 0, err
 	}
 	var files []string
-	for _, c := range crdFiles {
-		f, err := manifests.ModuleFile(ctx, goBin, c.module, c.version, c.sum, c.file)
+	for _, c := range crdFiles() {
+		f, err := manifests.ModuleFile(ctx, goBin, c.Module, c.Version, c.Sum, c.Path)
 		if err != nil {
 			return 0, err
 		}
@@ -115,7 +95,7 @@ func run(m *testing.M) (int, error) {
 		return 0, err
 	}
 	fmt.Printf("k8s-verify: CRDs established: %s@%s ScaledObject, %s@%s ServiceMonitor and PrometheusRule\n",
-		kedaModule, kedaVersion, promModule, promVersion)
+		crds.KEDAModule, crds.KEDAVersion, crds.PromModule, crds.PromVersion)
 	shared = env{client: client, root: root, kubectl: kubectl, goBin: goBin}
 	return m.Run(), nil
 }
