@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"iter"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/fraudscore/fraudscore/contracts"
@@ -131,9 +132,11 @@ func populationExamples(ctx context.Context, cfg Config) iter.Seq2[Example, erro
 // time being processed (now) as the clock: a value last written more than
 // maxAge before now is absent, and a create replaces it.
 type expiringStore struct {
-	inner   velocity.Store
-	maxAge  time.Duration
-	now     time.Time
+	inner  velocity.Store
+	maxAge time.Duration
+	now    time.Time // set between Enrich calls, read during them
+
+	mu      sync.Mutex           // Enrich updates a card and a device key at once
 	written map[string]time.Time // each key's last write, in event time
 }
 
@@ -142,6 +145,8 @@ func newExpiringStore(inner velocity.Store, maxAge time.Duration) *expiringStore
 }
 
 func (s *expiringStore) expired(key string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	w, ok := s.written[key]
 	return ok && s.now.Sub(w) > s.maxAge
 }
@@ -156,18 +161,24 @@ func (s *expiringStore) Get(ctx context.Context, key string) ([]byte, uint64, er
 }
 
 // Put writes value at revision; revision 0 creates the key or replaces an
-// expired value.
-func (s *expiringStore) Put(ctx context.Context, key string, value []byte, revision uint64) (bool, error) {
-	if revision == 0 && s.expired(key) {
+// expired value, and any other revision of an expired value is refused as
+// a KV bucket refuses it (the value is gone).
+func (s *expiringStore) Put(ctx context.Context, key string, value []byte, revision uint64) (uint64, bool, error) {
+	if s.expired(key) {
+		if revision != 0 {
+			return 0, false, nil
+		}
 		_, rev, err := s.inner.Get(ctx, key)
 		if err != nil {
-			return false, err
+			return 0, false, err
 		}
 		revision = rev
 	}
-	ok, err := s.inner.Put(ctx, key, value, revision)
+	newRev, ok, err := s.inner.Put(ctx, key, value, revision)
 	if ok {
+		s.mu.Lock()
 		s.written[key] = s.now
+		s.mu.Unlock()
 	}
-	return ok, err
+	return newRev, ok, err
 }

@@ -183,7 +183,9 @@ func TestEnricherRequestReply(t *testing.T) {
 	assert.Equal(t, worker.CodeInternal, resp.Header.Get(micro.ErrorCodeHeader))
 	assert.Equal(t, "scoring failed", resp.Header.Get(micro.ErrorHeader))
 	assert.Empty(t, sc.scored(evs[3].TransactionID), "not scored after a failed enrichment")
-	assert.Equal(t, float64(1), metricValue(t, r.metrics.Requests.WithLabelValues(worker.CodeInternal)))
+	// Counted after the reply is sent (handleRequest's deferred count): wait for it.
+	require.Eventually(t, func() bool { return metricValue(t, r.metrics.Requests.WithLabelValues(worker.CodeInternal)) == 1 },
+		20*time.Second, 10*time.Millisecond, "the failed request was not counted as %s", worker.CodeInternal)
 	// Asked again, it is enriched and scored.
 	resp = request(t, nc, data)
 	require.Empty(t, resp.Header.Get(micro.ErrorCodeHeader), string(resp.Data))

@@ -139,7 +139,7 @@ func casUpdate(ctx context.Context, bk *worker.VelocityBucket, key string, value
 		if err != nil {
 			return lost, err
 		}
-		ok, err := bk.Put(ctx, key, value, rev)
+		_, ok, err := bk.Put(ctx, key, value, rev)
 		if err != nil {
 			return lost, err
 		}

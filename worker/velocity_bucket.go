@@ -146,25 +146,28 @@ func (b *VelocityBucket) Get(ctx context.Context, key string) ([]byte, uint64, e
 }
 
 // Put writes value to key if the key is still at revision, 0 meaning that
-// it must not exist (a deleted or expired key does not). ok is false, with
-// a nil error, when another writer changed the key first: the server
-// answered "wrong last sequence" (10071, or 10164 on a replicated bucket).
-// Every other failure, a timeout included, is an error: the write may or
-// may not have been stored.
-func (b *VelocityBucket) Put(ctx context.Context, key string, value []byte, revision uint64) (bool, error) {
+// it must not exist (a deleted or expired key does not), and returns the
+// value's revision (its stream sequence). ok is false, with a nil error,
+// when the key was not at revision: another writer changed it first, or
+// it expired or was deleted since; the server answered "wrong last
+// sequence" (10071, or 10164 on a replicated bucket). Every other failure,
+// a timeout included, is an error: the write may or may not have been
+// stored.
+func (b *VelocityBucket) Put(ctx context.Context, key string, value []byte, revision uint64) (uint64, bool, error) {
+	var rev uint64
 	var err error
 	if revision == 0 {
-		_, err = b.kv.Create(ctx, key, value)
+		rev, err = b.kv.Create(ctx, key, value)
 	} else {
-		_, err = b.kv.Update(ctx, key, value, revision)
+		rev, err = b.kv.Update(ctx, key, value, revision)
 	}
 	switch {
 	case err == nil:
-		return true, nil
+		return rev, true, nil
 	case casConflict(err):
-		return false, nil
+		return 0, false, nil
 	}
-	return false, fmt.Errorf("worker: velocity bucket %s: put: %w", b.kv.Bucket(), err)
+	return 0, false, fmt.Errorf("worker: velocity bucket %s: put: %w", b.kv.Bucket(), err)
 }
 
 // casConflict reports whether a KV write failed because the key was not at

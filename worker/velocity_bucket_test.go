@@ -64,13 +64,27 @@ func race(t *testing.T, writes ...func() (bool, error)) int {
 func checkCompareAndSet(t *testing.T, b *worker.VelocityBucket, kv jetstream.KeyValue) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
+	put := func(ctx context.Context, key string, value []byte, rev uint64) (bool, error) {
+		t.Helper()
+		newRev, ok, err := b.Put(ctx, key, value, rev)
+		if ok {
+			// The revision returned is the one a read gives: a write from a
+			// cached state at it succeeds only if nothing wrote since.
+			_, got, gerr := b.Get(ctx, key)
+			require.NoError(t, gerr)
+			require.Equal(t, got, newRev, "revision returned by a write to %s", key)
+		} else {
+			require.Zero(t, newRev)
+		}
+		return ok, err
+	}
 
 	v, rev, err := b.Get(ctx, "c.absent")
 	require.NoError(t, err)
 	assert.Nil(t, v)
 	assert.Zero(t, rev)
 
-	ok, err := b.Put(ctx, "c.k", []byte("v1"), 0)
+	ok, err := put(ctx, "c.k", []byte("v1"), 0)
 	require.NoError(t, err)
 	require.True(t, ok, "create of a new key")
 	v, rev, err = b.Get(ctx, "c.k")
@@ -78,7 +92,7 @@ func checkCompareAndSet(t *testing.T, b *worker.VelocityBucket, kv jetstream.Key
 	assert.Equal(t, "v1", string(v))
 	require.NotZero(t, rev)
 
-	ok, err = b.Put(ctx, "c.k", []byte("again"), 0)
+	ok, err = put(ctx, "c.k", []byte("again"), 0)
 	require.NoError(t, err)
 	assert.False(t, ok, "create on an existing key")
 
@@ -90,8 +104,8 @@ func checkCompareAndSet(t *testing.T, b *worker.VelocityBucket, kv jetstream.Key
 		a, c := []byte(fmt.Sprintf("a%d", round)), []byte(fmt.Sprintf("c%d", round))
 		var aOK bool
 		n := race(t,
-			func() (bool, error) { ok, err := b.Put(ctx, "c.k", a, rev); aOK = ok; return ok, err },
-			func() (bool, error) { return b.Put(ctx, "c.k", c, rev) })
+			func() (bool, error) { ok, err := put(ctx, "c.k", a, rev); aOK = ok; return ok, err },
+			func() (bool, error) { return put(ctx, "c.k", c, rev) })
 		require.Equal(t, 1, n, "round %d: writers at one revision that succeeded", round)
 		got, _, err := b.Get(ctx, "c.k")
 		require.NoError(t, err)
@@ -103,14 +117,14 @@ func checkCompareAndSet(t *testing.T, b *worker.VelocityBucket, kv jetstream.Key
 	}
 	_, rev, err = b.Get(ctx, "c.k")
 	require.NoError(t, err)
-	ok, err = b.Put(ctx, "c.k", []byte("stale"), rev-1)
+	ok, err = put(ctx, "c.k", []byte("stale"), rev-1)
 	require.NoError(t, err)
 	assert.False(t, ok, "update at a stale revision")
 
 	// Two creators of one new key: one wins.
 	require.Equal(t, 1, race(t,
-		func() (bool, error) { return b.Put(ctx, "d.new", []byte("x"), 0) },
-		func() (bool, error) { return b.Put(ctx, "d.new", []byte("y"), 0) }))
+		func() (bool, error) { return put(ctx, "d.new", []byte("x"), 0) },
+		func() (bool, error) { return put(ctx, "d.new", []byte("y"), 0) }))
 
 	// A deleted or purged key is absent, and can be created again; two
 	// creators of a deleted key race on the marker's revision (the server's
@@ -120,17 +134,22 @@ func checkCompareAndSet(t *testing.T, b *worker.VelocityBucket, kv jetstream.Key
 		remove func(context.Context, string, ...jetstream.KVDeleteOpt) error
 	}{{"delete", kv.Delete}, {"purge", kv.Purge}} {
 		key := "c." + op.name
-		ok, err := b.Put(ctx, key, []byte("before"), 0)
+		before, ok, err := b.Put(ctx, key, []byte("before"), 0)
 		require.NoError(t, err)
 		require.True(t, ok)
 		require.NoError(t, op.remove(ctx, key))
+		// A writer still holding the removed value's revision (a cached
+		// state) is refused: the value is gone.
+		ok, err = put(ctx, key, []byte("from a stale cache"), before)
+		require.NoError(t, err)
+		assert.False(t, ok, "%s: a write at the removed value's revision", op.name)
 		v, rev, err := b.Get(ctx, key)
 		require.NoError(t, err)
 		assert.Nil(t, v, op.name)
 		assert.Zero(t, rev, op.name)
 		require.Equal(t, 1, race(t,
-			func() (bool, error) { return b.Put(ctx, key, []byte("x"), 0) },
-			func() (bool, error) { return b.Put(ctx, key, []byte("y"), 0) }), op.name)
+			func() (bool, error) { return put(ctx, key, []byte("x"), 0) },
+			func() (bool, error) { return put(ctx, key, []byte("y"), 0) }), op.name)
 		v, rev, err = b.Get(ctx, key)
 		require.NoError(t, err)
 		assert.Contains(t, []string{"x", "y"}, string(v), op.name)
@@ -139,15 +158,15 @@ func checkCompareAndSet(t *testing.T, b *worker.VelocityBucket, kv jetstream.Key
 
 	// A value at the limit is stored, created or updated (with the header
 	// of the expected revision); well above it is an error, not a conflict.
-	ok, err = b.Put(ctx, "c.fits", make([]byte, testMaxValue), 0)
+	ok, err = put(ctx, "c.fits", make([]byte, testMaxValue), 0)
 	require.NoError(t, err)
 	assert.True(t, ok, "a value at the limit is created")
 	_, rev, err = b.Get(ctx, "c.fits")
 	require.NoError(t, err)
-	ok, err = b.Put(ctx, "c.fits", make([]byte, testMaxValue), rev)
+	ok, err = put(ctx, "c.fits", make([]byte, testMaxValue), rev)
 	require.NoError(t, err)
 	assert.True(t, ok, "a value at the limit updates")
-	ok, err = b.Put(ctx, "c.big", make([]byte, 2*testMaxValue), 0)
+	ok, err = put(ctx, "c.big", make([]byte, 2*testMaxValue), 0)
 	require.Error(t, err)
 	assert.False(t, ok)
 
@@ -191,6 +210,29 @@ func TestVelocityBucketCompareAndSetReplicated(t *testing.T) {
 	checkCompareAndSet(t, b, kv)
 }
 
+// A value removed by the bucket's TTL is gone for a writer that still holds
+// its revision (velocity's cached state of an idle key): that write is a
+// conflict, not a success over expired state, and a create succeeds.
+func TestVelocityBucketExpiredRevision(t *testing.T) {
+	s := natstest.Start(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	b := openBucket(t, s.ClientURL(), testConfig(t), time.Second)
+	rev, ok, err := b.Put(ctx, "c.idle", []byte("day-old state"), 0)
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Eventually(t, func() bool {
+		v, r, err := b.Get(ctx, "c.idle")
+		return err == nil && v == nil && r == 0
+	}, 30*time.Second, 50*time.Millisecond, "the value did not expire")
+	_, ok, err = b.Put(ctx, "c.idle", []byte("written over expired state"), rev)
+	require.NoError(t, err)
+	require.False(t, ok, "a write at an expired value's revision succeeded")
+	_, ok, err = b.Put(ctx, "c.idle", []byte("fresh"), 0)
+	require.NoError(t, err)
+	require.True(t, ok, "creating the expired key")
+}
+
 // Opening the bucket again with another TTL updates it in place, keeping
 // its values; bound to a bucket managed elsewhere (ENSURE_TOPOLOGY=false)
 // the worker changes nothing, and a missing bucket is an error at once.
@@ -199,7 +241,7 @@ func TestVelocityBucketConfigUpdate(t *testing.T) {
 	cfg := testConfig(t)
 	ctx := context.Background()
 	b := openBucket(t, s.ClientURL(), cfg, time.Hour)
-	ok, err := b.Put(ctx, "c.kept", []byte("v"), 0)
+	_, ok, err := b.Put(ctx, "c.kept", []byte("v"), 0)
 	require.NoError(t, err)
 	require.True(t, ok)
 
@@ -282,7 +324,7 @@ func TestOpenVelocityBucketRetriesUntilTheClusterForms(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the bucket never opened after the cluster formed")
 	}
-	ok, err := b.Put(ctx, "c.formed", []byte("v"), 0)
+	_, ok, err := b.Put(ctx, "c.formed", []byte("v"), 0)
 	require.NoError(t, err)
 	require.True(t, ok)
 }

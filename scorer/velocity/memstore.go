@@ -34,24 +34,24 @@ func (s *MemStore) Get(ctx context.Context, key string) ([]byte, uint64, error) 
 }
 
 // Put stores a copy of value at key if the key is still at revision (0:
-// absent); ok is false when it is not.
-func (s *MemStore) Put(ctx context.Context, key string, value []byte, revision uint64) (bool, error) {
+// absent) and returns its new revision; ok is false when it is not.
+func (s *MemStore) Put(ctx context.Context, key string, value []byte, revision uint64) (uint64, bool, error) {
 	if err := ctx.Err(); err != nil {
-		return false, err
+		return 0, false, err
 	}
 	data := make([]byte, len(value)) // make+copy: not zeroed first, unlike slices.Clone's growth
 	copy(data, value)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.values[key].revision != revision {
-		return false, nil
+		return 0, false, nil
 	}
 	if s.values == nil {
 		s.values = map[string]memValue{}
 	}
 	s.seq++
 	s.values[key] = memValue{data: data, revision: s.seq}
-	return true, nil
+	return s.seq, true, nil
 }
 
 // Len returns the number of keys stored.

@@ -29,11 +29,12 @@ var latencyBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.
 
 // metrics are velocity's Prometheus metrics; a nil *metrics counts nothing.
 type metrics struct {
-	updates    [2]prometheus.Counter // fraudscore_velocity_updates_total{key}
-	duplicates [2]prometheus.Counter // fraudscore_velocity_duplicates_total{key}
-	late       [2]prometheus.Counter // fraudscore_velocity_late_total{key}
-	capped     prometheus.Counter    // fraudscore_velocity_capped_total
-	conflicts  prometheus.Counter    // fraudscore_velocity_conflicts_total
+	updates    [2]prometheus.Counter       // fraudscore_velocity_updates_total{key}
+	duplicates [2]prometheus.Counter       // fraudscore_velocity_duplicates_total{key}
+	late       [2]prometheus.Counter       // fraudscore_velocity_late_total{key}
+	capped     prometheus.Counter          // fraudscore_velocity_capped_total
+	conflicts  prometheus.Counter          // fraudscore_velocity_conflicts_total
+	guesses    [2][2][2]prometheus.Counter // fraudscore_velocity_guesses_total{key,source,result}: [kind][guessSource][right]
 	degraded   map[string]prometheus.Counter
 	seconds    prometheus.Histogram // fraudscore_velocity_seconds
 }
@@ -62,6 +63,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	degraded := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "fraudscore_velocity_degraded_total", Help: "Transactions scored without some velocity aggregates (left as upstream sent them), by the first reason: timeout, store, corrupt, conflicts.",
 	}, []string{"reason"})
+	guesses := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "fraudscore_velocity_guesses_total", Help: "Velocity states written without reading them first, from this worker's cache (source cached) or assuming a new key (source absent), by key kind and result: right (one round trip saved) or wrong (the write found another revision and the key was read and written again). Guessing is used only while right at least half the time.",
+	}, []string{"key", "source", "result"})
 	m := &metrics{
 		capped: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "fraudscore_velocity_capped_total", Help: "Velocity entries dropped because a key held more than FRAUDSCORE_VELOCITY_MAX_ENTRIES.",
@@ -78,11 +82,15 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		m.updates[k] = updates.WithLabelValues(name)
 		m.duplicates[k] = duplicates.WithLabelValues(name)
 		m.late[k] = late.WithLabelValues(name)
+		for src, srcName := range guessSources {
+			m.guesses[k][src][0] = guesses.WithLabelValues(name, srcName, "wrong")
+			m.guesses[k][src][1] = guesses.WithLabelValues(name, srcName, "right")
+		}
 	}
 	for _, r := range Reasons {
 		m.degraded[r] = degraded.WithLabelValues(r)
 	}
-	for _, c := range []prometheus.Collector{updates, duplicates, late, degraded, m.capped, m.conflicts, m.seconds} {
+	for _, c := range []prometheus.Collector{updates, duplicates, late, degraded, guesses, m.capped, m.conflicts, m.seconds} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -112,6 +120,18 @@ func (m *metrics) conflict() {
 	if m != nil {
 		m.conflicts.Inc()
 	}
+}
+
+// guessed counts a write from a guess: right when it was stored.
+func (m *metrics) guessed(k kind, src guessSource, right bool) {
+	if m == nil {
+		return
+	}
+	i := 0
+	if right {
+		i = 1
+	}
+	m.guesses[k][src][i].Inc()
 }
 
 func (m *metrics) degrade(reason string) {

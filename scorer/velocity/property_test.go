@@ -239,6 +239,9 @@ func TestBruteForce(t *testing.T) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			r := rand.New(rand.NewPCG(seed, 13))
 			c := cfg(nil)
+			if seed%2 == 1 {
+				c.CacheBytes = 0 // read every key first
+			}
 			s := genStream(r, 800, 6, 5, 8*time.Minute, c.Lateness)
 			store := &velocity.MemStore{}
 			h := newHarness(t, store, c)
@@ -261,31 +264,58 @@ func TestBruteForce(t *testing.T) {
 	}
 }
 
-// TestConcurrentEnrich races two goroutines (as two replicas would) on the
-// same cards and devices, each also redelivering the other's events: every
-// transaction is recorded once with a distinct ordinal, redeliveries get
-// the first features, and the features match the brute force.
+// TestConcurrentEnrich races two goroutines on the same cards and devices,
+// each also redelivering the other's events: as two workers of one process
+// (one cache), as two processes (a cache each: their guesses go stale), and
+// reading every key first (no cache). Every transaction is recorded once
+// with a distinct ordinal, redeliveries get the first features, and the
+// features match the brute force.
 func TestConcurrentEnrich(t *testing.T) {
-	r := rand.New(rand.NewPCG(7, 7))
-	c := cfg(func(c *velocity.Config) { c.Lateness = time.Hour })
-	s := genStream(r, 400, 2, 2, 2*time.Second, time.Second)
-	store := &velocity.MemStore{}
-	h := newHarness(t, store, c)
-	o := newObserver(t, store)
-	var wg sync.WaitGroup
-	for g := range 2 {
-		wg.Go(func() {
-			for i, ev := range s.deliveries {
-				if i%2 == g || i%5 == 0 {
-					o.delivered(ev, h.enrich(t, ev))
-				}
+	for _, tc := range []struct {
+		name       string
+		processes  int
+		cacheBytes int
+	}{
+		{"one process", 1, velocity.DefaultConfig().CacheBytes},
+		{"two processes", 2, velocity.DefaultConfig().CacheBytes},
+		{"no cache", 2, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(7, 7))
+			c := cfg(func(c *velocity.Config) { c.Lateness = time.Hour; c.CacheBytes = tc.cacheBytes })
+			s := genStream(r, 400, 2, 2, 2*time.Second, time.Second)
+			store := &velocity.MemStore{}
+			hs := []*harness{newHarness(t, store, c)}
+			if tc.processes == 2 {
+				hs = append(hs, newHarness(t, store, c))
+			}
+			o := newObserver(t, store)
+			var wg sync.WaitGroup
+			for g := range 2 {
+				h := hs[g%len(hs)]
+				wg.Go(func() {
+					for i, ev := range s.deliveries {
+						if i%2 == g || i%5 == 0 {
+							o.delivered(ev, h.enrich(t, ev))
+						}
+					}
+				})
+			}
+			wg.Wait()
+			o.check(s.events)
+			if t.Failed() {
+				return
+			}
+			var conflicts, wrong float64
+			for _, h := range hs {
+				conflicts += h.metric(t, "fraudscore_velocity_conflicts_total")
+				wrong += h.metric(t, "fraudscore_velocity_guesses_total", "card", "wrong", "cached") +
+					h.metric(t, "fraudscore_velocity_guesses_total", "device", "wrong", "cached")
+			}
+			t.Logf("conflicts retried after a read: %v; cached guesses wrong: %v", conflicts, wrong)
+			if tc.processes == 2 && tc.cacheBytes > 0 && wrong == 0 {
+				t.Fatal("two processes on the same keys never guessed wrong: the stale-cache path was not exercised")
 			}
 		})
 	}
-	wg.Wait()
-	o.check(s.events)
-	if t.Failed() {
-		return
-	}
-	t.Logf("conflicts retried: %v", h.metric(t, "fraudscore_velocity_conflicts_total"))
 }

@@ -43,17 +43,32 @@ type Velocity struct {
 	cfg     Config
 	metrics *metrics
 	log     *slog.Logger
-	work    sync.Pool // *work
+	work    sync.Pool       // *work
+	cache   *cache          // nil: no cache, no guesses
+	guesses [2][2]guessRate // [kind][guessSource]
 
 	lastWarn   atomic.Int64 // Unix ns of the last degrade warning
 	suppressed atomic.Int64 // warnings not logged since
 }
 
-// work is one Enrich call's reusable buffers.
+// work is one Enrich call's state and reusable buffers: the card update
+// runs on the caller's goroutine, the device update beside it on another.
 type work struct {
+	x      Txn
 	card   CardState
 	device DeviceState
-	buf    []byte
+	cr     CardResult
+	dr     DeviceResult
+	cardB  keyBuffers
+	devB   keyBuffers
+	devErr error
+	wg     sync.WaitGroup
+}
+
+// keyBuffers are one key's buffers: in holds a cached state copied out of
+// the cache, out the state encoded for writing.
+type keyBuffers struct {
+	in, out []byte
 }
 
 // New returns a Velocity over store with the settings cfg (cfg.Mode is not
@@ -73,7 +88,7 @@ func New(store Store, cfg Config, opts Options) (*Velocity, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	v := &Velocity{store: store, cfg: cfg, metrics: m, log: log}
+	v := &Velocity{store: store, cfg: cfg, metrics: m, log: log, cache: newCache(cfg.CacheBytes)}
 	v.work.New = func() any { return new(work) }
 	return v, nil
 }
@@ -82,9 +97,10 @@ func New(store Store, cfg Config, opts Options) (*Velocity, error) {
 func (v *Velocity) Config() Config { return v.cfg }
 
 // Enrich computes ev's velocity aggregates as of its event_time, records ev
-// in its card's state and, when it has a device_id, its device's state, and
-// sets ev.Aggregates: with Prefer upstream a field the event carries is
-// kept, with Prefer computed it is replaced.
+// in its card's state and, when it has a device_id, its device's state (the
+// two keys are updated at the same time), and sets ev.Aggregates: with
+// Prefer upstream a field the event carries is kept, with Prefer computed
+// it is replaced.
 //
 // When a key's state cannot be read or written within the timeout (a store
 // error, the timeout, a corrupt value, endless conflicts) the aggregates
@@ -95,33 +111,42 @@ func (v *Velocity) Config() Config { return v.cfg }
 func (v *Velocity) Enrich(ctx context.Context, ev *contracts.TransactionEvent) error {
 	start := time.Now()
 	defer func() { v.metrics.observe(time.Since(start).Seconds()) }()
-	x := TxnOf(ev)
 	tctx, cancel := context.WithTimeout(ctx, v.cfg.Timeout)
 	defer cancel()
 	w := v.work.Get().(*work)
 	defer v.work.Put(w)
+	w.x = TxnOf(ev)
+	w.cr, w.dr, w.devErr = CardResult{}, DeviceResult{}, nil
 
-	var cr CardResult
-	cardErr := v.cas(tctx, CardKey(ev.CardToken), w, func() (Outcome, int) {
-		cr = w.card.Apply(x, v.cfg)
-		return cr.Outcome, cr.Capped
-	}, &w.card, card)
-	var dr DeviceResult
-	var deviceErr error
-	if ev.DeviceID != "" {
-		deviceErr = v.cas(tctx, DeviceKey(ev.DeviceID), w, func() (Outcome, int) {
-			dr = w.device.Apply(x, v.cfg)
-			return dr.Outcome, dr.Capped
-		}, &w.device, device)
+	hasDevice := ev.DeviceID != ""
+	if hasDevice {
+		w.wg.Add(1)
+		go v.updateDevice(tctx, DeviceKey(ev.DeviceID), w)
 	}
+	cardErr := v.cas(tctx, CardKey(ev.CardToken), card, &w.cardB, &w.card, func() (Outcome, int) {
+		w.cr = w.card.Apply(w.x, v.cfg)
+		return w.cr.Outcome, w.cr.Capped
+	})
+	w.wg.Wait()
+	deviceErr := w.devErr
 	if cardErr != nil || deviceErr != nil {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("velocity: %w", context.Cause(ctx))
 		}
 		v.degraded(ev.TransactionID, tctx.Err() != nil, cardErr, deviceErr)
 	}
-	v.fill(ev, cardErr == nil, &cr, ev.DeviceID != "" && deviceErr == nil, &dr)
+	v.fill(ev, cardErr == nil, &w.cr, hasDevice && deviceErr == nil, &w.dr)
 	return nil
+}
+
+// updateDevice runs the device key's update on its own goroutine, leaving
+// its result in w.dr and w.devErr.
+func (v *Velocity) updateDevice(ctx context.Context, key string, w *work) {
+	defer w.wg.Done()
+	w.devErr = v.cas(ctx, key, device, &w.devB, &w.device, func() (Outcome, int) {
+		w.dr = w.device.Apply(w.x, v.cfg)
+		return w.dr.Outcome, w.dr.Capped
+	})
 }
 
 // state is a key's state as cas reads and writes it.
@@ -130,38 +155,95 @@ type state interface {
 	AppendBinary([]byte) ([]byte, error)
 }
 
-// cas runs one key's compare-and-set loop: read the state into st, apply
-// (which returns the outcome and the entries capped), write it back if it
-// changed, and start over when another writer got there first.
-func (v *Velocity) cas(ctx context.Context, key string, w *work, apply func() (Outcome, int), st state, k kind) error {
+// cas runs one key's compare-and-set loop: start from a guess of the state
+// when guessing pays (see guessRate), otherwise read it into st; apply
+// (which returns the outcome and the entries capped); write the state back
+// at the revision it came from if it changed; and start over from a read
+// when the write finds another revision. An outcome that writes nothing
+// (duplicate, late) is only accepted from a read, never from a guess.
+func (v *Velocity) cas(ctx context.Context, key string, k kind, b *keyBuffers, st state, apply func() (Outcome, int)) error {
+	value, rev, src, guessed := v.guess(key, k, b)
 	for range maxAttempts {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		value, rev, err := v.store.Get(ctx, key)
-		if err != nil {
-			return fmt.Errorf("velocity: read state: %w", err)
+		if !guessed {
+			var err error
+			if value, rev, err = v.store.Get(ctx, key); err != nil {
+				return fmt.Errorf("velocity: read state: %w", err)
+			}
 		}
 		if err := st.UnmarshalBinary(value); err != nil {
+			if guessed {
+				v.cache.forget(key)
+				guessed = false
+				continue
+			}
 			return err
 		}
 		o, capped := apply()
 		if o != Recorded {
+			if guessed {
+				guessed = false
+				continue
+			}
+			v.remember(key, value, rev)
 			v.metrics.applied(k, o, 0)
 			return nil
 		}
-		w.buf, _ = st.AppendBinary(w.buf[:0])
-		ok, err := v.store.Put(ctx, key, w.buf, rev)
+		b.out, _ = st.AppendBinary(b.out[:0])
+		newRev, ok, err := v.store.Put(ctx, key, b.out, rev)
 		if err != nil {
+			if v.cache != nil {
+				v.cache.forget(key) // the write may or may not have been stored
+			}
 			return fmt.Errorf("velocity: write state: %w", err)
 		}
+		if guessed {
+			v.guesses[k][src].record(ok)
+			v.metrics.guessed(k, src, ok)
+		} else if !ok {
+			v.metrics.conflict()
+		}
 		if ok {
+			v.remember(key, b.out, newRev)
 			v.metrics.applied(k, o, capped)
 			return nil
 		}
-		v.metrics.conflict()
+		guessed = false
 	}
 	return errConflicts
+}
+
+// guess returns the state cas may start from without a read: the cached
+// state, or none (absent) for a key not cached, when that kind of guess
+// has been paying; ok is false when cas must read first.
+func (v *Velocity) guess(key string, k kind, b *keyBuffers) (value []byte, rev uint64, src guessSource, ok bool) {
+	if v.cache == nil {
+		return nil, 0, 0, false
+	}
+	var cached bool
+	b.in, rev, cached = v.cache.load(key, b.in[:0])
+	src = guessAbsent
+	if cached {
+		src, value = guessCached, b.in
+	}
+	if !v.guesses[k][src].worth() {
+		return nil, 0, src, false
+	}
+	return value, rev, src, true
+}
+
+// remember keeps key's state at rev in the cache, if there is one; an
+// absent key (rev 0) needs no entry.
+func (v *Velocity) remember(key string, value []byte, rev uint64) {
+	switch {
+	case v.cache == nil:
+	case rev == 0:
+		v.cache.forget(key)
+	default:
+		v.cache.store(key, value, rev)
+	}
 }
 
 // reason classifies a key's failure for the degraded metric; timedOut

@@ -240,16 +240,16 @@ func (s *faultStore) Get(ctx context.Context, key string) ([]byte, uint64, error
 	return s.inner.Get(ctx, key)
 }
 
-func (s *faultStore) Put(ctx context.Context, key string, value []byte, rev uint64) (bool, error) {
+func (s *faultStore) Put(ctx context.Context, key string, value []byte, rev uint64) (uint64, bool, error) {
 	s.puts.Add(1)
 	if s.lose {
 		s.faults.Add(1)
-		return false, nil
+		return 0, false, nil
 	}
 	if s.fail != nil {
 		if err := s.fail("put", key); err != nil {
 			s.faults.Add(1)
-			return false, err
+			return 0, false, err
 		}
 	}
 	return s.inner.Put(ctx, key, value, rev)
@@ -310,7 +310,7 @@ func TestDegradeDeviceOnly(t *testing.T) {
 
 func TestDegradeTimeout(t *testing.T) {
 	store := &faultStore{block: true}
-	h := newHarness(t, store, cfg(func(c *velocity.Config) { c.Timeout = time.Millisecond }))
+	h := newHarness(t, store, cfg(func(c *velocity.Config) { c.Timeout = time.Millisecond; c.CacheBytes = 0 }))
 	got := h.enrich(t, event("slow", "tok_A", "dev", 0, 10, "EUR"))
 	if store.faults.Load() == 0 {
 		t.Fatal("the store never blocked")
@@ -325,7 +325,7 @@ func TestDegradeTimeout(t *testing.T) {
 
 func TestCanceledParent(t *testing.T) {
 	store := &faultStore{block: true}
-	h := newHarness(t, store, cfg(func(c *velocity.Config) { c.Timeout = time.Hour }))
+	h := newHarness(t, store, cfg(func(c *velocity.Config) { c.Timeout = time.Hour; c.CacheBytes = 0 }))
 	ctx, cancel := context.WithCancel(context.Background())
 	store.before = func(string) { cancel() }
 	err := h.v.Enrich(ctx, event("t", "tok_A", "", 0, 10, "EUR"))
@@ -340,7 +340,7 @@ func TestCanceledParent(t *testing.T) {
 func TestDegradeCorrupt(t *testing.T) {
 	store := &velocity.MemStore{}
 	garbage := []byte{velocity.FormatVersion, 'c', 1, 2, 3}
-	if ok, _ := store.Put(context.Background(), velocity.CardKey("tok_A"), garbage, 0); !ok {
+	if _, ok, _ := store.Put(context.Background(), velocity.CardKey("tok_A"), garbage, 0); !ok {
 		t.Fatal("put garbage")
 	}
 	h := newHarness(t, store, cfg(nil))
@@ -380,7 +380,8 @@ func TestConflictRetry(t *testing.T) {
 			}
 		})
 	}
-	h := newHarness(t, staleStore{store}, cfg(nil))
+	readFirst := cfg(func(c *velocity.Config) { c.CacheBytes = 0 })
+	h := newHarness(t, staleStore{store}, readFirst)
 	got := h.enrich(t, event("t1", "tok_A", "", time.Minute, 10, "EUR"))
 	if staleGets.Load() != 1 {
 		t.Fatal("the competing write did not happen")
@@ -399,7 +400,7 @@ func TestConflictRetry(t *testing.T) {
 
 	// Losing every time: bounded retries, then degraded.
 	lose := &faultStore{lose: true}
-	h = newHarness(t, lose, cfg(nil))
+	h = newHarness(t, lose, readFirst)
 	if got := h.enrich(t, event("t", "tok_A", "", 0, 10, "EUR")); got.Aggregates != nil {
 		t.Fatalf("aggregates after endless conflicts: %s", aggs(got.Aggregates))
 	}
@@ -423,7 +424,7 @@ func (st staleStore) Get(ctx context.Context, key string) ([]byte, uint64, error
 	return v, rev, err
 }
 
-func (st staleStore) Put(ctx context.Context, key string, value []byte, rev uint64) (bool, error) {
+func (st staleStore) Put(ctx context.Context, key string, value []byte, rev uint64) (uint64, bool, error) {
 	return st.s.inner.Put(ctx, key, value, rev)
 }
 
@@ -439,8 +440,8 @@ func TestMetricsOptional(t *testing.T) {
 	if _, err := velocity.New(&velocity.MemStore{}, cfg(nil), velocity.Options{Registerer: reg}); err != nil {
 		t.Fatal(err)
 	}
-	if mfs, err := reg.Gather(); err != nil || len(mfs) != 7 {
-		t.Fatalf("metric families registered: %d %v, want 7", len(mfs), err)
+	if mfs, err := reg.Gather(); err != nil || len(mfs) != 8 {
+		t.Fatalf("metric families registered: %d %v, want 8", len(mfs), err)
 	}
 	if _, err := velocity.New(&velocity.MemStore{}, cfg(nil), velocity.Options{Registerer: reg}); err == nil {
 		t.Fatal("registering twice on one registry did not fail")
