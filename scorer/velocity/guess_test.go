@@ -1,7 +1,9 @@
 package velocity_test
 
 import (
+	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -103,5 +105,37 @@ func TestGuessesTurnOffWhenWrong(t *testing.T) {
 	}
 	if c := a.metric(t, "fraudscore_velocity_conflicts_total") + b.metric(t, "fraudscore_velocity_conflicts_total"); c != 0 {
 		t.Fatalf("%v conflicts after a read with no concurrent writer", c)
+	}
+}
+
+// Events of one hot card and device on many goroutines of one process take
+// turns: no compare-and-set is lost, every write is a right guess (no read
+// at all), and every transaction is recorded once.
+func TestHotKeyTakesTurns(t *testing.T) {
+	store := &faultStore{}
+	h := newHarness(t, store, cfg(nil))
+	const goroutines, each = 8, 50
+	var wg sync.WaitGroup
+	for g := range goroutines {
+		wg.Go(func() {
+			for i := range each {
+				h.enrich(t, event(fmt.Sprint("t", g, "-", i), "tok_hot", "dev_hot", time.Duration(i)*time.Second, 100, "EUR"))
+			}
+		})
+	}
+	wg.Wait()
+	if c := h.metric(t, "fraudscore_velocity_conflicts_total"); c != 0 {
+		t.Fatalf("%v conflicts within one process", c)
+	}
+	if g := store.gets.Load(); g != 0 {
+		t.Fatalf("%d reads, want none", g)
+	}
+	if w := h.guesses(t, "card", "cached", "wrong") + h.guesses(t, "device", "cached", "wrong"); w != 0 {
+		t.Fatalf("%v wrong guesses within one process", w)
+	}
+	b, _, _ := store.inner.Get(context.Background(), velocity.CardKey("tok_hot"))
+	s, err := velocity.DecodeCard(b)
+	if err != nil || len(s.Entries) != goroutines*each || s.LastOrd != goroutines*each {
+		t.Fatalf("card state: %d entries, last ordinal %d, %v; want %d", len(s.Entries), s.LastOrd, err, goroutines*each)
 	}
 }

@@ -46,6 +46,7 @@ type Velocity struct {
 	work    sync.Pool       // *work
 	cache   *cache          // nil: no cache, no guesses
 	guesses [2][2]guessRate // [kind][guessSource]
+	turns   keyTurns        // one update of a key at a time in this process
 
 	lastWarn   atomic.Int64 // Unix ns of the last degrade warning
 	suppressed atomic.Int64 // warnings not logged since
@@ -88,7 +89,7 @@ func New(store Store, cfg Config, opts Options) (*Velocity, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	v := &Velocity{store: store, cfg: cfg, metrics: m, log: log, cache: newCache(cfg.CacheBytes)}
+	v := &Velocity{store: store, cfg: cfg, metrics: m, log: log, cache: newCache(cfg.CacheBytes), turns: newKeyTurns()}
 	v.work.New = func() any { return new(work) }
 	return v, nil
 }
@@ -162,6 +163,11 @@ type state interface {
 // when the write finds another revision. An outcome that writes nothing
 // (duplicate, late) is only accepted from a read, never from a guess.
 func (v *Velocity) cas(ctx context.Context, key string, k kind, b *keyBuffers, st state, apply func() (Outcome, int)) error {
+	turn, err := v.turns.take(ctx, key)
+	if err != nil {
+		return err
+	}
+	defer func() { <-turn }()
 	value, rev, src, guessed := v.guess(key, k, b)
 	for range maxAttempts {
 		if err := ctx.Err(); err != nil {
