@@ -140,12 +140,36 @@ func natsTrigger(so *unstructured.Unstructured) (trigger, error) {
 		if err != nil {
 			return trigger{}, fmt.Errorf("lagThreshold %q: %w", str("lagThreshold"), err)
 		}
-		lo, _, _ := unstructured.NestedInt64(so.Object, "spec", "minReplicaCount")
-		hi, _, _ := unstructured.NestedInt64(so.Object, "spec", "maxReplicaCount")
+		lo, err := integer(so, "spec", "minReplicaCount")
+		if err != nil {
+			return trigger{}, err
+		}
+		hi, err := integer(so, "spec", "maxReplicaCount")
+		if err != nil {
+			return trigger{}, err
+		}
 		return trigger{Endpoint: str("natsServerMonitoringEndpoint"), Account: str("account"), Stream: str("stream"),
 			Consumer: str("consumer"), LagThreshold: thr, Min: lo, Max: hi, Index: i}, nil
 	}
 	return trigger{}, errors.New("the ScaledObject has no nats-jetstream trigger")
+}
+
+// integer reads a whole number at path: decoded YAML holds numbers as
+// float64 (JSON) or int64.
+func integer(o *unstructured.Unstructured, path ...string) (int64, error) {
+	v, found, err := unstructured.NestedFieldNoCopy(o.Object, path...)
+	if err != nil || !found {
+		return 0, fmt.Errorf("%s: %v not found: %v", o.GetKind(), path, err)
+	}
+	switch n := v.(type) {
+	case int64:
+		return n, nil
+	case float64:
+		if n == float64(int64(n)) {
+			return int64(n), nil
+		}
+	}
+	return 0, fmt.Errorf("%s: %v = %v is not a whole number", o.GetKind(), path, v)
 }
 
 // startNATS writes a nats-server configuration with JetStream, the

@@ -258,8 +258,11 @@ func checkHPA(t *testing.T, hpa *autoscalingv2.HorizontalPodAutoscaler, trig tri
 	if ref.Kind != "Deployment" || ref.Name != target || ref.APIVersion != "apps/v1" {
 		t.Errorf("HPA targets %+v, want Deployment %s", ref, target)
 	}
-	if hpa.Spec.MinReplicas == nil || int64(*hpa.Spec.MinReplicas) != trig.Min || int64(hpa.Spec.MaxReplicas) != trig.Max {
-		t.Errorf("HPA bounds %v..%d, want %d..%d", hpa.Spec.MinReplicas, hpa.Spec.MaxReplicas, trig.Min, trig.Max)
+	if hpa.Spec.MinReplicas == nil {
+		t.Fatal("HPA has no minReplicas")
+	}
+	if int64(*hpa.Spec.MinReplicas) != trig.Min || int64(hpa.Spec.MaxReplicas) != trig.Max {
+		t.Errorf("HPA bounds %d..%d, want %d..%d", *hpa.Spec.MinReplicas, hpa.Spec.MaxReplicas, trig.Min, trig.Max)
 	}
 	if len(hpa.Spec.Metrics) != 1 {
 		t.Fatalf("HPA has %d metrics, want the one external metric of the nats-jetstream trigger: %+v", len(hpa.Spec.Metrics), hpa.Spec.Metrics)
