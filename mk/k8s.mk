@@ -74,5 +74,6 @@ k8s-e2e: ## KEDA + kube-controller-manager scale the prod Deployment on a real J
 	  printf '{\n  "commit": "%s",\n  "date": "%s",\n  "host": "%s",\n  "nproc": %s,\n  "load_avg_1m_at_start": "%s",\n  "go_version": "%s",\n  "command": "make k8s-e2e",\n  "keda_version": "%s",\n  "keda_binaries_cached": %s,\n  "keda_build_seconds": %s,\n  "build_seconds": %s,\n  "run_seconds": %s,\n  "passed": %s,\n  "scenario": %s\n}\n' \
 	    "$$(git rev-parse HEAD 2>/dev/null || echo unknown)" "$$(date -u +%FT%TZ)" "$$(hostname)" "$$(nproc)" \
 	    "$$load" "$$($(GO) env GOVERSION)" "$(K8S_KEDA_VERSION)" "$$keda_cached" "$$((t1-t0))" "$$((t2-t1))" "$$((t3-t2))" \
-	    "$$([ $$rc = 0 ] && echo true || echo false)" "$$scenario" > $(K8S_E2E_OUT); \
+	    "$$([ $$rc = 0 ] && echo true || echo false)" "$$scenario" > $(K8S_E2E_BIN)/k8s-e2e.json; \
+	  if command -v jq >/dev/null; then jq . $(K8S_E2E_BIN)/k8s-e2e.json > $(K8S_E2E_OUT); else cp $(K8S_E2E_BIN)/k8s-e2e.json $(K8S_E2E_OUT); fi; \
 	  echo "k8s-e2e: results in $(K8S_E2E_OUT)"; exit $$rc

@@ -37,25 +37,27 @@ func predictedReplicas(lag uint64, t trigger) int32 {
 // result is what the scenario observed, written to $K8S_E2E_RESULT for
 // docs/bench/k8s-e2e.json.
 type result struct {
-	HPA               string  `json:"hpa"`
-	Metric            string  `json:"metric"`
-	LagThreshold      int64   `json:"lag_threshold"`
-	MinReplicas       int64   `json:"min_replicas"`
-	MaxReplicas       int64   `json:"max_replicas"`
-	Published         int     `json:"published"`
-	Lag               uint64  `json:"lag"`
-	MetricAtBacklog   int64   `json:"external_metric_at_backlog"`
-	Predicted         int32   `json:"predicted_replicas"`
-	ReplicasUp        []int32 `json:"replicas_up"`
-	MetricAfterPurge  int64   `json:"external_metric_after_purge"`
-	ReplicasDown      []int32 `json:"replicas_down"`
-	ScaleUpSeconds    float64 `json:"scale_up_seconds"`
-	ScaleDownSeconds  float64 `json:"scale_down_seconds"`
-	PublishSeconds    float64 `json:"publish_seconds"`
-	HPASyncPeriod     string  `json:"hpa_sync_period"`
-	ScaleUpPolicy     string  `json:"scale_up_policy"`
-	ScaleDownPolicy   string  `json:"scale_down_policy"`
-	DeploymentPodsNow int32   `json:"deployment_status_replicas_at_end"`
+	HPA               string    `json:"hpa"`
+	Metric            string    `json:"metric"`
+	LagThreshold      int64     `json:"lag_threshold"`
+	MinReplicas       int64     `json:"min_replicas"`
+	MaxReplicas       int64     `json:"max_replicas"`
+	Published         int       `json:"published"`
+	Lag               uint64    `json:"lag"`
+	MetricAtBacklog   int64     `json:"external_metric_at_backlog"`
+	Predicted         int32     `json:"predicted_replicas"`
+	ReplicasUp        []int32   `json:"replicas_up"`
+	ReplicasUpAt      []float64 `json:"replicas_up_at_seconds"`
+	MetricAfterPurge  int64     `json:"external_metric_after_purge"`
+	ReplicasDown      []int32   `json:"replicas_down"`
+	ReplicasDownAt    []float64 `json:"replicas_down_at_seconds"`
+	ScaleUpSeconds    float64   `json:"scale_up_seconds"`
+	ScaleDownSeconds  float64   `json:"scale_down_seconds"`
+	PublishSeconds    float64   `json:"publish_seconds"`
+	HPASyncPeriod     string    `json:"hpa_sync_period"`
+	ScaleUpPolicy     string    `json:"scale_up_policy"`
+	ScaleDownPolicy   string    `json:"scale_down_policy"`
+	DeploymentPodsNow int32     `json:"deployment_status_replicas_at_end"`
 }
 
 var (
@@ -168,7 +170,7 @@ func TestScalesOnBacklog(t *testing.T) {
 	}
 	waitReplicas(t, ns, target, res.Predicted)
 	res.ScaleUpSeconds = time.Since(start).Seconds()
-	res.ReplicasUp = rec.since(upFrom)
+	res.ReplicasUp, res.ReplicasUpAt = rec.since(upFrom), rec.secondsSince(upFrom, start)
 	t.Logf("lag %d, lagThreshold %d: spec.replicas %v (predicted %d)", lag.Lag, trig.LagThreshold, res.ReplicasUp, res.Predicted)
 	stepUp := hpa.Spec.Behavior.ScaleUp.Policies[0]
 	for i := 1; i < len(res.ReplicasUp); i++ {
@@ -213,7 +215,7 @@ func TestScalesOnBacklog(t *testing.T) {
 	// stabilization window, by at most the scale-down policy per step.
 	waitReplicas(t, ns, target, int32(trig.Min))
 	res.ScaleDownSeconds = time.Since(start).Seconds()
-	res.ReplicasDown = rec.since(downFrom)
+	res.ReplicasDown, res.ReplicasDownAt = rec.since(downFrom), rec.secondsSince(downFrom, start)
 	t.Logf("after the purge: spec.replicas %v (minimum %d)", res.ReplicasDown, trig.Min)
 	stepDown := hpa.Spec.Behavior.ScaleDown.Policies[0]
 	for i := 1; i < len(res.ReplicasDown); i++ {
@@ -407,6 +409,8 @@ func waitFor(t *testing.T, what string, timeout time.Duration, cond func() (bool
 type recorder struct {
 	mu     sync.Mutex
 	values []int32
+	// at is when each value was seen (observation only, never asserted).
+	at []time.Time
 }
 
 func (r *recorder) add(v int32) {
@@ -414,7 +418,20 @@ func (r *recorder) add(v int32) {
 	defer r.mu.Unlock()
 	if n := len(r.values); n == 0 || r.values[n-1] != v {
 		r.values = append(r.values, v)
+		r.at = append(r.at, time.Now())
 	}
+}
+
+// secondsSince returns, for each value since mark, the seconds between
+// origin and when it was seen; the value current at mark counts as 0.
+func (r *recorder) secondsSince(mark int, origin time.Time) []float64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := []float64{0}
+	for _, at := range r.at[mark+1:] {
+		out = append(out, float64(at.Sub(origin).Milliseconds())/1000)
+	}
+	return out
 }
 
 // mark returns a position in the record; since(mark) starts with the value
