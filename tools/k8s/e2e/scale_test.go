@@ -58,6 +58,7 @@ type result struct {
 	ScaleUpPolicy     string    `json:"scale_up_policy"`
 	ScaleDownPolicy   string    `json:"scale_down_policy"`
 	DeploymentPodsNow int32     `json:"deployment_status_replicas_at_end"`
+	PodsPendingAtEnd  int       `json:"pods_pending_on_no_node_at_end"`
 }
 
 var (
@@ -235,10 +236,31 @@ func TestScalesOnBacklog(t *testing.T) {
 	if len(res.ReplicasDown) < 2 || res.ReplicasDown[0] != res.Predicted {
 		t.Errorf("scale-down started from %v, want from %d", res.ReplicasDown, res.Predicted)
 	}
+	// The pods the replicaset controller made exist but never run: no
+	// scheduler bound them to a node, no kubelet started them.
 	d, err := shared.core.AppsV1().Deployments(ns).Get(ctx, target, metav1.GetOptions{})
-	if err == nil {
-		res.DeploymentPodsNow = d.Status.Replicas
+	if err != nil {
+		t.Fatal(err)
 	}
+	res.DeploymentPodsNow = d.Status.Replicas
+	sel, err := metav1.LabelSelectorAsSelector(d.Spec.Selector)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the Deployment's pods are the minimum, all Pending on no node", time.Minute, func() (bool, string) {
+		pods, err := shared.core.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: sel.String()})
+		if err != nil {
+			return false, err.Error()
+		}
+		var phases []string
+		ok := int64(len(pods.Items)) == trig.Min
+		for _, p := range pods.Items {
+			phases = append(phases, string(p.Status.Phase)+"@"+p.Spec.NodeName)
+			ok = ok && p.Status.Phase == "Pending" && p.Spec.NodeName == "" && p.DeletionTimestamp == nil
+		}
+		return ok, fmt.Sprintf("%d pods %v", len(pods.Items), phases)
+	})
+	res.PodsPendingAtEnd = int(trig.Min)
 	if gone := shared.exited(); len(gone) > 0 {
 		t.Errorf("processes of the chain exited during the scenario: %v", gone)
 	}
