@@ -40,6 +40,7 @@ type Config struct {
 	Timeout           time.Duration `envconfig:"VELOCITY_TIMEOUT" default:"250ms" desc:"per event; past it the event is scored without the velocity aggregates not yet computed (counted, logged)"`
 	MaxDevicesPerCard int           `envconfig:"VELOCITY_MAX_DEVICES_PER_CARD" default:"32" desc:"devices remembered per card for new_device (the least recently seen is forgotten first)"`
 	MaxEntries        int           `envconfig:"VELOCITY_MAX_ENTRIES" default:"2048" desc:"transactions kept per card or device; beyond it the oldest are dropped (counted)"`
+	BreakerCooldown   time.Duration `envconfig:"VELOCITY_BREAKER_COOLDOWN" default:"5s" desc:"after 16 events in a row failed on the bucket (its error or the timeout), score without velocity at once for this long, then probe with one event; 0 turns the breaker off"`
 	CacheBytes        int           `envconfig:"VELOCITY_CACHE_BYTES" default:"16777216" desc:"memory for the states this worker last wrote, so it can write a key's next state without reading it first (a compare-and-set checks the guess; used only while it pays); 0 reads every key first"`
 }
 
@@ -77,6 +78,9 @@ func (c *Config) Problems() []string {
 	}
 	if c.Timeout < time.Millisecond {
 		add("FRAUDSCORE_VELOCITY_TIMEOUT=%s must be at least 1ms", c.Timeout)
+	}
+	if c.BreakerCooldown < 0 {
+		add("FRAUDSCORE_VELOCITY_BREAKER_COOLDOWN=%s must be 0 (no breaker) or positive", c.BreakerCooldown)
 	}
 	if c.CacheBytes < 0 {
 		add("FRAUDSCORE_VELOCITY_CACHE_BYTES=%d must be 0 (no cache) or positive", c.CacheBytes)

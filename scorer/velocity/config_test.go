@@ -13,7 +13,7 @@ import (
 func TestDefaults(t *testing.T) {
 	c := velocity.DefaultConfig()
 	want := velocity.Config{Mode: "off", Lateness: 5 * time.Minute, Prefer: "upstream", Timeout: 250 * time.Millisecond,
-		MaxDevicesPerCard: 32, MaxEntries: 2048, CacheBytes: 16 << 20}
+		MaxDevicesPerCard: 32, MaxEntries: 2048, BreakerCooldown: 5 * time.Second, CacheBytes: 16 << 20}
 	if c != want {
 		t.Fatalf("defaults %+v, want %+v", c, want)
 	}

@@ -18,10 +18,13 @@ const (
 	ReasonCorrupt = "corrupt"
 	// ReasonConflicts: compare-and-set lost maxAttempts times in a row.
 	ReasonConflicts = "conflicts"
+	// ReasonBreaker: the breaker was open (the store failed BreakerTrip
+	// events in a row); the store was not asked.
+	ReasonBreaker = "breaker"
 )
 
 // Reasons lists every degrade reason.
-var Reasons = [...]string{ReasonTimeout, ReasonStore, ReasonCorrupt, ReasonConflicts}
+var Reasons = [...]string{ReasonTimeout, ReasonStore, ReasonCorrupt, ReasonConflicts, ReasonBreaker}
 
 // latencyBuckets suit a KV round trip or two: from well under a
 // millisecond to the default per-event timeout and beyond.
@@ -37,6 +40,7 @@ type metrics struct {
 	guesses    [2][2][2]prometheus.Counter // fraudscore_velocity_guesses_total{key,source,result}: [kind][guessSource][right]
 	degraded   map[string]prometheus.Counter
 	seconds    prometheus.Histogram // fraudscore_velocity_seconds
+	breaker    prometheus.Gauge     // fraudscore_velocity_breaker_open
 }
 
 // kind indexes the per-key counters.
@@ -76,6 +80,9 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		seconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "fraudscore_velocity_seconds", Help: "Time to compute one transaction's velocity aggregates, store round trips included.", Buckets: latencyBuckets,
 		}),
+		breaker: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "fraudscore_velocity_breaker_open", Help: "1 while velocity is skipped because the bucket failed 16 events in a row (FRAUDSCORE_VELOCITY_BREAKER_COOLDOWN), else 0.",
+		}),
 		degraded: map[string]prometheus.Counter{},
 	}
 	for k, name := range [2]string{keyCard, keyDevice} {
@@ -90,7 +97,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	for _, r := range Reasons {
 		m.degraded[r] = degraded.WithLabelValues(r)
 	}
-	for _, c := range []prometheus.Collector{updates, duplicates, late, degraded, guesses, m.capped, m.conflicts, m.seconds} {
+	for _, c := range []prometheus.Collector{updates, duplicates, late, degraded, guesses, m.capped, m.conflicts, m.seconds, m.breaker} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
@@ -138,6 +145,17 @@ func (m *metrics) degrade(reason string) {
 	if m != nil {
 		m.degraded[reason].Inc()
 	}
+}
+
+func (m *metrics) breakerOpen(open bool) {
+	if m == nil {
+		return
+	}
+	v := 0.0
+	if open {
+		v = 1
+	}
+	m.breaker.Set(v)
 }
 
 func (m *metrics) observe(seconds float64) {

@@ -20,6 +20,9 @@ var ErrSettings = errors.New("velocity: invalid settings")
 // errConflicts: compare-and-set lost maxAttempts times in a row.
 var errConflicts = errors.New("velocity: too many write conflicts")
 
+// errBreaker: the breaker is open; the store was not asked.
+var errBreaker = errors.New("velocity: breaker open after the store failed repeatedly")
+
 // maxAttempts bounds the compare-and-set loop of one key for one event.
 const maxAttempts = 32
 
@@ -33,6 +36,8 @@ type Options struct {
 	Registerer prometheus.Registerer
 	// Logger receives the degrade warnings; nil discards them.
 	Logger *slog.Logger
+	// Now is the breaker's clock; nil is time.Now.
+	Now func() time.Time
 }
 
 // Velocity computes the velocity aggregates of events over the state in a
@@ -47,6 +52,8 @@ type Velocity struct {
 	cache   *cache          // nil: no cache, no guesses
 	guesses [2][2]guessRate // [kind][guessSource]
 	turns   keyTurns        // one update of a key at a time in this process
+	breaker breaker
+	now     func() time.Time
 
 	lastWarn   atomic.Int64 // Unix ns of the last degrade warning
 	suppressed atomic.Int64 // warnings not logged since
@@ -89,7 +96,12 @@ func New(store Store, cfg Config, opts Options) (*Velocity, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	v := &Velocity{store: store, cfg: cfg, metrics: m, log: log, cache: newCache(cfg.CacheBytes), turns: newKeyTurns()}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	v := &Velocity{store: store, cfg: cfg, metrics: m, log: log, cache: newCache(cfg.CacheBytes), turns: newKeyTurns(),
+		breaker: breaker{cooldown: cfg.BreakerCooldown}, now: now}
 	v.work.New = func() any { return new(work) }
 	return v, nil
 }
@@ -104,14 +116,19 @@ func (v *Velocity) Config() Config { return v.cfg }
 // it is replaced.
 //
 // When a key's state cannot be read or written within the timeout (a store
-// error, the timeout, a corrupt value, endless conflicts) the aggregates
-// that key gives are left as the event carried them, the event is counted
-// in fraudscore_velocity_degraded_total, a warning names its
-// transaction_id, and Enrich returns nil. It returns an error only when ctx
-// itself is done.
+// error, the timeout, a corrupt value, endless conflicts), or the breaker
+// is open (see BreakerTrip), the aggregates that key gives are left as the
+// event carried them, the event is counted in
+// fraudscore_velocity_degraded_total, a warning names its transaction_id,
+// and Enrich returns nil. It returns an error only when ctx itself is done.
 func (v *Velocity) Enrich(ctx context.Context, ev *contracts.TransactionEvent) error {
 	start := time.Now()
 	defer func() { v.metrics.observe(time.Since(start).Seconds()) }()
+	state := v.breaker.allow(v.now())
+	if state == breakerOpen {
+		v.degraded(ev.TransactionID, false, errBreaker, nil)
+		return nil
+	}
 	tctx, cancel := context.WithTimeout(ctx, v.cfg.Timeout)
 	defer cancel()
 	w := v.work.Get().(*work)
@@ -130,12 +147,17 @@ func (v *Velocity) Enrich(ctx context.Context, ev *contracts.TransactionEvent) e
 	})
 	w.wg.Wait()
 	deviceErr := w.devErr
+	timedOut := tctx.Err() != nil
 	if cardErr != nil || deviceErr != nil {
 		if err := ctx.Err(); err != nil {
+			if state == breakerProbe {
+				v.breaker.probing.Store(false) // not an answer from the store: another event probes
+			}
 			return fmt.Errorf("velocity: %w", context.Cause(ctx))
 		}
-		v.degraded(ev.TransactionID, tctx.Err() != nil, cardErr, deviceErr)
+		v.degraded(ev.TransactionID, timedOut, cardErr, deviceErr)
 	}
+	v.settle(state, storeFailed(timedOut, cardErr) || storeFailed(timedOut, deviceErr))
 	v.fill(ev, cardErr == nil, &w.cr, hasDevice && deviceErr == nil, &w.dr)
 	return nil
 }
@@ -252,10 +274,37 @@ func (v *Velocity) remember(key string, value []byte, rev uint64) {
 	}
 }
 
+// storeFailed reports whether a key's error says the store itself is
+// failing (its error or the timeout), which is what the breaker counts.
+func storeFailed(timedOut bool, err error) bool {
+	if err == nil {
+		return false
+	}
+	r := reason(timedOut, err)
+	return r == ReasonTimeout || r == ReasonStore
+}
+
+// settle gives the breaker an event's outcome, and logs and shows its
+// opening and closing.
+func (v *Velocity) settle(state int, failed bool) {
+	opened, closed := v.breaker.result(v.now(), state, failed)
+	switch {
+	case opened:
+		v.metrics.breakerOpen(true)
+		v.log.Warn("velocity breaker open: the bucket failed repeatedly; scoring without velocity until a probe succeeds",
+			"failures_in_a_row", v.breaker.failures.Load(), "cooldown", v.cfg.BreakerCooldown.String())
+	case closed:
+		v.metrics.breakerOpen(false)
+		v.log.Info("velocity breaker closed: the bucket answered a probe")
+	}
+}
+
 // reason classifies a key's failure for the degraded metric; timedOut
 // reports whether the per-event timeout had passed.
 func reason(timedOut bool, err error) string {
 	switch {
+	case errors.Is(err, errBreaker):
+		return ReasonBreaker
 	case errors.Is(err, ErrCorrupt):
 		return ReasonCorrupt
 	case errors.Is(err, errConflicts):

@@ -440,8 +440,8 @@ func TestMetricsOptional(t *testing.T) {
 	if _, err := velocity.New(&velocity.MemStore{}, cfg(nil), velocity.Options{Registerer: reg}); err != nil {
 		t.Fatal(err)
 	}
-	if mfs, err := reg.Gather(); err != nil || len(mfs) != 8 {
-		t.Fatalf("metric families registered: %d %v, want 8", len(mfs), err)
+	if mfs, err := reg.Gather(); err != nil || len(mfs) != 9 {
+		t.Fatalf("metric families registered: %d %v, want 9", len(mfs), err)
 	}
 	if _, err := velocity.New(&velocity.MemStore{}, cfg(nil), velocity.Options{Registerer: reg}); err == nil {
 		t.Fatal("registering twice on one registry did not fail")
