@@ -44,6 +44,10 @@ type traffic struct {
 	n       int
 	rate    float64
 	garbage int // every garbage-th message is garbage (0: none)
+	// raw sends events without upstream aggregates (as synthetic's
+	// population mode does), so that a verdict's velocity features are
+	// null exactly when the worker could not compute them.
+	raw bool
 
 	kinds  []uint8
 	states []atomic.Uint32
@@ -161,6 +165,9 @@ func (tr *traffic) run(ctx context.Context, nc *nats.Conn, retryFor time.Duratio
 			tr.kinds[i] = kindValid
 			ev, _ := gen.Next()
 			ev.TransactionID = id
+			if tr.raw {
+				ev.Aggregates = nil
+			}
 			if data, err = json.Marshal(&ev); err != nil {
 				return err
 			}

@@ -28,12 +28,13 @@ const velocityWarning = "velocity unavailable"
 // again with its configuration (its state lost, as with a lost bucket).
 // The fault bit when the workers counted degraded events, logged the
 // warning, stored verdicts with card_txn_count_1h null during the outage
-// (the traffic's events without upstream aggregates) and NAKed nothing;
+// (the traffic is raw: no event carries upstream aggregates) and NAKed nothing;
 // then the suite's exactly-once check.
 func velocityKVOutage(t *testing.T, rep *chaosReport, sz size) {
 	s := newSystem(t, false, 2, "FRAUDSCORE_VELOCITY=kv", "FRAUDSCORE_VERDICT_FEATURES=true")
 	var from, until time.Time
 	s.run(rep, "j_velocity_kv_outage", sz, 0, fault{
+		traffic: func(tr *traffic) { tr.raw = true },
 		inject: func(ctx context.Context, ev *evidence) error {
 			var err error
 			from, until, err = kvOutage(ctx, s.js, velBucket, 3*time.Second, ev)
@@ -53,12 +54,15 @@ func velocityKVOutage(t *testing.T, rep *chaosReport, sz size) {
 // SIGSTOPped for 3 s: the bucket's requests wait on a frozen leader, past
 // FRAUDSCORE_VELOCITY_TIMEOUT. The fault bit when the workers counted
 // events degraded by the timeout and stored verdicts without velocity
-// while it was frozen; then the exactly-once check.
+// while it was frozen (the traffic is raw, so a degraded event's verdict
+// has null velocity, whatever upstream might have sent); then the
+// exactly-once check.
 func velocityKVSlow(t *testing.T, rep *chaosReport, sz size) {
 	s := newSystem(t, true, 2, "FRAUDSCORE_STREAM_REPLICAS=3", "FRAUDSCORE_VERDICT_MAX_BYTES=1073741824",
 		"FRAUDSCORE_VELOCITY=kv", "FRAUDSCORE_VERDICT_FEATURES=true")
 	var from, until time.Time
 	s.run(rep, "k_velocity_kv_slow", sz, 0, fault{
+		traffic: func(tr *traffic) { tr.raw = true },
 		inject: func(ctx context.Context, ev *evidence) error {
 			victim, err := s.kvLeaderApart(ctx, ev)
 			if err != nil {
