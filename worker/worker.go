@@ -770,10 +770,11 @@ func verdictCap(vd *contracts.Verdict) int { return 320 + 32*len(vd.Features) }
 
 // enrichedGoroutinesPerCPU is how many scoring goroutines per CPU
 // FRAUDSCORE_CONCURRENCY=0 means when an Enricher is set. Enrichment waits
-// on round trips to NATS (velocity: a read and a write per card and device
-// key), so one goroutine per CPU leaves the CPUs idle: with velocity on and
-// two goroutines, a worker scored under a tenth of its backlog rate
-// (docs/bench/velocity.json).
+// on round trips to NATS (velocity: a compare-and-set write per card and
+// device key, and a read when the key's state is not guessed), so one
+// goroutine per CPU leaves the CPUs idle: with velocity on and two
+// goroutines, a worker scored under a tenth of its backlog rate
+// (docs/bench/velocity-first.json).
 const enrichedGoroutinesPerCPU = 16
 
 // scoringGoroutines is the number of scoring goroutines: concurrency when

@@ -46,6 +46,14 @@ func (b *breaker) allow(now time.Time) int {
 	return breakerProbe
 }
 
+// abandon gives up a probe that ended without an answer from the store
+// (the caller's context ended): another event probes instead.
+func (b *breaker) abandon(state int) {
+	if state == breakerProbe {
+		b.probing.Store(false)
+	}
+}
+
 // result records an event's outcome at now (failed: on the store) and
 // returns whether that opened the breaker (from closed, or a failed probe)
 // or closed it (a probe that succeeded).

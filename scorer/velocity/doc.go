@@ -47,12 +47,16 @@
 // (fraudscore_velocity_capped_total). A state expires Retention (24 h +
 // Lateness) after its last write, so an idle card costs nothing.
 //
-// Velocity.Enrich runs a compare-and-set loop per key (card, then device):
-// read, decode, Apply, write if the state changed, retry on a lost race.
-// When the store fails, is slower than the per-event timeout, or holds a
-// value that does not decode, the event is scored without the aggregates
-// of that key (left as upstream sent them), which is counted in
-// fraudscore_velocity_degraded_total{reason} and logged by transaction_id.
+// Velocity.Enrich runs a compare-and-set loop per key, the card's and the
+// device's at the same time: read (or start from a guess of the state:
+// guess.go), decode, Apply, write if the state changed at the revision it
+// came from, and retry from a read on a lost race. Updates of one key take
+// turns within a process (turns.go). When the store fails, is slower than
+// the per-event timeout, or holds a value that does not decode, the event
+// is scored without the aggregates of that key (left as upstream sent
+// them), which is counted in fraudscore_velocity_degraded_total{reason}
+// and logged by transaction_id; after BreakerTrip such store failures in a
+// row the store is skipped for a cool-down (breaker.go).
 // Upstream aggregates win by default (Prefer upstream); the state is
 // updated either way.
 //

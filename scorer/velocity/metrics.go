@@ -1,6 +1,10 @@
 package velocity
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Key kinds, the key label of the metrics.
 const (
@@ -81,7 +85,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "fraudscore_velocity_seconds", Help: "Time to compute one transaction's velocity aggregates, store round trips included.", Buckets: latencyBuckets,
 		}),
 		breaker: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "fraudscore_velocity_breaker_open", Help: "1 while velocity is skipped because the bucket failed 16 events in a row (FRAUDSCORE_VELOCITY_BREAKER_COOLDOWN), else 0.",
+			Name: "fraudscore_velocity_breaker_open", Help: fmt.Sprintf("1 while velocity is skipped because the bucket failed %d events in a row (FRAUDSCORE_VELOCITY_BREAKER_COOLDOWN), else 0.", BreakerTrip),
 		}),
 		degraded: map[string]prometheus.Counter{},
 	}

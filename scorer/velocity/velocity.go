@@ -150,9 +150,7 @@ func (v *Velocity) Enrich(ctx context.Context, ev *contracts.TransactionEvent) e
 	timedOut := tctx.Err() != nil
 	if cardErr != nil || deviceErr != nil {
 		if err := ctx.Err(); err != nil {
-			if state == breakerProbe {
-				v.breaker.probing.Store(false) // not an answer from the store: another event probes
-			}
+			v.breaker.abandon(state)
 			return fmt.Errorf("velocity: %w", context.Cause(ctx))
 		}
 		v.degraded(ev.TransactionID, timedOut, cardErr, deviceErr)
