@@ -2,15 +2,11 @@ package velocity_test
 
 import (
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/fraudscore/fraudscore/internal/testenv"
 	"github.com/fraudscore/fraudscore/scorer/velocity"
 )
 
@@ -20,31 +16,17 @@ type clock struct{ ns atomic.Int64 }
 func (c *clock) now() time.Time          { return time.Unix(0, c.ns.Load()) }
 func (c *clock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 func newClock() *clock                   { c := &clock{}; c.ns.Store(t0.UnixNano()); return c }
+
+// breakerOpen is the fraudscore_velocity_breaker_open gauge.
 func (h *harness) breakerOpen(t *testing.T) float64 {
 	t.Helper()
-	mfs, err := h.reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() == "fraudscore_velocity_breaker_open" {
-			return mf.GetMetric()[0].GetGauge().GetValue()
-		}
-	}
-	t.Fatal("no fraudscore_velocity_breaker_open")
-	return 0
+	return h.metric(t, "fraudscore_velocity_breaker_open")
 }
 
 // newBreakerHarness is a harness over store with the breaker's clock c.
 func newBreakerHarness(t *testing.T, store velocity.Store, c *clock, edit func(*velocity.Config)) *harness {
 	t.Helper()
-	h := &harness{reg: prometheus.NewRegistry(), log: &testenv.Buffer{}}
-	v, err := velocity.New(store, cfg(edit), velocity.Options{Registerer: h.reg, Logger: slog.New(slog.NewJSONHandler(h.log, nil)), Now: c.now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.v = v
-	return h
+	return newHarnessWith(t, store, cfg(edit), velocity.Options{Now: c.now})
 }
 
 // A bucket that times out: after BreakerTrip events in a row the breaker

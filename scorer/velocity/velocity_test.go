@@ -27,8 +27,16 @@ type harness struct {
 
 func newHarness(t *testing.T, store velocity.Store, c velocity.Config) *harness {
 	t.Helper()
+	return newHarnessWith(t, store, c, velocity.Options{})
+}
+
+// newHarnessWith is newHarness with opts (its Registerer and Logger are the
+// harness's).
+func newHarnessWith(t *testing.T, store velocity.Store, c velocity.Config, opts velocity.Options) *harness {
+	t.Helper()
 	h := &harness{reg: prometheus.NewRegistry(), log: &testenv.Buffer{}}
-	v, err := velocity.New(store, c, velocity.Options{Registerer: h.reg, Logger: slog.New(slog.NewJSONHandler(h.log, nil))})
+	opts.Registerer, opts.Logger = h.reg, slog.New(slog.NewJSONHandler(h.log, nil))
+	v, err := velocity.New(store, c, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,8 +44,9 @@ func newHarness(t *testing.T, store velocity.Store, c velocity.Config) *harness 
 	return h
 }
 
-// metric returns the value of a counter (with its label values, in
-// declaration order) from the harness's registry.
+// metric returns the value of a counter or gauge (with its label values in
+// the order of the label names sorted, as Gather returns them; not the
+// order they were declared in) from the harness's registry.
 func (h *harness) metric(t *testing.T, name string, labels ...string) float64 {
 	t.Helper()
 	mfs, err := h.reg.Gather()
@@ -57,6 +66,9 @@ func (h *harness) metric(t *testing.T, name string, labels ...string) float64 {
 			}
 			if c := m.GetCounter(); c != nil {
 				return c.GetValue()
+			}
+			if g := m.GetGauge(); g != nil {
+				return g.GetValue()
 			}
 			return float64(m.GetHistogram().GetSampleCount())
 		}
