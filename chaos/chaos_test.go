@@ -492,6 +492,16 @@ func TestChaos(t *testing.T) {
 
 	t.Run("j_velocity_kv_outage", func(t *testing.T) { velocityKVOutage(t, rep, small) })
 	t.Run("k_velocity_kv_slow", func(t *testing.T) {
+		if !full() {
+			// At CI volume (200/s) the freeze bites only the few events a
+			// worker holds at that instant: while the node is frozen the
+			// workers' pull consumers also stop receiving (no heartbeats),
+			// and since velocity writes from guesses the workers rarely
+			// hold a backlog, so 2 of 4 CI runs saw no degraded event in
+			// the freeze window. Quarantined from go test ./... until that
+			// is understood (docs/reliability.md); make chaos runs it.
+			t.Skip("k_velocity_kv_slow runs in make chaos (FRAUDSCORE_CHAOS=full) only: its bite is unreliable at CI volume")
+		}
 		velocityKVSlow(t, rep, volume(size{n: 2000, rate: 200}, size{n: 30000, rate: 1000}))
 	})
 }
