@@ -69,7 +69,7 @@ type Config struct {
 	NakDelay      time.Duration   `envconfig:"NAK_DELAY" default:"1s" desc:"first delay of a NAK after a transient failure; doubles per delivery"`
 	NakDelayMax   time.Duration   `envconfig:"NAK_DELAY_MAX" default:"30s" desc:"largest NAK delay"`
 	MaxAckPending int             `envconfig:"MAX_ACK_PENDING" default:"50000" desc:"unacknowledged messages allowed across the whole fleet"`
-	Concurrency   int             `envconfig:"CONCURRENCY" default:"0" desc:"scoring goroutines (0 = number of CPUs, or 16 per CPU with an enricher such as FRAUDSCORE_VELOCITY=kv, whose round trips to NATS would leave the CPUs idle)"`
+	Concurrency   int             `envconfig:"CONCURRENCY" default:"0" desc:"scoring goroutines (0 = number of CPUs, or 64 per CPU with an enricher such as FRAUDSCORE_VELOCITY=kv, whose round trips to NATS would leave the CPUs idle)"`
 	BatchSize     int             `envconfig:"BATCH_SIZE" default:"1024" desc:"messages buffered by the pull client (counts against MAX_ACK_PENDING)"`
 	PullExpiry    time.Duration   `envconfig:"PULL_EXPIRY" default:"5s" desc:"lifetime of one pull request; an idle drain waits at most this long"`
 	MaxPayload    int             `envconfig:"MAX_PAYLOAD" default:"65536" desc:"largest accepted transaction payload in bytes"`

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -71,5 +73,9 @@ func TestScoringGoroutines(t *testing.T) {
 		if got := scoringGoroutines(c.concurrency, c.cpus, c.enriched); got != c.want {
 			t.Errorf("scoringGoroutines(%d, %d, %v) = %d, want %d", c.concurrency, c.cpus, c.enriched, got, c.want)
 		}
+	}
+	f, _ := reflect.TypeFor[Config]().FieldByName("Concurrency")
+	if want := fmt.Sprintf("%d per CPU", enrichedGoroutinesPerCPU); !strings.Contains(f.Tag.Get("desc"), want) {
+		t.Errorf("FRAUDSCORE_CONCURRENCY's help %q does not say %q", f.Tag.Get("desc"), want)
 	}
 }

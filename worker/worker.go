@@ -771,11 +771,15 @@ func verdictCap(vd *contracts.Verdict) int { return 320 + 32*len(vd.Features) }
 // enrichedGoroutinesPerCPU is how many scoring goroutines per CPU
 // FRAUDSCORE_CONCURRENCY=0 means when an Enricher is set. Enrichment waits
 // on round trips to NATS (velocity: a compare-and-set write per card and
-// device key, and a read when the key's state is not guessed), so one
-// goroutine per CPU leaves the CPUs idle: with velocity on and two
-// goroutines, a worker scored under a tenth of its backlog rate
-// (docs/bench/velocity-first.json).
-const enrichedGoroutinesPerCPU = 16
+// device key, and a read when the key's state is not guessed), and under
+// load each waits in the bucket stream's queue on the server, so few
+// goroutines leave the CPUs idle: with velocity on and two goroutines a
+// worker scored under a tenth of its backlog rate
+// (docs/bench/velocity-first.json), and 16 per CPU still left the CPUs
+// partly idle (docs/bench/velocity.json has the backlog at this default,
+// docs/bench/velocity-default.json at 16 per CPU). Config.Concurrency's
+// help names this number (TestScoringGoroutines checks it).
+const enrichedGoroutinesPerCPU = 64
 
 // scoringGoroutines is the number of scoring goroutines: concurrency when
 // set, else one per CPU, or enrichedGoroutinesPerCPU per CPU with an
