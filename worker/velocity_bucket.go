@@ -1,10 +1,13 @@
 package worker
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -97,12 +100,23 @@ func OpenVelocityBucket(ctx context.Context, nc *nats.Conn, cfg *Config, lim Vel
 		return nil, err
 	}
 	if !cfg.EnsureTopology {
-		if st, serr := kv.Status(ctx); serr == nil && st.TTL() != lim.TTL {
+		st, err := kv.Status(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("worker: bucket %s (topology is managed elsewhere): status: %w", kc.Bucket, err)
+		}
+		if st.TTL() != lim.TTL {
 			log.Warn("velocity bucket TTL differs from the velocity retention; values may expire before their windows end or be kept longer",
 				"bucket", kc.Bucket, "bucket_ttl", st.TTL().String(), "retention", lim.TTL.String())
 		}
+		// Put writes to the bucket's own subjects, which a mirror does
+		// not have: its writes would find no stream.
+		if ks, ok := st.(*jetstream.KeyValueBucketStatus); ok && ks.StreamInfo().Config.Mirror != nil {
+			return nil, fmt.Errorf("worker: bucket %s mirrors %s: velocity writes to its bucket, so it must be the origin: %w",
+				kc.Bucket, ks.StreamInfo().Config.Mirror.Name, ErrConfig)
+		}
 	}
-	return &VelocityBucket{kv: kv}, nil
+	return &VelocityBucket{kv: kv, nc: nc, putPrefix: "$KV." + kc.Bucket + ".",
+		ackPrefix: []byte(`{"stream":"KV_` + kc.Bucket + `","seq":`)}, nil
 }
 
 // ensureVelocityBucket is one attempt of OpenVelocityBucket.
@@ -126,6 +140,10 @@ func ensureVelocityBucket(ctx context.Context, js jetstream.JetStream, cfg *Conf
 // (scorer/velocity) runs its update loop on. Safe for concurrent use.
 type VelocityBucket struct {
 	kv jetstream.KeyValue
+	// nc writes the bucket's values itself (see Put).
+	nc        *nats.Conn
+	putPrefix string // "$KV.<bucket>."
+	ackPrefix []byte // a PubAck from the bucket's stream starts so: {"stream":"KV_<bucket>","seq":
 }
 
 // Bucket is the bucket's name.
@@ -153,7 +171,46 @@ func (b *VelocityBucket) Get(ctx context.Context, key string) ([]byte, uint64, e
 // sequence" (10071, or 10164 on a replicated bucket). Every other failure,
 // a timeout included, is an error: the write may or may not have been
 // stored.
+//
+// A write is the KV client's compare-and-set (a publish to the key's
+// subject with the Nats-Expected-Last-Subject-Sequence header), made here
+// so that the usual acknowledgement is read without decoding JSON
+// (pubAckSeq); any other answer is decoded in full. Only a create that
+// finds the key's subject taken goes through the KV client, which tells a
+// delete or purge marker (the key is absent: created at the marker's
+// revision) from a value.
 func (b *VelocityBucket) Put(ctx context.Context, key string, value []byte, revision uint64) (uint64, bool, error) {
+	m := nats.Msg{Subject: b.putPrefix + key, Data: value,
+		Header: nats.Header{jetstream.ExpectedLastSubjSeqHeader: []string{strconv.FormatUint(revision, 10)}}}
+	resp, err := b.nc.RequestMsgWithContext(ctx, &m)
+	if err != nil {
+		return 0, false, fmt.Errorf("worker: velocity bucket %s: put: %w", b.kv.Bucket(), err)
+	}
+	if seq, ok := pubAckSeq(resp.Data, b.ackPrefix); ok {
+		return seq, true, nil
+	}
+	var ack struct {
+		Stream string              `json:"stream"`
+		Seq    uint64              `json:"seq"`
+		Error  *jetstream.APIError `json:"error"`
+	}
+	switch err := json.Unmarshal(resp.Data, &ack); {
+	case err != nil:
+		return 0, false, fmt.Errorf("worker: velocity bucket %s: put: undecodable acknowledgement: %w", b.kv.Bucket(), err)
+	case ack.Error != nil && casConflict(ack.Error) && revision == 0:
+		return b.putKV(ctx, key, value, 0)
+	case ack.Error != nil && casConflict(ack.Error):
+		return 0, false, nil
+	case ack.Error != nil:
+		return 0, false, fmt.Errorf("worker: velocity bucket %s: put: %w", b.kv.Bucket(), ack.Error)
+	case ack.Stream == "":
+		return 0, false, fmt.Errorf("worker: velocity bucket %s: put: %w", b.kv.Bucket(), jetstream.ErrInvalidJSAck)
+	}
+	return ack.Seq, true, nil
+}
+
+// putKV is Put through the KV client's Create and Update.
+func (b *VelocityBucket) putKV(ctx context.Context, key string, value []byte, revision uint64) (uint64, bool, error) {
 	var rev uint64
 	var err error
 	if revision == 0 {
@@ -168,6 +225,29 @@ func (b *VelocityBucket) Put(ctx context.Context, key string, value []byte, revi
 		return 0, false, nil
 	}
 	return 0, false, fmt.Errorf("worker: velocity bucket %s: put: %w", b.kv.Bucket(), err)
+}
+
+// pubAckSeq reads the sequence from a JetStream publish acknowledgement
+// that is exactly prefix (`{"stream":"<name>","seq":`), the sequence's
+// digits and "}", the form nats-server gives a stored message without a
+// domain or a de-duplication; ok is false for anything else (an error, more
+// fields, an overflowing number), which the caller decodes as JSON.
+func pubAckSeq(data, prefix []byte) (seq uint64, ok bool) {
+	digits, found := bytes.CutPrefix(data, prefix)
+	if !found || len(digits) < 2 || digits[len(digits)-1] != '}' {
+		return 0, false
+	}
+	digits = digits[:len(digits)-1]
+	if len(digits) > 19 || digits[0] == '0' {
+		return 0, false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		seq = seq*10 + uint64(c-'0')
+	}
+	return seq, true
 }
 
 // casConflict reports whether a KV write failed because the key was not at

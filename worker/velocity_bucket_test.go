@@ -272,6 +272,18 @@ func TestVelocityBucketConfigUpdate(t *testing.T) {
 	openBucket(t, s.ClientURL(), &bound, 3*time.Hour)
 	require.Equal(t, 2*time.Hour, status().TTL(), "a bound bucket is not changed")
 
+	// A bound bucket that mirrors the velocity bucket is refused: velocity
+	// writes to its bucket's own subjects, which a mirror has not.
+	_, err = js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "VELOCITY_COPY", Mirror: &jetstream.StreamSource{Name: cfg.VelocityBucket}})
+	require.NoError(t, err)
+	mirrored := bound
+	mirrored.VelocityBucket = "VELOCITY_COPY"
+	mctx, mcancel := context.WithTimeout(ctx, 30*time.Second)
+	defer mcancel()
+	mnc, _ := connect(t, s.ClientURL())
+	_, err = worker.OpenVelocityBucket(mctx, mnc, &mirrored, worker.VelocityLimits{TTL: time.Hour, MaxValue: testMaxValue}, worker.VelocityBucketOptions{Logger: testLogger(t)})
+	require.ErrorIs(t, err, worker.ErrConfig)
+
 	bound.VelocityBucket = "MISSING"
 	nc, _ := connect(t, s.ClientURL())
 	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
