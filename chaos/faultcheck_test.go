@@ -81,7 +81,7 @@ func TestProcessFaultChecksFail(t *testing.T) {
 // deleted from the stream or stored twice.
 func TestFaultChecksFailWithoutFault(t *testing.T) {
 	skipUnlessChaos(t)
-	s := newSystem(t, false, 1)
+	s := newSystem(t, singleNode, 1)
 	ctx := withTimeout(t, 5*time.Minute)
 	nc, err := connect(s.url, "faultcheck-traffic")
 	if err != nil {

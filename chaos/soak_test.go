@@ -124,7 +124,7 @@ func TestSoak(t *testing.T) {
 	rep := &soakReport{Run: newRunInfo(t), Duration: dur.String(), Rate: rate, EverySeconds: every.Seconds(), WarmSeconds: warm.Seconds(),
 		Command: fmt.Sprintf("FRAUDSCORE_SOAK=%s FRAUDSCORE_SOAK_RATE=%.0f go test -count=1 -run '^TestSoak$' -v ./chaos/", dur, rate)}
 	t.Logf("SOAK run: %s", rep.Run)
-	s := newSystem(t, false, 2, "FRAUDSCORE_LOG_LEVEL=warn")
+	s := newSystem(t, singleNode, 2, "FRAUDSCORE_LOG_LEVEL=warn")
 	for _, w := range s.workers {
 		rep.Workers = append(rep.Workers, w.id)
 	}

@@ -318,7 +318,7 @@ func TestVelocityExact(t *testing.T) {
 	}
 	log := newVelLog(t, velSize(t), uint64(started.UnixNano()))
 	res.Transactions, res.Bursts, res.Duplicates = len(log.txns), len(log.segs), log.dups
-	s := newSystem(t, false, 2, velWorkerEnv()...)
+	s := newSystem(t, singleNode, 2, velWorkerEnv()...)
 	ctx := withTimeout(t, 25*time.Minute)
 	kv, err := s.js.KeyValue(ctx, velBucket)
 	if err != nil {
