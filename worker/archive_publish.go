@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"encoding/json"
 	"strings"
 
 	"github.com/nats-io/nats.go"
@@ -56,9 +57,29 @@ func (a *archiver) subject(input string) string {
 
 var eventSchemaHdr = []string{contracts.TransactionEventSchemaV1}
 
-// archive publishes the copy of a scored input: its payload as received
-// (it passed validation, so it holds no card number), Msg-Id = transaction
-// id so that a redelivery is stored once. Best effort: a failure is
+// asScored returns what the archive keeps of a scored input: its payload as
+// received, or, with an Enricher (velocity), the event as scored, which
+// carries the aggregates the model saw, so that a backtest replaying the
+// archive (policy backtest -from-stream) scores what production scored
+// rather than an event without its velocity. ev passed validation and the
+// Enricher sets only aggregates, so the encoding holds no card number
+// either. An event that cannot be encoded (none can: its fields are plain
+// values) is archived as received.
+func (w *Worker) asScored(data []byte, ev *contracts.TransactionEvent) []byte {
+	if w.enricher == nil {
+		return data
+	}
+	b, err := json.Marshal(ev)
+	if err != nil {
+		w.log.Warn("archive copy kept as received: the scored event does not encode", "transaction_id", ev.TransactionID, "err", err)
+		return data
+	}
+	return b
+}
+
+// archive publishes the copy of a scored input (asScored: it passed
+// validation, so it holds no card number), Msg-Id = transaction id so that
+// a redelivery is stored once. Best effort: a failure is
 // counted and logged, never NAKed; the verdict's path is unchanged.
 func (w *Worker) archive(subject string, data []byte, txID string) {
 	out := &nats.Msg{

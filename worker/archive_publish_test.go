@@ -90,3 +90,52 @@ func TestArchiveRedelivery(t *testing.T) {
 	}
 	require.NoError(t, r.stop(t))
 }
+
+// TestArchiveAsScored: with an Enricher (velocity) the archive keeps each
+// transaction as scored, with the aggregates the enricher gave it, so that
+// a backtest replaying the archive scores what production scored; the
+// rest of the event is the one published.
+func TestArchiveAsScored(t *testing.T) {
+	url := natstest.Start(t).ClientURL()
+	cfg := testConfig(t)
+	cfg.Archive = true
+	require.NoError(t, cfg.Validate())
+	const n = 40
+	evs := events(37, n)
+	for i := range evs {
+		evs[i].CardToken = []string{"tok_archive_a", "tok_archive_b"}[i%2] // two cards: counts grow
+		evs[i].Aggregates = nil
+	}
+	en := newPriorCount()
+	r := launchWorkerEnriched(t, url, cfg, nil, worker.SetupRetry{}, testLogger(t), en)
+	_, js := connect(t, url)
+	natstest.PublishEvents(t, js, "payments.transactions.card", evs)
+	require.Eventually(t, func() bool {
+		return metricValue(t, r.metrics.Archived.WithLabelValues("stored")) == n
+	}, 30*time.Second, 20*time.Millisecond)
+
+	byID := map[string]contracts.TransactionEvent{}
+	for _, ev := range evs {
+		byID[ev.TransactionID] = ev
+	}
+	counts := map[int32]bool{}
+	st, err := archive.Read(context.Background(), js, archive.Options{}, func(_ archive.Meta, ev *contracts.TransactionEvent) error {
+		given, calls := en.count(ev.TransactionID)
+		require.Equal(t, 1, calls, ev.TransactionID)
+		require.NotNil(t, ev.Aggregates, "%s archived without the aggregates it was scored with", ev.TransactionID)
+		require.NotNil(t, ev.Aggregates.CardTxnCount1h, ev.TransactionID)
+		assert.Equal(t, given, *ev.Aggregates.CardTxnCount1h, ev.TransactionID)
+		counts[given] = true
+		want := byID[ev.TransactionID]
+		got := *ev
+		got.Aggregates = nil
+		assert.Equal(t, want.EventTime.UTC(), got.EventTime.UTC(), ev.TransactionID)
+		want.EventTime, got.EventTime = time.Time{}, time.Time{}
+		assert.Equal(t, want, got, "%s: the archived event is the published one but for its aggregates", ev.TransactionID)
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, archive.Stats{Events: n}, st)
+	assert.Len(t, counts, n/2, "each card's transactions were given 0, 1, ... n/2-1")
+	require.NoError(t, r.stop(t))
+}

@@ -494,7 +494,7 @@ func (w *Worker) process(msg jetstream.Msg, s *scratch) {
 	}
 	sp.End(tracing.Outcome{TransactionID: s.vd.TransactionID, Decision: string(s.vd.Decision), ModelVersion: s.vd.ModelVersion})
 	if w.archiver != nil {
-		w.archive(msg.Subject(), data, s.vd.TransactionID)
+		w.archive(msg.Subject(), w.asScored(data, &s.ev), s.vd.TransactionID)
 	}
 	w.acks <- pending{msg: msg, future: f, decision: s.vd.Decision, model: s.vd.ModelVersion, received: received,
 		stamp: meta.Timestamp, txID: s.vd.TransactionID, delivery: meta.NumDelivered}

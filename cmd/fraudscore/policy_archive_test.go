@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -179,4 +180,76 @@ func TestArchiveOff(t *testing.T) {
 	r := runBin(t, "", nil, "policy", "backtest", "-dir", dir, "-models="+testenv.ModelDir(t), "-from-stream", "-url", natsURL, v)
 	assert.Equal(t, 1, r.code)
 	assert.Contains(t, r.stderr, "stream not found (the workers store it with FRAUDSCORE_ARCHIVE=true)")
+}
+
+// TestBacktestFromArchiveWithVelocity: with FRAUDSCORE_VELOCITY=kv the
+// worker computes the velocity of raw events, and the archive keeps each
+// event as scored, with those aggregates (the ones its verdict's features
+// show), so `policy backtest -from-stream` scores what the worker scored:
+// its "model alone" row has the decisions the worker (which runs no rule
+// set here) stored.
+func TestBacktestFromArchiveWithVelocity(t *testing.T) {
+	const n = 300
+	_, _, natsURL := readyWorker(t, "FRAUDSCORE_ARCHIVE=true", "FRAUDSCORE_VELOCITY=kv", "FRAUDSCORE_VERDICT_FEATURES=true",
+		"FRAUDSCORE_CONCURRENCY=1")
+	js := natstest.JetStream(t, natsURL)
+	// Population traffic: raw events (no aggregates) of 25 cards paying
+	// again and again, a simulated month ago.
+	evs := synthEvents(synthetic.Config{Seed: 41, Start: time.Now().Add(-30 * 24 * time.Hour).UTC().Truncate(time.Second),
+		IDPrefix: "bv-", Population: &synthetic.Population{Cards: 25}}, n)
+	for _, ev := range evs {
+		require.Nil(t, ev.Aggregates, "population traffic is raw")
+	}
+	natstest.PublishEvents(t, js, contracts.SubjectTransactionsPrefix+"card", evs)
+	vds := readVerdicts(t, js, n)
+	ctx := context.Background()
+	require.Eventually(t, func() bool {
+		s, err := js.Stream(ctx, archive.DefaultStream)
+		return err == nil && s.CachedInfo().State.Msgs == n
+	}, 30*time.Second, 50*time.Millisecond, "%d archived", n)
+
+	repeats := 0
+	st, err := archive.Read(ctx, js, archive.Options{}, func(_ archive.Meta, ev *contracts.TransactionEvent) error {
+		vd := vds[ev.TransactionID]
+		want, ok := vd.Features.Get("card_txn_count_1h")
+		require.True(t, ok && !math.IsNaN(want), "%s: the verdict shows card_txn_count_1h", ev.TransactionID)
+		require.NotNil(t, ev.Aggregates, "%s archived without the velocity it was scored with", ev.TransactionID)
+		require.NotNil(t, ev.Aggregates.CardTxnCount1h, ev.TransactionID)
+		assert.Equal(t, want, float64(*ev.Aggregates.CardTxnCount1h), ev.TransactionID)
+		if *ev.Aggregates.CardTxnCount1h > 0 {
+			repeats++
+		}
+		return nil
+	})
+	require.NoError(t, err)
+	require.Equal(t, archive.Stats{Events: n}, st)
+	require.Positive(t, repeats, "some cards paid again within the hour (the velocity is not all zero)")
+
+	dir, v := bundledPolicy(t)
+	decided := map[contracts.Decision]int{}
+	for _, vd := range vds {
+		require.Empty(t, vd.RulesVersion, "the worker ran the model alone")
+		decided[vd.Decision]++
+	}
+	r := runBin(t, "", nil, "policy", "backtest", "-dir", dir, "-models="+testenv.ModelDir(t), "-baseline", "none", "-from-stream", "-url", natsURL, v)
+	require.Zero(t, r.code, r.stderr)
+	row := fmt.Sprintf("model alone  %d  %d  %d  ", decided[contracts.DecisionApprove], decided[contracts.DecisionReview], decided[contracts.DecisionDecline])
+	assert.Contains(t, strings.Join(strings.Fields(r.stdout), "  "), strings.Join(strings.Fields(row), "  ")+"  ",
+		"the backtest's model alone decides as the worker did (%v):\n%s", decided, r.stdout)
+
+	// The events as published (raw) score otherwise: velocity changed
+	// decisions, so the match above is the archive's doing.
+	var nd strings.Builder
+	for _, ev := range evs {
+		raw, err := json.Marshal(map[string]any{"event": ev})
+		require.NoError(t, err)
+		nd.Write(raw)
+		nd.WriteByte('\n')
+	}
+	file := filepath.Join(t.TempDir(), "raw.ndjson")
+	require.NoError(t, os.WriteFile(file, []byte(nd.String()), 0o600))
+	raw := runBin(t, "", nil, "policy", "backtest", "-dir", dir, "-models="+testenv.ModelDir(t), "-baseline", "none", v, file)
+	require.Zero(t, raw.code, raw.stderr)
+	assert.NotContains(t, strings.Join(strings.Fields(raw.stdout), "  "), strings.Join(strings.Fields(row), "  ")+"  ",
+		"without velocity the same events decide otherwise:\n%s", raw.stdout)
 }
