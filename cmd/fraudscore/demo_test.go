@@ -71,9 +71,10 @@ func TestDemoTraffic(t *testing.T) {
 }
 
 // TestDemoVelocity: `make run`'s setting (FRAUDSCORE_VELOCITY=kv) with the
-// demo on: the archived demo events carry no aggregates and their cards
-// come back, and the verdicts (FRAUDSCORE_VERDICT_FEATURES=true) carry
-// velocity the worker computed: a card's earlier payments within the hour.
+// demo on: the demo sends raw events (TestDemoTraffic) whose cards come
+// back, the verdicts (FRAUDSCORE_VERDICT_FEATURES=true) carry velocity the
+// worker computed (a card's earlier payments within the hour), and the
+// archive keeps each event as scored, with that velocity.
 func TestDemoVelocity(t *testing.T) {
 	_, httpAddr, natsURL := readyWorker(t, "FRAUDSCORE_VELOCITY=kv", "FRAUDSCORE_VERDICT_FEATURES=true",
 		"FRAUDSCORE_ARCHIVE=true", "FRAUDSCORE_DEMO_RATE=200")
@@ -83,7 +84,7 @@ func TestDemoVelocity(t *testing.T) {
 
 	// Poll VERDICTS until a verdict shows a card that paid earlier within
 	// the hour (polling, not synchronisation: bounded by ctx).
-	repeated := ""
+	repeated, repeatedCount := "", 0.0
 	for repeated == "" {
 		c, err := js.OrderedConsumer(ctx, "VERDICTS", jetstream.OrderedConsumerConfig{})
 		require.NoError(t, err)
@@ -94,7 +95,7 @@ func TestDemoVelocity(t *testing.T) {
 			require.NoError(t, contracts.DecodeVerdict(m.Data(), &vd))
 			require.NotEmpty(t, vd.Features, "%s: the verdict carries its features", vd.TransactionID)
 			if n, ok := vd.Features.Get(features.CardTxnCount1h); ok && n >= 1 && repeated == "" {
-				repeated = vd.TransactionID
+				repeated, repeatedCount = vd.TransactionID, n
 			}
 		}
 		if repeated == "" {
@@ -106,16 +107,25 @@ func TestDemoVelocity(t *testing.T) {
 		}
 	}
 
-	cards := map[string]int{}
+	// The archive copy follows the verdict's publish: read until it is
+	// stored (bounded by ctx).
+	var cards map[string]int
 	found := false
-	_, err := archive.Read(ctx, js, archive.Options{}, func(_ archive.Meta, ev *contracts.TransactionEvent) error {
-		assert.Nil(t, ev.Aggregates, "%s: the demo sends raw events", ev.TransactionID)
-		cards[ev.CardToken]++
-		found = found || ev.TransactionID == repeated
-		return nil
-	})
-	require.NoError(t, err)
-	require.True(t, found, "%s archived", repeated)
+	for !found {
+		cards = map[string]int{}
+		_, err := archive.Read(ctx, js, archive.Options{}, func(_ archive.Meta, ev *contracts.TransactionEvent) error {
+			if assert.NotNil(t, ev.Aggregates, "%s: archived as scored, with the velocity the worker computed", ev.TransactionID) &&
+				ev.TransactionID == repeated {
+				found = true
+				if assert.NotNil(t, ev.Aggregates.CardTxnCount1h) {
+					assert.Equal(t, repeatedCount, float64(*ev.Aggregates.CardTxnCount1h), "%s: archived with its verdict's velocity", repeated)
+				}
+			}
+			cards[ev.CardToken]++
+			return nil
+		})
+		require.NoError(t, err, "%s archived", repeated)
+	}
 	again := 0
 	for _, n := range cards {
 		if n > 1 {
