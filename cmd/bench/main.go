@@ -40,6 +40,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&o.Rounds, "rounds", 1, "run the scenarios this many times, interleaved; ratios are the medians of the rounds'")
 	out := fs.String("out", "docs/bench/latest", "write <out>.json and <out>.md")
 	procLog := fs.String("proc-log", "", "file for the servers' and workers' output (default: discarded)")
+	fs.IntVar(&o.ServerProfPort, "server-prof", 0, "serve each scenario's NATS server profiles on this loopback port (go tool pprof http://127.0.0.1:PORT/debug/pprof/profile); 0: none")
 	timeout := fs.Duration("timeout", 15*time.Minute, "hard cap on the whole run")
 	render := fs.String("render", "", "run nothing: write the markdown of this results JSON to stdout")
 	if err := fs.Parse(args); err != nil {

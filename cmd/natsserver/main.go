@@ -38,6 +38,7 @@ func run(args []string, stderr io.Writer) int {
 	clusterPort := fs.Int("cluster-port", 0, "route port on -host; 0 runs a single node")
 	routes := fs.String("routes", "", "comma-separated route URLs of every cluster node (nats://127.0.0.1:6222,...)")
 	verbose := fs.Bool("log", false, "log server events to stderr")
+	prof := fs.Int("prof", 0, "serve Go's profiles (/debug/pprof) on this port of -host; 0 for none")
 	if err := fs.Parse(args); err != nil {
 		if err == flag.ErrHelp {
 			return 0
@@ -66,6 +67,7 @@ func run(args []string, stderr io.Writer) int {
 		MaxPayload:         int32(*maxPayload),
 		NoSigs:             true,
 		NoLog:              !*verbose,
+		ProfPort:           *prof,
 	}
 	if *httpPort == 0 {
 		opts.HTTPPort = 0

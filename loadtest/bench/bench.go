@@ -48,6 +48,10 @@ type Options struct {
 	// Log receives one line per scenario; ProcLog the children's output.
 	Log     io.Writer
 	ProcLog io.Writer
+	// ServerProfPort, when set, has each scenario's server serve Go's
+	// profiles (/debug/pprof) on that loopback port, for `go tool pprof`
+	// while a scenario runs (scenarios run one at a time).
+	ServerProfPort int
 }
 
 // Scenario is one end-to-end measurement on a fresh server.
@@ -381,7 +385,7 @@ func runScenario(ctx context.Context, o Options, sc Scenario) (r Result) {
 		return r
 	}
 	defer os.RemoveAll(store)
-	srv, err := StartServer(ctx, o.ServerBin, store, o.ProcLog)
+	srv, err := StartServer(ctx, o.ServerBin, store, o.ServerProfPort, o.ProcLog)
 	if err != nil {
 		r.Err = err.Error()
 		return r

@@ -102,13 +102,18 @@ type Server struct {
 }
 
 // StartServer starts cmd/natsserver with JetStream and a file store in
-// storeDir, on a free loopback port, and waits until it accepts connections.
-func StartServer(ctx context.Context, bin, storeDir string, log io.Writer) (*Server, error) {
+// storeDir, on a free loopback port, and waits until it accepts
+// connections; profPort, when not 0, is where it serves its profiles.
+func StartServer(ctx context.Context, bin, storeDir string, profPort int, log io.Writer) (*Server, error) {
 	port, err := FreePort()
 	if err != nil {
 		return nil, err
 	}
-	p, err := StartProc("natsserver", bin, []string{"-port", strconv.Itoa(port), "-store", storeDir}, nil, log)
+	args := []string{"-port", strconv.Itoa(port), "-store", storeDir}
+	if profPort != 0 {
+		args = append(args, "-prof", strconv.Itoa(profPort))
+	}
+	p, err := StartProc("natsserver", bin, args, nil, log)
 	if err != nil {
 		return nil, err
 	}
