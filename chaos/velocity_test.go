@@ -339,12 +339,27 @@ func TestVelocityExact(t *testing.T) {
 	killed := false
 	st := &velStateCheck{log: log, kv: kv}
 	for si, msgs := range log.segs {
-		for i, m := range msgs {
+		for i := 0; i < len(msgs); i++ {
 			if si == 1 && i >= killAt && !killed && (i-killAt)%100 == 0 {
 				if err := pubWait(ctx, pub); err != nil {
 					t.Fatal(err)
 				}
-				switch err := s.velKill(ctx, ev); {
+				// The next velKillBlock messages are published while the
+				// victim is stopped: its outstanding pull request takes
+				// some of them (the server hands a consumer's messages to
+				// its waiting pull requests in turn), so it holds them.
+				block := msgs[i:min(i+velKillBlock, len(msgs))]
+				err := s.velKill(ctx, ev, func() error {
+					for _, m := range block {
+						if err := publishVel(pub, subject, m); err != nil {
+							return err
+						}
+						res.Messages++
+					}
+					return pubWait(ctx, pub)
+				})
+				i += len(block) - 1
+				switch {
 				case err == nil:
 					killed = true
 				case errors.Is(err, errNothingHeld) && i+100 < len(msgs):
@@ -352,7 +367,9 @@ func TestVelocityExact(t *testing.T) {
 				default:
 					t.Fatalf("fault not injected: %v", err)
 				}
+				continue
 			}
+			m := msgs[i]
 			if i%50 == 0 {
 				if err := s.velBacklogBelow(ctx, velMaxBacklog); err != nil {
 					t.Fatal(err)
@@ -430,13 +447,19 @@ func TestVelocityExact(t *testing.T) {
 // take nothing with it.
 var errNothingHeld = errors.New("the stopped worker held no unacknowledged message")
 
-// velKill stops the second worker while traffic flows, waits until the
-// other one has done everything else and the consumer still counts
-// unacknowledged messages (the stopped worker's), SIGKILLs it, waits until
-// the consumer redelivered them and the system is quiet, and restarts it.
-// The publisher is held meanwhile, so the redelivered messages are not
-// overtaken by much later events (they would be late).
-func (s *system) velKill(ctx context.Context, ev *evidence) error {
+// velKillBlock is how many messages velKill's publish sends while the
+// victim is stopped: few, so that those redelivered are not overtaken by
+// much later events (they would be late).
+const velKillBlock = 16
+
+// velKill stops the second worker, publishes (messages its outstanding
+// pull request then partly takes), waits until the other worker has done
+// everything else and the consumer still counts unacknowledged messages
+// (the stopped worker's), SIGKILLs it, waits until the consumer
+// redelivered them and the system is quiet, and restarts it. The publisher
+// is held meanwhile, so the redelivered messages are not overtaken by much
+// later events (they would be late).
+func (s *system) velKill(ctx context.Context, ev *evidence, publish func() error) error {
 	victim := s.workers[1]
 	rcv, ok := victim.metric("fraudscore_messages_received_total")
 	if !ok || rcv == 0 {
@@ -448,6 +471,9 @@ func (s *system) velKill(ctx context.Context, ev *evidence) error {
 	}
 	var held int
 	err = victim.p.pause(func() error {
+		if err := publish(); err != nil {
+			return err
+		}
 		held, err = heldByStopped(ctx, s.js)
 		if err != nil {
 			return err
