@@ -12,6 +12,10 @@ import (
 // EnvPrefix is the prefix of every configuration variable.
 const EnvPrefix = settings.Prefix
 
+// maxConcurrency is the most scoring goroutines a worker runs, set
+// (FRAUDSCORE_CONCURRENCY) or by default.
+const maxConcurrency = 1024
+
 // ErrConfig is returned (wrapped) for invalid configuration.
 var ErrConfig = settings.ErrConfig
 
@@ -189,8 +193,8 @@ func (c *Config) Problems() []string {
 	if c.NakDelay <= 0 || c.NakDelayMax < c.NakDelay {
 		add("FRAUDSCORE_NAK_DELAY=%s and FRAUDSCORE_NAK_DELAY_MAX=%s must be positive and ordered", c.NakDelay, c.NakDelayMax)
 	}
-	if c.Concurrency < 0 || c.Concurrency > 1024 {
-		add("FRAUDSCORE_CONCURRENCY=%d must be 0..1024", c.Concurrency)
+	if c.Concurrency < 0 || c.Concurrency > maxConcurrency {
+		add("FRAUDSCORE_CONCURRENCY=%d must be 0..%d", c.Concurrency, maxConcurrency)
 	}
 	if c.BatchSize < 1 || c.BatchSize > 10000 {
 		add("FRAUDSCORE_BATCH_SIZE=%d must be 1..10000", c.BatchSize)

@@ -67,6 +67,7 @@ func TestScoringGoroutines(t *testing.T) {
 	}{
 		{0, 2, false, 2},
 		{0, 2, true, 2 * enrichedGoroutinesPerCPU},
+		{0, 64, true, maxConcurrency},
 		{5, 2, true, 5},
 		{5, 2, false, 5},
 	} {

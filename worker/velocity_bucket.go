@@ -101,16 +101,18 @@ func OpenVelocityBucket(ctx context.Context, nc *nats.Conn, cfg *Config, lim Vel
 	}
 	if !cfg.EnsureTopology {
 		st, err := kv.Status(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("worker: bucket %s (topology is managed elsewhere): status: %w", kc.Bucket, err)
-		}
-		if st.TTL() != lim.TTL {
+		switch {
+		case err != nil:
+			// Best effort, as the bind succeeded: a bucket that cannot
+			// be written shows in the degraded metric.
+			log.Warn("velocity bucket status unavailable; its TTL and origin were not checked", "bucket", kc.Bucket, "err", err)
+		case st.TTL() != lim.TTL:
 			log.Warn("velocity bucket TTL differs from the velocity retention; values may expire before their windows end or be kept longer",
 				"bucket", kc.Bucket, "bucket_ttl", st.TTL().String(), "retention", lim.TTL.String())
 		}
 		// Put writes to the bucket's own subjects, which a mirror does
 		// not have: its writes would find no stream.
-		if ks, ok := st.(*jetstream.KeyValueBucketStatus); ok && ks.StreamInfo().Config.Mirror != nil {
+		if ks, ok := st.(*jetstream.KeyValueBucketStatus); ok && err == nil && ks.StreamInfo().Config.Mirror != nil {
 			return nil, fmt.Errorf("worker: bucket %s mirrors %s: velocity writes to its bucket, so it must be the origin: %w",
 				kc.Bucket, ks.StreamInfo().Config.Mirror.Name, ErrConfig)
 		}
@@ -180,9 +182,24 @@ func (b *VelocityBucket) Get(ctx context.Context, key string) ([]byte, uint64, e
 // delete or purge marker (the key is absent: created at the marker's
 // revision) from a value.
 func (b *VelocityBucket) Put(ctx context.Context, key string, value []byte, revision uint64) (uint64, bool, error) {
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, putTimeout)
+		defer cancel()
+	}
 	m := nats.Msg{Subject: b.putPrefix + key, Data: value,
 		Header: nats.Header{jetstream.ExpectedLastSubjSeqHeader: []string{strconv.FormatUint(revision, 10)}}}
 	resp, err := b.nc.RequestMsgWithContext(ctx, &m)
+	// No responders: the bucket's stream is between leaders (an
+	// election); try again while ctx allows, as the KV client does.
+	for errors.Is(err, nats.ErrNoResponders) {
+		select {
+		case <-ctx.Done():
+			return 0, false, fmt.Errorf("worker: velocity bucket %s: put: %w (last error: %w)", b.kv.Bucket(), ctx.Err(), err)
+		case <-time.After(noRespondersWait):
+		}
+		resp, err = b.nc.RequestMsgWithContext(ctx, &m)
+	}
 	if err != nil {
 		return 0, false, fmt.Errorf("worker: velocity bucket %s: put: %w", b.kv.Bucket(), err)
 	}
@@ -208,6 +225,14 @@ func (b *VelocityBucket) Put(ctx context.Context, key string, value []byte, revi
 	}
 	return ack.Seq, true, nil
 }
+
+// putTimeout bounds a Put whose context has no deadline (the KV client's
+// default); noRespondersWait is the pause before a write that found no
+// stream leader is sent again.
+const (
+	putTimeout       = 5 * time.Second
+	noRespondersWait = 25 * time.Millisecond
+)
 
 // putKV is Put through the KV client's Create and Update.
 func (b *VelocityBucket) putKV(ctx context.Context, key string, value []byte, revision uint64) (uint64, bool, error) {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/stretchr/testify/assert"
@@ -231,6 +232,42 @@ func TestVelocityBucketExpiredRevision(t *testing.T) {
 	_, ok, err = b.Put(ctx, "c.idle", []byte("fresh"), 0)
 	require.NoError(t, err)
 	require.True(t, ok, "creating the expired key")
+}
+
+// A write that finds no stream (its bucket deleted, or between leaders)
+// is sent again until its context ends: the deadline is its error, and
+// once the stream is back within the deadline the write succeeds.
+func TestVelocityBucketRetriesNoResponders(t *testing.T) {
+	s := natstest.Start(t)
+	cfg := testConfig(t)
+	b := openBucket(t, s.ClientURL(), cfg, time.Hour)
+	js := natstest.JetStream(t, s.ClientURL())
+	ctx := context.Background()
+	require.NoError(t, js.DeleteKeyValue(ctx, cfg.VelocityBucket))
+
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	_, ok, err := b.Put(short, "c.k", []byte("v"), 0)
+	require.False(t, ok)
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	require.ErrorIs(t, err, nats.ErrNoResponders, "the last error is kept")
+
+	done := make(chan error, 1)
+	go func() {
+		long, cancel := context.WithTimeout(ctx, 30*time.Second)
+		defer cancel()
+		_, ok, err := b.Put(long, "c.k", []byte("v"), 0)
+		if err == nil && !ok {
+			err = errors.New("not stored")
+		}
+		done <- err
+	}()
+	time.Sleep(100 * time.Millisecond) // let the write meet no stream first (not a synchronisation)
+	openBucket(t, s.ClientURL(), cfg, time.Hour)
+	require.NoError(t, <-done)
+	v, _, err := b.Get(ctx, "c.k")
+	require.NoError(t, err)
+	require.Equal(t, "v", string(v))
 }
 
 // Opening the bucket again with another TTL updates it in place, keeping

@@ -783,13 +783,14 @@ const enrichedGoroutinesPerCPU = 64
 
 // scoringGoroutines is the number of scoring goroutines: concurrency when
 // set, else one per CPU, or enrichedGoroutinesPerCPU per CPU with an
-// Enricher.
+// Enricher, at most maxConcurrency (more than a pull client buffers by
+// default would wait idle).
 func scoringGoroutines(concurrency, cpus int, enriched bool) int {
 	switch {
 	case concurrency > 0:
 		return concurrency
 	case enriched:
-		return enrichedGoroutinesPerCPU * cpus
+		return min(enrichedGoroutinesPerCPU*cpus, maxConcurrency)
 	}
 	return cpus
 }
