@@ -240,8 +240,9 @@ func TestVelocityBucketExpiredRevision(t *testing.T) {
 func TestVelocityBucketRetriesNoResponders(t *testing.T) {
 	s := natstest.Start(t)
 	cfg := testConfig(t)
-	b := openBucket(t, s.ClientURL(), cfg, time.Hour)
 	js := natstest.JetStream(t, s.ClientURL())
+	natstest.KeepStreamsDir(t, js) // the bucket is deleted and created again
+	b := openBucket(t, s.ClientURL(), cfg, time.Hour)
 	ctx := context.Background()
 	require.NoError(t, js.DeleteKeyValue(ctx, cfg.VelocityBucket))
 

@@ -142,6 +142,7 @@ func TestJetStreamBucketDefinitions(t *testing.T) {
 	dir := filepath.Join(testenv.RepoRoot(t), "deploy", "jetstream")
 	s := natstest.Start(t)
 	js := natstest.JetStream(t, s.ClientURL())
+	natstest.KeepStreamsDir(t, js) // each bucket's stream is deleted and created again
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	buckets := bucketDefinitions(t, cfg)

@@ -6,7 +6,9 @@
 package natstest
 
 import (
+	"context"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -49,4 +51,21 @@ func JetStream(t testing.TB, url string) jetstream.JetStream {
 		t.Fatalf("natstest: jetstream: %v", err)
 	}
 	return js
+}
+
+// KeepStreamsDir creates a stream (KEEP_STREAMS_DIR, on a subject nothing else uses) that the
+// test never deletes, for a test that deletes its account's only stream and
+// then creates one again. When an account's last stream is deleted,
+// nats-server (v2.15.2, stream.stop) removes the account's emptied streams
+// directory in a goroutine of its own, which races the next create's
+// MkdirAll: the create then fails with "error creating store for stream"
+// (its log: mkdir .../$G/streams: no such file or directory). With a stream
+// left in the account the directory is never empty, so never removed.
+func KeepStreamsDir(t testing.TB, js jetstream.JetStream) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "KEEP_STREAMS_DIR", Subjects: []string{"natstest.keep-streams-dir"}}); err != nil {
+		t.Fatalf("natstest: keep the streams directory: %v", err)
+	}
 }
