@@ -65,5 +65,5 @@ FEATURE_ROUNDS ?= 3
 bench-archive: bench-tools ## FRAUDSCORE_ARCHIVE=true against off, backlog throughput, FEATURE_ROUNDS rounds, into docs/bench/archive
 	./$(BIN)/bench -only "=fraudscore backlog|=fraudscore backlog, archive" -rounds $(FEATURE_ROUNDS) -timeout 40m -out docs/bench/archive $(BENCH_FLAGS)
 
-bench-velocity-e2e: bench-tools ## FRAUDSCORE_VELOCITY=kv against off: backlog, p99 at 2k/s, server CPU, random and population traffic, FEATURE_ROUNDS rounds, into docs/bench/velocity
+bench-velocity-e2e: bench-tools ## FRAUDSCORE_VELOCITY=kv (bucket on file, and in memory) against off: backlog, p99 at 2k/s, server CPU, random and population traffic, FEATURE_ROUNDS rounds, into docs/bench/velocity
 	./$(BIN)/bench -only "velocity" -rounds $(FEATURE_ROUNDS) -timeout 60m -out docs/bench/velocity $(BENCH_FLAGS)

@@ -65,7 +65,8 @@ type Config struct {
 	ArchivePrefix string        `envconfig:"ARCHIVE_PREFIX" default:"fraud.archive." desc:"archived transactions go to <prefix><the input subject after its wildcard prefix>"`
 	ArchiveMaxAge time.Duration `envconfig:"ARCHIVE_MAX_AGE" default:"168h" desc:"how long archived transactions are kept"`
 
-	VelocityBucket string `envconfig:"VELOCITY_BUCKET" default:"VELOCITY" desc:"KV bucket of the velocity state with FRAUDSCORE_VELOCITY=kv (docs/velocity.md): FRAUDSCORE_STREAM_REPLICAS replicas, values kept for the velocity retention after their last write"`
+	VelocityBucket  string `envconfig:"VELOCITY_BUCKET" default:"VELOCITY" desc:"KV bucket of the velocity state with FRAUDSCORE_VELOCITY=kv (docs/velocity.md): FRAUDSCORE_STREAM_REPLICAS replicas, values kept for the velocity retention after their last write"`
+	VelocityStorage string `envconfig:"VELOCITY_STORAGE" default:"file" desc:"storage of the velocity bucket when the worker creates it: file, or memory (faster; the state lives in the servers' memory, kept by the bucket's other replicas while one restarts and lost when all restart at once: docs/velocity.md); fixed once the bucket exists"`
 
 	AckWait       time.Duration   `envconfig:"ACK_WAIT" default:"5s" desc:"consumer AckWait: time to process a delivered message before redelivery"`
 	MaxDeliver    int             `envconfig:"MAX_DELIVER" default:"8" desc:"deliveries before a message is dead-lettered"`
@@ -165,6 +166,9 @@ func (c *Config) Problems() []string {
 		if !strings.HasSuffix(s.v, ".") || strings.ContainsAny(s.v, " *>") || len(s.v) < 2 {
 			add("FRAUDSCORE_%s=%q must be a subject prefix ending in a dot", s.name, s.v)
 		}
+	}
+	if _, ok := velocityStorage(c.VelocityStorage); !ok {
+		add("FRAUDSCORE_VELOCITY_STORAGE=%q must be file or memory", c.VelocityStorage)
 	}
 	if c.Replicas < 1 || c.Replicas > 5 {
 		add("FRAUDSCORE_STREAM_REPLICAS=%d must be 1..5", c.Replicas)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -31,21 +32,35 @@ const velocityHeaderRoom = 1024
 
 // VelocityBucketConfig is the KV bucket holding velocity state (ADR 0022,
 // docs/velocity.md): one value per card or device key (History 1), each
-// removed lim.TTL after its last write, file storage,
-// FRAUDSCORE_STREAM_REPLICAS replicas, and writes of at most lim.MaxValue
+// removed lim.TTL after its last write, FRAUDSCORE_VELOCITY_STORAGE (file
+// by default), FRAUDSCORE_STREAM_REPLICAS replicas, and writes of at most lim.MaxValue
 // bytes of value (plus room for the headers): the server refuses a larger
 // one, which the velocity engine counts as a store error and degrades. The
 // server's max_payload (1 MiB by default) must be larger too.
 func VelocityBucketConfig(cfg *Config, lim VelocityLimits) jetstream.KeyValueConfig {
+	storage, _ := velocityStorage(cfg.VelocityStorage)
 	return jetstream.KeyValueConfig{
 		Bucket:       cfg.VelocityBucket,
 		Description:  "fraudscore: velocity state per card and device key (FRAUDSCORE_VELOCITY=kv), kept for the longest window plus the lateness bound after its last write",
 		History:      1,
 		TTL:          lim.TTL,
 		MaxValueSize: int32(min(lim.MaxValue+velocityHeaderRoom, 64<<20)),
-		Storage:      jetstream.FileStorage,
+		Storage:      storage,
 		Replicas:     cfg.Replicas,
 	}
+}
+
+// velocityStorage returns the bucket's storage named by
+// FRAUDSCORE_VELOCITY_STORAGE; ok is false for a name that is neither
+// (which Config.Problems refuses, so the bucket is never created with it).
+func velocityStorage(name string) (st jetstream.StorageType, ok bool) {
+	switch name {
+	case "file":
+		return jetstream.FileStorage, true
+	case "memory":
+		return jetstream.MemoryStorage, true
+	}
+	return jetstream.FileStorage, false
 }
 
 // VelocityBucketOptions are OpenVelocityBucket's collaborators; every field
@@ -110,11 +125,17 @@ func OpenVelocityBucket(ctx context.Context, nc *nats.Conn, cfg *Config, lim Vel
 			log.Warn("velocity bucket TTL differs from the velocity retention; values may expire before their windows end or be kept longer",
 				"bucket", kc.Bucket, "bucket_ttl", st.TTL().String(), "retention", lim.TTL.String())
 		}
-		// Put writes to the bucket's own subjects, which a mirror does
-		// not have: its writes would find no stream.
-		if ks, ok := st.(*jetstream.KeyValueBucketStatus); ok && err == nil && ks.StreamInfo().Config.Mirror != nil {
-			return nil, fmt.Errorf("worker: bucket %s mirrors %s: velocity writes to its bucket, so it must be the origin: %w",
-				kc.Bucket, ks.StreamInfo().Config.Mirror.Name, ErrConfig)
+		if ks, ok := st.(*jetstream.KeyValueBucketStatus); ok && err == nil {
+			// Put writes to the bucket's own subjects, which a mirror
+			// does not have: its writes would find no stream.
+			if m := ks.StreamInfo().Config.Mirror; m != nil {
+				return nil, fmt.Errorf("worker: bucket %s mirrors %s: velocity writes to its bucket, so it must be the origin: %w",
+					kc.Bucket, m.Name, ErrConfig)
+			}
+			if had := ks.StreamInfo().Config.Storage; had != kc.Storage {
+				log.Warn("velocity bucket storage differs from FRAUDSCORE_VELOCITY_STORAGE; the bucket is used as it is",
+					"bucket", kc.Bucket, "bucket_storage", strings.ToLower(had.String()), "setting", cfg.VelocityStorage)
+			}
 		}
 	}
 	return &VelocityBucket{kv: kv, nc: nc, putPrefix: "$KV." + kc.Bucket + ".",
@@ -126,6 +147,14 @@ func ensureVelocityBucket(ctx context.Context, js jetstream.JetStream, cfg *Conf
 	if cfg.EnsureTopology {
 		kv, err := js.CreateOrUpdateKeyValue(ctx, kc)
 		if err != nil {
+			// A stream's storage is fixed when it is created: say so
+			// rather than pass on the server's "can not change storage
+			// type".
+			if had, ok := bucketStorage(ctx, js, kc.Bucket); ok && had != kc.Storage {
+				had := strings.ToLower(had.String())
+				return nil, fmt.Errorf("worker: bucket %s has %s storage, which FRAUDSCORE_VELOCITY_STORAGE=%s cannot change (a stream's storage is fixed when it is created): set %s, or delete the bucket (its velocity state is lost) or name a new one with FRAUDSCORE_VELOCITY_BUCKET: %w",
+					kc.Bucket, had, cfg.VelocityStorage, had, ErrConfig)
+			}
 			return nil, fmt.Errorf("worker: ensure bucket %s: %w", kc.Bucket, err)
 		}
 		return kv, nil
@@ -135,6 +164,24 @@ func ensureVelocityBucket(ctx context.Context, js jetstream.JetStream, cfg *Conf
 		return nil, fmt.Errorf("worker: bucket %s (topology is managed elsewhere): %w", kc.Bucket, err)
 	}
 	return kv, nil
+}
+
+// bucketStorage returns the storage of an existing bucket; ok is false when
+// it cannot be read.
+func bucketStorage(ctx context.Context, js jetstream.JetStream, bucket string) (jetstream.StorageType, bool) {
+	kv, err := js.KeyValue(ctx, bucket)
+	if err != nil {
+		return 0, false
+	}
+	st, err := kv.Status(ctx)
+	if err != nil {
+		return 0, false
+	}
+	ks, ok := st.(*jetstream.KeyValueBucketStatus)
+	if !ok {
+		return 0, false
+	}
+	return ks.StreamInfo().Config.Storage, true
 }
 
 // VelocityBucket is the velocity state store on a JetStream KV bucket: its

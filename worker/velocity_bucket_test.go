@@ -190,6 +190,46 @@ func TestVelocityBucketCompareAndSet(t *testing.T) {
 	checkCompareAndSet(t, b, kv)
 }
 
+// FRAUDSCORE_VELOCITY_STORAGE=memory creates the bucket in memory, which
+// keeps the Store contract. A worker that then asks for file storage is
+// refused at start with what to do (a stream's storage cannot change), not
+// retried; one bound to the bucket (ENSURE_TOPOLOGY=false) uses it as it
+// is. An unknown storage is a configuration problem.
+func TestVelocityBucketMemoryStorage(t *testing.T) {
+	s := natstest.Start(t)
+	cfg := testConfig(t)
+	cfg.VelocityStorage = "memory"
+	b := openBucket(t, s.ClientURL(), cfg, time.Hour)
+	js := natstest.JetStream(t, s.ClientURL())
+	ctx := context.Background()
+	kv, err := js.KeyValue(ctx, cfg.VelocityBucket)
+	require.NoError(t, err)
+	st, err := kv.Status(ctx)
+	require.NoError(t, err)
+	require.Equal(t, jetstream.MemoryStorage, st.(*jetstream.KeyValueBucketStatus).StreamInfo().Config.Storage)
+	checkCompareAndSet(t, b, kv)
+
+	file := *cfg
+	file.VelocityStorage = "file"
+	nc, _ := connect(t, s.ClientURL())
+	octx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	_, err = worker.OpenVelocityBucket(octx, nc, &file, worker.VelocityLimits{TTL: time.Hour, MaxValue: testMaxValue}, worker.VelocityBucketOptions{Logger: testLogger(t)})
+	require.ErrorIs(t, err, worker.ErrConfig)
+	require.ErrorContains(t, err, "has memory storage, which FRAUDSCORE_VELOCITY_STORAGE=file cannot change")
+	require.NoError(t, octx.Err(), "a storage mismatch is not retried")
+
+	file.EnsureTopology = false
+	bound := openBucket(t, s.ClientURL(), &file, time.Hour)
+	_, ok, err := bound.Put(ctx, "c.bound", []byte("v"), 0)
+	require.NoError(t, err)
+	require.True(t, ok)
+
+	bad := worker.DefaultConfig()
+	bad.VelocityStorage = "ssd"
+	require.Contains(t, bad.Problems(), `FRAUDSCORE_VELOCITY_STORAGE="ssd" must be file or memory`)
+}
+
 // On a replicated bucket (three nodes, R3) the server answers a conflict
 // with another code (10164, not 10071): the contract holds all the same.
 func TestVelocityBucketCompareAndSetReplicated(t *testing.T) {

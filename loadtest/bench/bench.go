@@ -244,21 +244,27 @@ func featureScenarios(rateDur time.Duration) []Scenario {
 	backlog := stream(0, velocityBacklog, 0)
 	backlog.MaxDuration = 6 * time.Minute
 	for _, pop := range []int{0, velocityPopulation} {
-		for _, kv := range []bool{false, true} {
+		for _, storage := range []string{"", "file", "memory"} {
 			var env []string
-			if kv {
+			name := func(backlog bool) string { return VelocityScenario(false, backlog, pop > 0) }
+			switch storage {
+			case "file":
 				env = []string{"FRAUDSCORE_VELOCITY=kv"}
+				name = func(backlog bool) string { return VelocityScenario(true, backlog, pop > 0) }
+			case "memory":
+				env = []string{"FRAUDSCORE_VELOCITY=kv", "FRAUDSCORE_VELOCITY_STORAGE=memory"}
+				name = func(backlog bool) string { return VelocityMemoryScenario(backlog, pop > 0) }
 			}
 			s = append(s,
-				Scenario{Name: VelocityScenario(kv, true, pop > 0), Workers: 1, Env: env, Backlog: true, PopulationCards: pop,
+				Scenario{Name: name(true), Workers: 1, Env: env, Backlog: true, PopulationCards: pop,
 					Load: backlog},
-				Scenario{Name: VelocityScenario(kv, false, pop > 0), Workers: 1, Env: env, PopulationCards: pop,
+				Scenario{Name: name(false), Workers: 1, Env: env, PopulationCards: pop,
 					Load: stream(velocityRate, 0, rateDur)})
 		}
 	}
-	// Events wait on KV round trips, not on the CPU, while the worker runs
-	// FRAUDSCORE_CONCURRENCY (default: the CPU count) of them at a time:
-	// the same backlog with more scoring goroutines.
+	// Events wait on KV round trips while the worker runs
+	// FRAUDSCORE_CONCURRENCY of them at a time (by default 64 per CPU with
+	// velocity on): the same backlog with 16 scoring goroutines.
 	s = append(s, Scenario{Name: VelocityScenario(true, true, false) + ", concurrency 16", Workers: 1,
 		Env: []string{"FRAUDSCORE_VELOCITY=kv", "FRAUDSCORE_CONCURRENCY=16"}, Backlog: true, Load: backlog})
 	return s
@@ -280,6 +286,12 @@ func VelocityScenario(kv, backlog, population bool) string {
 		name += ", population"
 	}
 	return name
+}
+
+// VelocityMemoryScenario names a velocity scenario with the bucket in memory
+// (FRAUDSCORE_VELOCITY_STORAGE=memory): "velocity kv, backlog, memory", ...
+func VelocityMemoryScenario(backlog, population bool) string {
+	return VelocityScenario(true, backlog, population) + ", memory"
 }
 
 // selected reports whether the scenario name is selected by only (see

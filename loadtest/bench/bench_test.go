@@ -259,6 +259,10 @@ func TestFeatureRatios(t *testing.T) {
 	add(VelocityScenario(true, true, true), 30_000, 0, 75)
 	add(VelocityScenario(false, false, true), 0, 5, 0)
 	add(VelocityScenario(true, false, true), 0, 6, 0)
+	add(VelocityMemoryScenario(true, false), 25_000, 0, 80)
+	add(VelocityMemoryScenario(false, false), 0, 8, 0)
+	add(VelocityMemoryScenario(true, true), 36_000, 0, 60)
+	add(VelocityMemoryScenario(false, true), 0, 5.5, 0)
 	res.ComputeRatios()
 	r := res.Ratios
 	for _, c := range []struct {
@@ -272,6 +276,12 @@ func TestFeatureRatios(t *testing.T) {
 		{"population backlog", r.VelocityPopulationBacklogPerOff, 30_000.0 / 40_000},
 		{"population p99", r.VelocityPopulationP99PerOff, 6.0 / 5},
 		{"population server CPU", r.VelocityPopulationServerCPUPerOff, 75.0 / 50},
+		{"memory backlog", r.VelocityMemoryBacklogPerOff, 25_000.0 / 50_000},
+		{"memory p99", r.VelocityMemoryP99PerOff, 8.0 / 4},
+		{"memory server CPU", r.VelocityMemoryServerCPUPerOff, 80.0 / 40},
+		{"memory population backlog", r.VelocityMemoryPopulationBacklogPerOff, 36_000.0 / 40_000},
+		{"memory population p99", r.VelocityMemoryPopulationP99PerOff, 5.5 / 5},
+		{"memory population server CPU", r.VelocityMemoryPopulationServerCPUPerOff, 60.0 / 50},
 	} {
 		if c.got != c.want {
 			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
@@ -309,6 +319,11 @@ func TestFeaturePlan(t *testing.T) {
 			if fmt.Sprint(off.Load) != fmt.Sprint(kv.Load) || off.Backlog != backlog || kv.Backlog != backlog || off.PopulationCards != kv.PopulationCards ||
 				(off.PopulationCards > 0) != pop {
 				t.Errorf("%s and %s differ beyond velocity: %+v / %+v", off.Name, kv.Name, off, kv)
+			}
+			mem := byName[VelocityMemoryScenario(backlog, pop)]
+			if strings.Join(mem.Env, " ") != "FRAUDSCORE_VELOCITY=kv FRAUDSCORE_VELOCITY_STORAGE=memory" || fmt.Sprint(mem.Load) != fmt.Sprint(kv.Load) ||
+				mem.Backlog != backlog || mem.PopulationCards != kv.PopulationCards {
+				t.Errorf("%s differs from %s beyond the bucket's storage: %+v / %+v", mem.Name, kv.Name, mem, kv)
 			}
 			if !backlog && off.Load.Rate != 2000 {
 				t.Errorf("%s: rate %v, want 2000", off.Name, off.Load.Rate)

@@ -81,6 +81,15 @@ type Ratios struct {
 	VelocityPopulationBacklogPerOff   float64 `json:"velocity_population_backlog_per_off" desc:"backlog with FRAUDSCORE_VELOCITY=kv ÷ velocity off verdicts/s (population traffic)"`
 	VelocityPopulationP99PerOff       float64 `json:"velocity_population_p99_per_off" desc:"p99 latency at 2k/s with FRAUDSCORE_VELOCITY=kv ÷ velocity off (population traffic)"`
 	VelocityPopulationServerCPUPerOff float64 `json:"velocity_population_server_cpu_per_off" desc:"NATS server CPU per verdict, backlog with FRAUDSCORE_VELOCITY=kv ÷ velocity off (population traffic)"`
+	// VelocityMemory... are the six velocity ratios above with the bucket
+	// in memory (FRAUDSCORE_VELOCITY_STORAGE=memory), against the same off
+	// scenarios.
+	VelocityMemoryBacklogPerOff             float64 `json:"velocity_memory_backlog_per_off" desc:"backlog with FRAUDSCORE_VELOCITY=kv and FRAUDSCORE_VELOCITY_STORAGE=memory ÷ velocity off verdicts/s (a new card per event)"`
+	VelocityMemoryP99PerOff                 float64 `json:"velocity_memory_p99_per_off" desc:"p99 latency at 2k/s with the velocity bucket in memory ÷ velocity off (a new card per event)"`
+	VelocityMemoryServerCPUPerOff           float64 `json:"velocity_memory_server_cpu_per_off" desc:"NATS server CPU per verdict, backlog with the velocity bucket in memory ÷ velocity off (a new card per event)"`
+	VelocityMemoryPopulationBacklogPerOff   float64 `json:"velocity_memory_population_backlog_per_off" desc:"backlog with the velocity bucket in memory ÷ velocity off verdicts/s (population traffic)"`
+	VelocityMemoryPopulationP99PerOff       float64 `json:"velocity_memory_population_p99_per_off" desc:"p99 latency at 2k/s with the velocity bucket in memory ÷ velocity off (population traffic)"`
+	VelocityMemoryPopulationServerCPUPerOff float64 `json:"velocity_memory_population_server_cpu_per_off" desc:"NATS server CPU per verdict, backlog with the velocity bucket in memory ÷ velocity off (population traffic)"`
 }
 
 // ComputeRatios fills res.Ratios from its results. With several rounds it
@@ -246,6 +255,13 @@ func (res *Results) roundRatios(round int) Ratios {
 		VelocityPopulationBacklogPerOff:       ratio(backlog(VelocityScenario(true, true, true)), backlog(VelocityScenario(false, true, true))),
 		VelocityPopulationP99PerOff:           ratio(p99(VelocityScenario(true, false, true)), p99(VelocityScenario(false, false, true))),
 		VelocityPopulationServerCPUPerOff:     ratio(serverCPU(VelocityScenario(true, true, true)), serverCPU(VelocityScenario(false, true, true))),
+
+		VelocityMemoryBacklogPerOff:             ratio(backlog(VelocityMemoryScenario(true, false)), backlog(VelocityScenario(false, true, false))),
+		VelocityMemoryP99PerOff:                 ratio(p99(VelocityMemoryScenario(false, false)), p99(VelocityScenario(false, false, false))),
+		VelocityMemoryServerCPUPerOff:           ratio(serverCPU(VelocityMemoryScenario(true, false)), serverCPU(VelocityScenario(false, true, false))),
+		VelocityMemoryPopulationBacklogPerOff:   ratio(backlog(VelocityMemoryScenario(true, true)), backlog(VelocityScenario(false, true, true))),
+		VelocityMemoryPopulationP99PerOff:       ratio(p99(VelocityMemoryScenario(false, true)), p99(VelocityScenario(false, false, true))),
+		VelocityMemoryPopulationServerCPUPerOff: ratio(serverCPU(VelocityMemoryScenario(true, true)), serverCPU(VelocityScenario(false, true, true))),
 	}
 }
 

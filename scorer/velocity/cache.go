@@ -89,6 +89,9 @@ func (c *cache) store(key string, value []byte, revision uint64) {
 	e.value = append(e.value[:0], value...)
 	e.revision = revision
 	s.bytes += entryBytes(key, e.value)
+	if s.bytes <= c.maxShard {
+		return
+	}
 	for k, old := range s.m {
 		if s.bytes <= c.maxShard {
 			break
