@@ -230,6 +230,86 @@ func TestVelocityBucketMemoryStorage(t *testing.T) {
 	require.Contains(t, bad.Problems(), `FRAUDSCORE_VELOCITY_STORAGE="ssd" must be file or memory`)
 }
 
+// A memory bucket with three replicas keeps its state through a rolling
+// restart of the cluster (each node restarted after the others have it,
+// catching up from them), and loses it when every node restarts at once:
+// what docs/velocity.md says of FRAUDSCORE_VELOCITY_STORAGE=memory.
+func TestVelocityBucketMemoryReplicas(t *testing.T) {
+	if testing.Short() {
+		t.Skip("restarts a three-node cluster")
+	}
+	cl := natstest.NewCluster(t, 3)
+	for i := range 3 {
+		cl.Start(i)
+	}
+	natstest.WaitJetStreamLeader(t, 30*time.Second, cl.Server(0), cl.Server(1), cl.Server(2))
+	cfg := testConfig(t)
+	cfg.Replicas, cfg.VelocityStorage = 3, "memory"
+	b := openBucket(t, cl.ClientURL(), cfg, time.Hour)
+	ctx := context.Background()
+	const keys = 50
+	for i := range keys {
+		_, ok, err := b.Put(ctx, fmt.Sprintf("c.%d", i), []byte(fmt.Sprint("v", i)), 0)
+		require.NoError(t, err)
+		require.True(t, ok)
+	}
+	js := natstest.JetStream(t, cl.ClientURL())
+	stream := "KV_" + cfg.VelocityBucket
+	// allCurrent: the stream has a leader and both followers are current,
+	// so any one node may restart without losing a write.
+	allCurrent := func() bool {
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		st, err := js.Stream(sctx, stream)
+		if err != nil {
+			return false
+		}
+		ci := st.CachedInfo().Cluster
+		if ci == nil || ci.Leader == "" || len(ci.Replicas) != 2 {
+			return false
+		}
+		for _, r := range ci.Replicas {
+			if !r.Current || r.Offline {
+				return false
+			}
+		}
+		return st.CachedInfo().State.Msgs == keys
+	}
+	count := func() int {
+		n := 0
+		for i := range keys {
+			v, _, err := b.Get(ctx, fmt.Sprintf("c.%d", i))
+			require.NoError(t, err)
+			if string(v) == fmt.Sprint("v", i) {
+				n++
+			}
+		}
+		return n
+	}
+	for i := range 3 {
+		require.Eventually(t, allCurrent, 60*time.Second, 100*time.Millisecond, "replicas not current before restarting node %d", i)
+		cl.Stop(i)
+		cl.Start(i)
+	}
+	require.Eventually(t, allCurrent, 60*time.Second, 100*time.Millisecond, "replicas not current after the rolling restart")
+	require.Equal(t, keys, count(), "values lost in a rolling restart")
+
+	for i := range 3 {
+		cl.Stop(i)
+	}
+	for i := range 3 {
+		cl.Start(i)
+	}
+	natstest.WaitJetStreamLeader(t, 60*time.Second, cl.Server(0), cl.Server(1), cl.Server(2))
+	require.Eventually(t, func() bool {
+		gctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		_, _, err := b.Get(gctx, "c.0")
+		return err == nil
+	}, 60*time.Second, 100*time.Millisecond, "the bucket did not answer after the full restart")
+	require.Zero(t, count(), "a memory bucket kept values through a restart of every node")
+}
+
 // On a replicated bucket (three nodes, R3) the server answers a conflict
 // with another code (10164, not 10071): the contract holds all the same.
 func TestVelocityBucketCompareAndSetReplicated(t *testing.T) {

@@ -47,7 +47,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if err == flag.ErrHelp {
 			return 0
 		}
-		return 1
+		return 2 // the flag package has printed the error and the usage
 	}
 	if o.Rounds < 1 {
 		fmt.Fprintf(stderr, "bench: -rounds %d: want at least 1\n", o.Rounds)

@@ -75,7 +75,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
-		return 1
+		return 2 // the flag package has printed the error and the usage
 	}
 	switch *progress {
 	case "on":

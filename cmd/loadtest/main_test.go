@@ -135,3 +135,12 @@ func TestConnectionSettingsAreChecked(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.Contains(t, stderr, "missing.creds")
 }
+
+// A command-line mistake exits with status 2 after the usage.
+func TestUnknownFlag(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"-no-such-flag"}, &stdout, &stderr)
+	assert.Equal(t, 2, code)
+	assert.Contains(t, stderr.String(), "flag provided but not defined: -no-such-flag")
+	assert.Contains(t, stderr.String(), "-rate")
+}

@@ -43,7 +43,7 @@ func run(args []string, stderr io.Writer) int {
 		if err == flag.ErrHelp {
 			return 0
 		}
-		return 1
+		return 2 // the flag package has printed the error and the usage
 	}
 	if *store == "" && *js {
 		dir, err := os.MkdirTemp("", "natsserver-")

@@ -100,6 +100,19 @@ func (c *Cluster) Start(i int) *server.Server {
 	return c.servers[i]
 }
 
+// Stop shuts node i down and waits until it has; Start(i) starts it again,
+// on the same store and addresses (a restarted pod).
+func (c *Cluster) Stop(i int) {
+	c.t.Helper()
+	s := c.servers[i]
+	if s == nil {
+		c.t.Fatalf("natstest: cluster node %d is not running", i)
+	}
+	s.Shutdown()
+	s.WaitForShutdown()
+	c.servers[i] = nil
+}
+
 // Server returns node i, or nil when it has not been started.
 func (c *Cluster) Server(i int) *server.Server { return c.servers[i] }
 
