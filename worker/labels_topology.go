@@ -88,10 +88,18 @@ func ensureLabelTopology(ctx context.Context, js jetstream.JetStream, cfg *Confi
 	var err error
 	if cfg.EnsureTopology {
 		sc := LabelStreamConfig(cfg, lc)
+		kvs := LabelBucketConfigs(cfg, lc)
+		for _, s := range []struct {
+			name    string
+			storage jetstream.StorageType
+		}{{sc.Name, sc.Storage}, {"KV_" + kvs[0].Bucket, kvs[0].Storage}, {"KV_" + kvs[1].Bucket, kvs[1].Storage}} {
+			if err := refuseBreakingUpdate(ctx, js, s.name, s.storage, "the worker's file storage"); err != nil {
+				return nil, err
+			}
+		}
 		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 			return nil, fmt.Errorf("worker: ensure stream %s: %w", sc.Name, err)
 		}
-		kvs := LabelBucketConfigs(cfg, lc)
 		if t.indexKV, err = js.CreateOrUpdateKeyValue(ctx, kvs[0]); err != nil {
 			return nil, fmt.Errorf("worker: ensure bucket %s: %w", kvs[0].Bucket, err)
 		}

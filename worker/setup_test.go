@@ -98,6 +98,53 @@ func TestSetupFailsFastOnInsufficientStorage(t *testing.T) {
 	assert.Error(t, r.w.Ready())
 }
 
+// With FRAUDSCORE_ENSURE_TOPOLOGY=true the worker refuses, without retrying,
+// to update a stream of its name that mirrors another (an update without the
+// mirror would promote it to an origin) or has other storage (which the
+// server cannot change), and leaves the stream as it was.
+func TestSetupRefusesBreakingUpdates(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		create func(t *testing.T, js jetstream.JetStream, cfg *worker.Config)
+		want   string
+		check  func(t *testing.T, info *jetstream.StreamInfo)
+	}{
+		{"mirror", func(t *testing.T, js jetstream.JetStream, cfg *worker.Config) {
+			_, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "ORIGIN", Subjects: []string{"origin.>"}})
+			require.NoError(t, err)
+			_, err = js.CreateStream(t.Context(), jetstream.StreamConfig{Name: cfg.DLQStream, Mirror: &jetstream.StreamSource{Name: "ORIGIN"}})
+			require.NoError(t, err)
+		}, "mirrors ORIGIN", func(t *testing.T, info *jetstream.StreamInfo) {
+			assert.NotNil(t, info.Config.Mirror, "the mirror was promoted")
+		}},
+		{"memory", func(t *testing.T, js jetstream.JetStream, cfg *worker.Config) {
+			_, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: cfg.DLQStream, Subjects: []string{cfg.DLQPrefix + ">"}, Storage: jetstream.MemoryStorage})
+			require.NoError(t, err)
+		}, "has memory storage", func(t *testing.T, info *jetstream.StreamInfo) {
+			assert.Equal(t, jetstream.MemoryStorage, info.Config.Storage)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := natstest.Start(t)
+			cfg := testConfig(t)
+			js := natstest.JetStream(t, s.ClientURL())
+			c.create(t, js, cfg)
+			r := launchWorker(t, s.ClientURL(), cfg, nil, worker.SetupRetry{})
+			select {
+			case <-r.done:
+			case <-time.After(60 * time.Second):
+				t.Fatalf("Run still running against a stream it must not update; Ready: %v", r.w.Ready())
+			}
+			require.ErrorIs(t, r.err, worker.ErrConfig)
+			assert.Contains(t, r.err.Error(), cfg.DLQStream+" "+c.want)
+			assert.Zero(t, metricValue(t, r.metrics.SetupRetries), "a refusal is not retried")
+			st, err := js.Stream(t.Context(), cfg.DLQStream)
+			require.NoError(t, err)
+			c.check(t, st.CachedInfo())
+		})
+	}
+}
+
 // Every series whose labels the worker knows at start is exported at 0
 // before any traffic, so that increase() and rate() see the first dead
 // letter of a reason and the first scoring error (a series born at 1 shows

@@ -2,7 +2,9 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -119,11 +121,45 @@ func AdvisoryConsumerConfig(cfg *Config) jetstream.ConsumerConfig {
 	}
 }
 
+// refuseBreakingUpdate returns an ErrConfig error when the worker must not
+// update the existing stream name (FRAUDSCORE_ENSURE_TOPOLOGY=true): one
+// that mirrors another, which an update without the mirror would promote to
+// an origin cut off from its source, and one whose storage is not storage,
+// which the server cannot change (a stream's storage is fixed when it is
+// created; setting names what chose storage, for the message). A stream that
+// does not exist yet passes; one whose state cannot be read returns that
+// error (the caller's retry decides).
+func refuseBreakingUpdate(ctx context.Context, js jetstream.JetStream, name string, storage jetstream.StorageType, setting string) error {
+	st, err := js.Stream(ctx, name)
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("worker: stream %s: %w", name, err)
+	}
+	old := st.CachedInfo().Config
+	if old.Mirror != nil {
+		return fmt.Errorf("worker: stream %s mirrors %s; updating it would make it an origin cut off from its source: name the origin, or set FRAUDSCORE_ENSURE_TOPOLOGY=false: %w",
+			name, old.Mirror.Name, ErrConfig)
+	}
+	if old.Storage != storage {
+		had := strings.ToLower(old.Storage.String())
+		return fmt.Errorf("worker: stream %s has %s storage, which %s cannot change (a stream's storage is fixed when it is created): keep the stream's storage, or delete the stream (losing what it holds), or have the worker use another name: %w",
+			name, had, setting, ErrConfig)
+	}
+	return nil
+}
+
 // EnsureTopology creates or updates the streams and consumers; it is
-// idempotent. With EnsureTopology off it only checks that they exist.
+// idempotent. With EnsureTopology off it only checks that they exist. It
+// refuses to update a stream that mirrors another or has other storage
+// (refuseBreakingUpdate).
 func EnsureTopology(ctx context.Context, js jetstream.JetStream, cfg *Config) (main, advisory jetstream.Consumer, err error) {
 	if cfg.EnsureTopology {
 		for _, sc := range StreamConfigs(cfg) {
+			if err := refuseBreakingUpdate(ctx, js, sc.Name, sc.Storage, "the worker's file storage"); err != nil {
+				return nil, nil, err
+			}
 			if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 				return nil, nil, fmt.Errorf("worker: ensure stream %s: %w", sc.Name, err)
 			}

@@ -77,7 +77,8 @@ type VelocityBucketOptions struct {
 
 // OpenVelocityBucket creates the velocity bucket, or updates its
 // configuration when it exists (a new TTL, value limit or replica count
-// applies to the values already stored: see ADR 0022); with
+// applies to the values already stored: see ADR 0022), refusing one that
+// mirrors another or has another storage (ErrConfig); with
 // FRAUDSCORE_ENSURE_TOPOLOGY=false it binds to the bucket managed elsewhere
 // and logs a warning when that bucket's TTL is not lim.TTL. Transient failures (no meta leader yet, no
 // responders, a timeout) are retried as the worker's own setup does until
@@ -145,16 +146,11 @@ func OpenVelocityBucket(ctx context.Context, nc *nats.Conn, cfg *Config, lim Vel
 // ensureVelocityBucket is one attempt of OpenVelocityBucket.
 func ensureVelocityBucket(ctx context.Context, js jetstream.JetStream, cfg *Config, kc jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	if cfg.EnsureTopology {
+		if err := refuseBreakingUpdate(ctx, js, "KV_"+kc.Bucket, kc.Storage, "FRAUDSCORE_VELOCITY_STORAGE="+cfg.VelocityStorage); err != nil {
+			return nil, err
+		}
 		kv, err := js.CreateOrUpdateKeyValue(ctx, kc)
 		if err != nil {
-			// A stream's storage is fixed when it is created: say so
-			// rather than pass on the server's "can not change storage
-			// type".
-			if had, ok := bucketStorage(ctx, js, kc.Bucket); ok && had != kc.Storage {
-				had := strings.ToLower(had.String())
-				return nil, fmt.Errorf("worker: bucket %s has %s storage, which FRAUDSCORE_VELOCITY_STORAGE=%s cannot change (a stream's storage is fixed when it is created): set %s, or delete the bucket (its velocity state is lost) or name a new one with FRAUDSCORE_VELOCITY_BUCKET: %w",
-					kc.Bucket, had, cfg.VelocityStorage, had, ErrConfig)
-			}
 			return nil, fmt.Errorf("worker: ensure bucket %s: %w", kc.Bucket, err)
 		}
 		return kv, nil
@@ -164,24 +160,6 @@ func ensureVelocityBucket(ctx context.Context, js jetstream.JetStream, cfg *Conf
 		return nil, fmt.Errorf("worker: bucket %s (topology is managed elsewhere): %w", kc.Bucket, err)
 	}
 	return kv, nil
-}
-
-// bucketStorage returns the storage of an existing bucket; ok is false when
-// it cannot be read.
-func bucketStorage(ctx context.Context, js jetstream.JetStream, bucket string) (jetstream.StorageType, bool) {
-	kv, err := js.KeyValue(ctx, bucket)
-	if err != nil {
-		return 0, false
-	}
-	st, err := kv.Status(ctx)
-	if err != nil {
-		return 0, false
-	}
-	ks, ok := st.(*jetstream.KeyValueBucketStatus)
-	if !ok {
-		return 0, false
-	}
-	return ks.StreamInfo().Config.Storage, true
 }
 
 // VelocityBucket is the velocity state store on a JetStream KV bucket: its

@@ -441,6 +441,16 @@ func TestVelocityBucketConfigUpdate(t *testing.T) {
 	mnc, _ := connect(t, s.ClientURL())
 	_, err = worker.OpenVelocityBucket(mctx, mnc, &mirrored, worker.VelocityLimits{TTL: time.Hour, MaxValue: testMaxValue}, worker.VelocityBucketOptions{Logger: testLogger(t)})
 	require.ErrorIs(t, err, worker.ErrConfig)
+	// With ENSURE_TOPOLOGY=true it is refused too, rather than updated:
+	// an update without the mirror would promote it to an origin.
+	mirrored.EnsureTopology = true
+	_, err = worker.OpenVelocityBucket(mctx, mnc, &mirrored, worker.VelocityLimits{TTL: time.Hour, MaxValue: testMaxValue}, worker.VelocityBucketOptions{Logger: testLogger(t)})
+	require.ErrorIs(t, err, worker.ErrConfig)
+	require.ErrorContains(t, err, "mirrors KV_"+cfg.VelocityBucket)
+	require.NoError(t, mctx.Err(), "a mirror is not retried")
+	copyInfo, err := js.Stream(ctx, "KV_VELOCITY_COPY")
+	require.NoError(t, err)
+	require.NotNil(t, copyInfo.CachedInfo().Config.Mirror, "the mirror was promoted")
 
 	bound.VelocityBucket = "MISSING"
 	nc, _ := connect(t, s.ClientURL())
