@@ -93,7 +93,7 @@ func ensureLabelTopology(ctx context.Context, js jetstream.JetStream, cfg *Confi
 			name    string
 			storage jetstream.StorageType
 		}{{sc.Name, sc.Storage}, {"KV_" + kvs[0].Bucket, kvs[0].Storage}, {"KV_" + kvs[1].Bucket, kvs[1].Storage}} {
-			if err := refuseBreakingUpdate(ctx, js, s.name, s.storage, "the worker's file storage"); err != nil {
+			if err := refuseBreakingUpdate(ctx, js, s.name, s.storage, "as every stream it creates"); err != nil {
 				return nil, err
 			}
 		}

@@ -122,14 +122,14 @@ func AdvisoryConsumerConfig(cfg *Config) jetstream.ConsumerConfig {
 }
 
 // refuseBreakingUpdate returns an ErrConfig error when the worker must not
-// update the existing stream name (FRAUDSCORE_ENSURE_TOPOLOGY=true): one
-// that mirrors another, which an update without the mirror would promote to
-// an origin cut off from its source, and one whose storage is not storage,
-// which the server cannot change (a stream's storage is fixed when it is
-// created; setting names what chose storage, for the message). A stream that
-// does not exist yet passes; one whose state cannot be read returns that
-// error (the caller's retry decides).
-func refuseBreakingUpdate(ctx context.Context, js jetstream.JetStream, name string, storage jetstream.StorageType, setting string) error {
+// update the existing stream name (FRAUDSCORE_ENSURE_TOPOLOGY=true): a
+// mirror of another stream, which an update without the mirror would
+// promote to an origin cut off from its source; or a stream whose storage
+// is not want, which the server cannot change (a stream's storage is fixed
+// when it is created). why says where want comes from, for the message. A
+// stream that does not exist yet passes; one whose state cannot be read
+// returns that error (the caller's retry decides).
+func refuseBreakingUpdate(ctx context.Context, js jetstream.JetStream, name string, want jetstream.StorageType, why string) error {
 	st, err := js.Stream(ctx, name)
 	switch {
 	case errors.Is(err, jetstream.ErrStreamNotFound):
@@ -139,13 +139,12 @@ func refuseBreakingUpdate(ctx context.Context, js jetstream.JetStream, name stri
 	}
 	old := st.CachedInfo().Config
 	if old.Mirror != nil {
-		return fmt.Errorf("worker: stream %s mirrors %s; updating it would make it an origin cut off from its source: name the origin, or set FRAUDSCORE_ENSURE_TOPOLOGY=false: %w",
+		return fmt.Errorf("worker: stream %s mirrors %s, and the worker's update would make it an origin cut off from its source: let the worker use the origin, or set FRAUDSCORE_ENSURE_TOPOLOGY=false: %w",
 			name, old.Mirror.Name, ErrConfig)
 	}
-	if old.Storage != storage {
-		had := strings.ToLower(old.Storage.String())
-		return fmt.Errorf("worker: stream %s has %s storage, which %s cannot change (a stream's storage is fixed when it is created): keep the stream's storage, or delete the stream (losing what it holds), or have the worker use another name: %w",
-			name, had, setting, ErrConfig)
+	if old.Storage != want {
+		return fmt.Errorf("worker: stream %s has %s storage and the worker's is %s (%s); a stream's storage is fixed when it is created, so ops must delete the stream (losing what it holds) or the worker must use another (and be allowed to: deploy/security): %w",
+			name, strings.ToLower(old.Storage.String()), strings.ToLower(want.String()), why, ErrConfig)
 	}
 	return nil
 }
@@ -156,10 +155,13 @@ func refuseBreakingUpdate(ctx context.Context, js jetstream.JetStream, name stri
 // (refuseBreakingUpdate).
 func EnsureTopology(ctx context.Context, js jetstream.JetStream, cfg *Config) (main, advisory jetstream.Consumer, err error) {
 	if cfg.EnsureTopology {
+		// Every stream is checked before any is changed.
 		for _, sc := range StreamConfigs(cfg) {
-			if err := refuseBreakingUpdate(ctx, js, sc.Name, sc.Storage, "the worker's file storage"); err != nil {
+			if err := refuseBreakingUpdate(ctx, js, sc.Name, sc.Storage, "as every stream it creates"); err != nil {
 				return nil, nil, err
 			}
+		}
+		for _, sc := range StreamConfigs(cfg) {
 			if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
 				return nil, nil, fmt.Errorf("worker: ensure stream %s: %w", sc.Name, err)
 			}

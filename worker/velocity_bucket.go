@@ -115,6 +115,10 @@ func OpenVelocityBucket(ctx context.Context, nc *nats.Conn, cfg *Config, lim Vel
 	default:
 		return nil, err
 	}
+	if cfg.EnsureTopology && kc.Storage == jetstream.MemoryStorage && kc.Replicas < 2 {
+		log.Warn("velocity bucket in memory with one replica: a restart of its NATS server loses the bucket, and velocity degrades until a worker creates it again; use FRAUDSCORE_STREAM_REPLICAS=3 (docs/velocity.md)",
+			"bucket", kc.Bucket)
+	}
 	if !cfg.EnsureTopology {
 		st, err := kv.Status(ctx)
 		switch {
