@@ -7,6 +7,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -40,7 +41,7 @@ func run(args []string, stderr io.Writer) int {
 	verbose := fs.Bool("log", false, "log server events to stderr")
 	prof := fs.Int("prof", 0, "serve Go's profiles (/debug/pprof) on this port of -host; 0 for none")
 	if err := fs.Parse(args); err != nil {
-		if err == flag.ErrHelp {
+		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
 		return 2 // the flag package has printed the error and the usage
