@@ -231,9 +231,20 @@ func newVelLog(t testing.TB, n int, seed uint64) *velLog {
 // long enough that a healthy worker never has a message redelivered before
 // it started on it (which could make it late: only the SIGKILL should
 // cause redeliveries).
+// velStorage is the velocity bucket's storage for TestVelocityExact:
+// FRAUDSCORE_CHAOS_VELOCITY_STORAGE (make chaos-velocity
+// CHAOS_VELOCITY_STORAGE=memory), file when unset.
+func velStorage() string {
+	if s := os.Getenv("FRAUDSCORE_CHAOS_VELOCITY_STORAGE"); s != "" {
+		return s
+	}
+	return "file"
+}
+
 func velWorkerEnv() []string {
 	return []string{
 		"FRAUDSCORE_VELOCITY=kv",
+		"FRAUDSCORE_VELOCITY_STORAGE=" + velStorage(),
 		"FRAUDSCORE_VELOCITY_PREFER=computed",
 		"FRAUDSCORE_VERDICT_FEATURES=true",
 		"FRAUDSCORE_VELOCITY_LATENESS=" + velLateness.String(),
@@ -265,6 +276,7 @@ func velSize(t *testing.T) int {
 type velocityResult struct {
 	Run        runInfo        `json:"run"`
 	Volume     string         `json:"volume"`
+	Storage    string         `json:"storage"` // the velocity bucket's (FRAUDSCORE_VELOCITY_STORAGE)
 	Passed     bool           `json:"passed"`
 	Seconds    float64        `json:"seconds"`
 	LoadAvgEnd bench.LoadAvgs `json:"loadavg_end"`
@@ -300,13 +312,17 @@ type velocityResult struct {
 func TestVelocityExact(t *testing.T) {
 	skipUnlessChaos(t)
 	started := time.Now()
-	res := &velocityResult{Run: newRunInfo(t), Volume: "ci", Cards: velCards, Devices: velDevices}
+	res := &velocityResult{Run: newRunInfo(t), Volume: "ci", Storage: velStorage(), Cards: velCards, Devices: velDevices}
 	if full() {
 		res.Volume = "full"
 	}
-	t.Logf("VELOCITY run: %s", res.Run)
+	t.Logf("VELOCITY run: %s, bucket storage %s", res.Run, res.Storage)
 	if dir := os.Getenv("FRAUDSCORE_CHAOS_REPORT"); dir != "" {
-		path := filepath.Join(repoPath(t, dir), "velocity-"+res.Run.Started.Format("2006-01-02")+"-"+res.Volume+".json")
+		name := "velocity-" + res.Run.Started.Format("2006-01-02") + "-" + res.Volume
+		if res.Storage != "file" {
+			name += "-" + res.Storage
+		}
+		path := filepath.Join(repoPath(t, dir), name+".json")
 		t.Cleanup(func() {
 			res.Passed = !t.Failed()
 			if err := writeJSON(path, res); err != nil {

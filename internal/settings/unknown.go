@@ -25,7 +25,7 @@ func (u UnknownVariable) String() string {
 // inherit them, so they are known and stay silent.
 func testVariable(name string) bool {
 	switch strings.TrimPrefix(name, Prefix+"_") {
-	case "CHAOS", "SOAK", "SOAK_RATE", "SOAK_REPORT":
+	case "CHAOS", "CHAOS_REPORT", "CHAOS_VELOCITY_STORAGE", "SOAK", "SOAK_RATE", "SOAK_REPORT":
 		return true
 	}
 	return false
