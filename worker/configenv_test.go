@@ -89,6 +89,7 @@ func TestUnknownVariablesNameTheClosestSetting(t *testing.T) {
 		"FRAUDSCORE_XYZZY=1",                // nothing close
 		"FRAUDSCORE_CHAOS=1",                // the chaos suite's switch
 		"FRAUDSCORE_SOAK_RATE=100",          // the soak test's
+		"FRAUDSCORE_VULNDB=/tmp/vulndb",     // the supply-chain tests', exported by make
 		"FRAUDSCORE_STREAM=TRANSACTIONS",    // a setting
 		"FRAUDSCORE=1", "MODEL_DIRR=models", // not FRAUDSCORE_*
 	}

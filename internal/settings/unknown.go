@@ -21,11 +21,14 @@ func (u UnknownVariable) String() string {
 }
 
 // testVariable reports whether name configures a test suite rather than
-// fraudscore: chaos and soak tests read these and start workers that
-// inherit them, so they are known and stay silent.
+// fraudscore: the chaos and soak tests, and the supply-chain tests that
+// find their tools by these (mk/supplychain.mk exports them to every make
+// recipe, make run's worker included), read them, so they are known and
+// stay silent.
 func testVariable(name string) bool {
 	switch strings.TrimPrefix(name, Prefix+"_") {
-	case "CHAOS", "CHAOS_REPORT", "CHAOS_VELOCITY_STORAGE", "SOAK", "SOAK_RATE", "SOAK_REPORT":
+	case "CHAOS", "CHAOS_REPORT", "CHAOS_VELOCITY_STORAGE", "SOAK", "SOAK_RATE", "SOAK_REPORT",
+		"GOVULNCHECK", "CYCLONEDX_GOMOD", "VULNDB":
 		return true
 	}
 	return false
