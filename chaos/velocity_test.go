@@ -27,6 +27,7 @@ import (
 	"github.com/fraudscore/fraudscore/loadtest/bench"
 	"github.com/fraudscore/fraudscore/scorer/features"
 	"github.com/fraudscore/fraudscore/scorer/velocity"
+	"github.com/fraudscore/fraudscore/worker"
 	"github.com/fraudscore/fraudscore/worker/streamread"
 )
 
@@ -233,12 +234,12 @@ func newVelLog(t testing.TB, n int, seed uint64) *velLog {
 // cause redeliveries).
 // velStorage is the velocity bucket's storage for TestVelocityExact:
 // FRAUDSCORE_CHAOS_VELOCITY_STORAGE (make chaos-velocity
-// CHAOS_VELOCITY_STORAGE=memory), file when unset.
+// CHAOS_VELOCITY_STORAGE=memory), the worker's default when unset.
 func velStorage() string {
 	if s := os.Getenv("FRAUDSCORE_CHAOS_VELOCITY_STORAGE"); s != "" {
 		return s
 	}
-	return "file"
+	return worker.DefaultConfig().VelocityStorage
 }
 
 func velWorkerEnv() []string {
@@ -319,7 +320,7 @@ func TestVelocityExact(t *testing.T) {
 	t.Logf("VELOCITY run: %s, bucket storage %s", res.Run, res.Storage)
 	if dir := os.Getenv("FRAUDSCORE_CHAOS_REPORT"); dir != "" {
 		name := "velocity-" + res.Run.Started.Format("2006-01-02") + "-" + res.Volume
-		if res.Storage != "file" {
+		if res.Storage != worker.DefaultConfig().VelocityStorage {
 			name += "-" + res.Storage
 		}
 		path := filepath.Join(repoPath(t, dir), name+".json")

@@ -243,22 +243,22 @@ func featureScenarios(rateDur time.Duration) []Scenario {
 	// other scenarios' cap.
 	backlog := stream(0, velocityBacklog, 0)
 	backlog.MaxDuration = 6 * time.Minute
+	// Velocity off, on with the bucket on file (the default) and in memory,
+	// on the same traffic.
+	variants := []struct {
+		env  []string
+		name func(backlog, population bool) string
+	}{
+		{nil, func(b, p bool) string { return VelocityScenario(false, b, p) }},
+		{[]string{"FRAUDSCORE_VELOCITY=kv"}, func(b, p bool) string { return VelocityScenario(true, b, p) }},
+		{[]string{"FRAUDSCORE_VELOCITY=kv", "FRAUDSCORE_VELOCITY_STORAGE=memory"}, VelocityMemoryScenario},
+	}
 	for _, pop := range []int{0, velocityPopulation} {
-		for _, storage := range []string{"", "file", "memory"} {
-			var env []string
-			name := func(backlog bool) string { return VelocityScenario(false, backlog, pop > 0) }
-			switch storage {
-			case "file":
-				env = []string{"FRAUDSCORE_VELOCITY=kv"}
-				name = func(backlog bool) string { return VelocityScenario(true, backlog, pop > 0) }
-			case "memory":
-				env = []string{"FRAUDSCORE_VELOCITY=kv", "FRAUDSCORE_VELOCITY_STORAGE=memory"}
-				name = func(backlog bool) string { return VelocityMemoryScenario(backlog, pop > 0) }
-			}
+		for _, v := range variants {
 			s = append(s,
-				Scenario{Name: name(true), Workers: 1, Env: env, Backlog: true, PopulationCards: pop,
+				Scenario{Name: v.name(true, pop > 0), Workers: 1, Env: v.env, Backlog: true, PopulationCards: pop,
 					Load: backlog},
-				Scenario{Name: name(false), Workers: 1, Env: env, PopulationCards: pop,
+				Scenario{Name: v.name(false, pop > 0), Workers: 1, Env: v.env, PopulationCards: pop,
 					Load: stream(velocityRate, 0, rateDur)})
 		}
 	}
