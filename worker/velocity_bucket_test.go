@@ -227,7 +227,13 @@ func TestVelocityBucketMemoryStorage(t *testing.T) {
 	require.NoError(t, octx.Err(), "a storage mismatch is not retried")
 
 	file.EnsureTopology = false
-	bound := openBucket(t, s.ClientURL(), &file, time.Hour)
+	logs.Reset()
+	nc1, _ := connect(t, s.ClientURL())
+	bound, err := worker.OpenVelocityBucket(ctx, nc1, &file, worker.VelocityLimits{TTL: time.Hour, MaxValue: testMaxValue},
+		worker.VelocityBucketOptions{Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+	require.NoError(t, err)
+	require.Contains(t, logs.String(), `"msg":"velocity bucket storage differs from FRAUDSCORE_VELOCITY_STORAGE; the bucket is used as it is"`)
+	require.Contains(t, logs.String(), `"bucket_storage":"memory","setting":"file"`)
 	_, ok, err := bound.Put(ctx, "c.bound", []byte("v"), 0)
 	require.NoError(t, err)
 	require.True(t, ok)
