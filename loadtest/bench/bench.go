@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -138,9 +139,12 @@ type Results struct {
 	Git       Git       `json:"git"`
 	Machine   Machine   `json:"machine"`
 	// Command is how the run was started (for the markdown).
-	Command string   `json:"command"`
-	Quick   bool     `json:"quick"`
-	Results []Result `json:"results"`
+	Command string `json:"command"`
+	// Environment are the settings the bench's own environment gave every
+	// process of every scenario (InheritedEnv), beside each scenario's Env.
+	Environment []string `json:"environment,omitempty"`
+	Quick       bool     `json:"quick"`
+	Results     []Result `json:"results"`
 	// Rounds is the number of rounds (Options.Rounds; 0: one).
 	Rounds int `json:"rounds,omitempty"`
 	// Ratios are fraudscore's figures over the baselines of this run; with
@@ -152,6 +156,24 @@ type Results struct {
 	// ScenarioMedians are each scenario's median figures over the rounds,
 	// when the run had several.
 	ScenarioMedians []ScenarioMedian `json:"scenario_medians,omitempty"`
+}
+
+// InheritedEnv returns, sorted, the variables of environ (KEY=value) that
+// change what a bench process does and that every process inherits (see
+// StartProc): fraudscore's settings (FRAUDSCORE_*) and the Go runtime's
+// (GOGC, GOMAXPROCS, GOMEMLIMIT, GODEBUG). A run made with any is not
+// comparable with one made without, so the results record them.
+func InheritedEnv(environ []string) []string {
+	var kept []string
+	for _, kv := range environ {
+		name, _, _ := strings.Cut(kv, "=")
+		switch {
+		case strings.HasPrefix(name, "FRAUDSCORE_"), name == "GOGC", name == "GOMAXPROCS", name == "GOMEMLIMIT", name == "GODEBUG":
+			kept = append(kept, kv)
+		}
+	}
+	slices.Sort(kept)
+	return kept
 }
 
 // Plan returns the scenarios of a full or quick run.
@@ -315,7 +337,7 @@ func Run(ctx context.Context, o Options) (*Results, error) {
 		o.Log = io.Discard
 	}
 	res := &Results{Date: time.Now().UTC(), LoadStart: ReadLoadAvg(), Git: GitState(ctx, o.SourceDir), Machine: DescribeMachine(),
-		Command: o.Command, Quick: o.Quick}
+		Command: o.Command, Environment: InheritedEnv(os.Environ()), Quick: o.Quick}
 	var plan []Scenario
 	for _, sc := range Plan(o.Quick) {
 		if selected(sc.Name, o.Only) {

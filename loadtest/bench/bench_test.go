@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,9 +26,10 @@ func sample() *Results {
 	res := &Results{
 		Date: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC), Finished: time.Date(2026, 12, 1, 10, 8, 0, 0, time.UTC),
 		LoadStart: LoadAvgs{0.5, 0.4, 0.3}, LoadEnd: LoadAvgs{2.5, 1.4, 0.9},
-		Git:     Git{Commit: "0123456789abcdef0123456789abcdef01234567", Dirty: true},
-		Machine: Machine{Hostname: "bench-host", NProc: 2, CPU: "Test CPU", Kernel: "6.1.0", GoVersion: "go1.26", OS: "linux/amd64"},
-		Command: "make bench",
+		Git:         Git{Commit: "0123456789abcdef0123456789abcdef01234567", Dirty: true},
+		Machine:     Machine{Hostname: "bench-host", NProc: 2, CPU: "Test CPU", Kernel: "6.1.0", GoVersion: "go1.26", OS: "linux/amd64"},
+		Command:     "make bench",
+		Environment: []string{"FRAUDSCORE_CONCURRENCY=512", "GOGC=400"},
 		Results: []Result{
 			{Scenario: Scenario{Name: ScenarioNatsBench, NatsBench: true}, NatsPub: 150_000, NatsConsume: 200_000, NatsSize: 427},
 			{Scenario: Scenario{Name: ScenarioNatsService, NatsService: true}, NatsServiceRate: 40_000, NatsClients: 32, NatsSize: 427},
@@ -92,6 +94,7 @@ func TestMarkdownFromJSON(t *testing.T) {
 	for _, want := range []string{
 		"0123456789abcdef0123456789abcdef01234567", "dirty", "bench-host", "Test CPU", "kernel 6.1.0", "go1.26",
 		"0.50 0.40 0.30 at the start", "2.50 1.40 0.90 at the end",
+		"- environment of every process (beside each scenario's env): `FRAUDSCORE_CONCURRENCY=512 GOGC=400`",
 		"publish 150000 msgs/s, consume 200000 msgs/s", "32 clients): **40000 requests/s**",
 		"| `backlog_per_transport_consume` | fraudscore backlog verdicts/s ÷ nats bench js consume msgs/s | **0.30** |",
 		"| `request_per_service_bench` |", "| `two_workers_backlog_per_one` |", "| `reasons_flagged_per_off` |",
@@ -104,6 +107,20 @@ func TestMarkdownFromJSON(t *testing.T) {
 		if row.Key == "" || row.Desc == "" || !strings.Contains(out, "`"+row.Key+"`") {
 			t.Errorf("ratio row %+v missing a key, a description or its table line", row)
 		}
+	}
+}
+
+// The settings every process inherits from the bench's environment are
+// kept, sorted; the rest of the environment is not recorded.
+func TestInheritedEnv(t *testing.T) {
+	got := InheritedEnv([]string{"PATH=/usr/bin", "GOGC=400", "FRAUDSCORE_CONCURRENCY=512", "HOME=/root",
+		"GOMAXPROCS=1", "XFRAUDSCORE_X=1", "GOMEMLIMIT=1GiB", "GODEBUG=gctrace=1", "GOFLAGS=-race"})
+	want := []string{"FRAUDSCORE_CONCURRENCY=512", "GODEBUG=gctrace=1", "GOGC=400", "GOMAXPROCS=1", "GOMEMLIMIT=1GiB"}
+	if !slices.Equal(got, want) {
+		t.Errorf("InheritedEnv = %q, want %q", got, want)
+	}
+	if got := InheritedEnv([]string{"PATH=/usr/bin"}); got != nil {
+		t.Errorf("InheritedEnv without settings = %q, want none", got)
 	}
 }
 

@@ -21,6 +21,9 @@ func (res *Results) WriteMarkdown(w io.Writer) {
 	fmt.Fprintf(w, "- date: %s to %s\n- commit: `%s`%s\n- machine: %s, %d cores, %s, kernel %s, %s, %s\n- load average (1, 5, 15 min): %s at the start, %s at the end\n- command: `%s`\n",
 		res.Date.Format("2006-01-02 15:04:05 MST"), res.Finished.Format("15:04:05 MST"), known(res.Git.Commit), dirty,
 		known(m.Hostname), m.NProc, known(m.CPU), known(m.Kernel), m.OS, m.GoVersion, loadString(res.LoadStart), loadString(res.LoadEnd), known(res.Command))
+	if len(res.Environment) > 0 {
+		fmt.Fprintf(w, "- environment of every process (beside each scenario's env): `%s`\n", strings.Join(res.Environment, " "))
+	}
 	fmt.Fprintf(w, "- setup: cmd/natsserver (nats-server module, JetStream file store in a temp dir) and `fraudscore worker` as separate processes on this machine, driven by the load tester (a third process); a fresh server per scenario\n\n")
 	fmt.Fprintf(w, "| scenario | workers | env | sent | verdicts/s | backlog cleared/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | stored check | missing | stored dup | dead letters | errors | worker RSS max MiB | CPU µs/verdict server / worker / loadgen | load avg |\n")
 	fmt.Fprintf(w, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
