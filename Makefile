@@ -27,7 +27,7 @@ run: build ## run a worker with an embedded JetStream server, the bundled model 
 vet: ## go vet
 	$(GO) vet ./...
 
-test: vet ## vet, then every test with the race detector, then a short fuzz run
+test: vet ## vet and staticcheck, then every test with the race detector, then a short fuzz run
 	$(GO) test -race -count=1 -timeout 15m ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 

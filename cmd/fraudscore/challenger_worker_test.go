@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"testing"
@@ -86,7 +85,7 @@ func readVerdicts(t *testing.T, js jetstream.JetStream, n int) map[string]contra
 		require.NoError(t, err)
 		for m := range batch.Messages() {
 			var vd contracts.Verdict
-			require.NoError(t, contracts.DecodeVerdict(m.Data(), &vd), fmt.Sprintf("%s", m.Data()))
+			require.NoError(t, contracts.DecodeVerdict(m.Data(), &vd), string(m.Data()))
 			out[vd.TransactionID] = vd
 		}
 		if len(out) < n {
