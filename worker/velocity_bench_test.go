@@ -221,7 +221,7 @@ func BenchmarkVelocityKVEnrich(b *testing.B) {
 }
 
 // gathered is the sum of every series of the named metric in reg.
-func gathered(b *testing.B, reg *prometheus.Registry, name string) float64 {
+func gathered(b testing.TB, reg *prometheus.Registry, name string) float64 {
 	mfs, err := reg.Gather()
 	if err != nil {
 		b.Fatal(err)

@@ -17,7 +17,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/fraudscore/fraudscore/contracts"
 	"github.com/fraudscore/fraudscore/internal/testenv/natstest"
+	"github.com/fraudscore/fraudscore/scorer/velocity"
 	"github.com/fraudscore/fraudscore/worker"
 )
 
@@ -521,4 +523,71 @@ func TestOpenVelocityBucketRetriesUntilTheClusterForms(t *testing.T) {
 	_, ok, err := b.Put(ctx, "c.formed", []byte("v"), 0)
 	require.NoError(t, err)
 	require.True(t, ok)
+}
+
+// A memory bucket that reaches the server's max_memory_store refuses
+// writes, and the events whose state cannot be stored are scored without
+// velocity, counted as store degrades: what docs/velocity.md says of
+// sizing FRAUDSCORE_VELOCITY_STORAGE=memory. The fault is shown to happen
+// (the bucket holds about the limit, and a write is refused for want of
+// resources) before its effect is checked.
+func TestVelocityMemoryBucketAtItsLimit(t *testing.T) {
+	const limit = 64 << 10
+	opts := natstest.ServerOptions(t)
+	opts.JetStreamMaxMemory = limit
+	s := natstest.StartOptions(t, opts)
+	cfg := testConfig(t)
+	cfg.VelocityStorage = "memory"
+	b := openBucket(t, s.ClientURL(), cfg, time.Hour)
+	reg := prometheus.NewRegistry()
+	v, err := velocity.New(b, velocity.DefaultConfig(), velocity.Options{Registerer: reg, Logger: testLogger(t)})
+	require.NoError(t, err)
+
+	ctx := context.Background()
+	t0 := time.Now().Add(-time.Hour)
+	stored, degradedAt := 0, -1
+	for i := range 5000 {
+		ev := contracts.TransactionEvent{TransactionID: fmt.Sprintf("full-%d", i), EventTime: t0.Add(time.Duration(i) * time.Millisecond),
+			CardToken: fmt.Sprintf("full-card-%d", i), AmountMinor: 100, Currency: "EUR"}
+		require.NoError(t, v.Enrich(ctx, &ev), "an event is scored whether or not its state is stored")
+		if gathered(t, reg, "fraudscore_velocity_degraded_total") > 0 {
+			degradedAt = i
+			require.True(t, ev.Aggregates == nil || ev.Aggregates.CardTxnCount1h == nil, "a degraded event carries no computed card aggregate")
+			break
+		}
+		require.True(t, ev.Aggregates != nil && ev.Aggregates.CardTxnCount1h != nil, "event %d before the limit has its card aggregate", i)
+		stored++
+	}
+	require.Positive(t, degradedAt, "the bucket never refused a write within 5000 new cards")
+
+	js := natstest.JetStream(t, s.ClientURL())
+	st, err := js.Stream(ctx, "KV_"+cfg.VelocityBucket)
+	require.NoError(t, err)
+	state := st.CachedInfo().State
+	assert.EqualValues(t, stored, state.Msgs, "every event before the refusal was stored, none after")
+	assert.Greater(t, state.Bytes, uint64(limit/2), "the bucket holds about the server's memory limit")
+	assert.Less(t, state.Bytes, uint64(limit+1024), "the server lets the write that crosses its limit through, no more")
+	_, _, err = b.Put(ctx, "c.one-more", []byte("v"), 0)
+	var apiErr *jetstream.APIError
+	require.ErrorAs(t, err, &apiErr, "a write to a full memory bucket is refused by the server")
+	// nats-server's JSInsufficientResourcesErr (503, "insufficient resources").
+	const insufficientResources = 10023
+	assert.EqualValues(t, insufficientResources, apiErr.ErrorCode, "%v", err)
+
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	reasons := map[string]float64{}
+	for _, mf := range mfs {
+		if mf.GetName() != "fraudscore_velocity_degraded_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetName() == "reason" && m.GetCounter().GetValue() > 0 {
+					reasons[l.GetValue()] = m.GetCounter().GetValue()
+				}
+			}
+		}
+	}
+	assert.Equal(t, map[string]float64{"store": 1}, reasons, "the first refused event is one store degrade")
 }
