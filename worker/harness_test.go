@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/fraudscore/fraudscore/contracts"
@@ -257,4 +258,39 @@ func waitCount(t testing.TB, js jetstream.JetStream, stream string, want uint64,
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("stream %s has %d messages, want %d (last error: %v)", stream, got, want, err)
+}
+
+// gathered is the sum of the counters of the named metric in reg, over the
+// series that carry every label given as name, value pairs (every series
+// with none).
+func gathered(t testing.TB, reg *prometheus.Registry, name string, labels ...string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	require.NoError(t, err)
+	var sum float64
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	series:
+		for _, m := range mf.GetMetric() {
+			for i := 0; i+1 < len(labels); i += 2 {
+				if !hasLabel(m.GetLabel(), labels[i], labels[i+1]) {
+					continue series
+				}
+			}
+			sum += m.GetCounter().GetValue()
+		}
+	}
+	return sum
+}
+
+// hasLabel reports whether pairs holds the label name="value".
+func hasLabel(pairs []*dto.LabelPair, name, value string) bool {
+	for _, l := range pairs {
+		if l.GetName() == name && l.GetValue() == value {
+			return true
+		}
+	}
+	return false
 }

@@ -89,11 +89,12 @@ func ensureLabelTopology(ctx context.Context, js jetstream.JetStream, cfg *Confi
 	if cfg.EnsureTopology {
 		sc := LabelStreamConfig(cfg, lc)
 		kvs := LabelBucketConfigs(cfg, lc)
-		for _, s := range []struct {
-			name    string
-			storage jetstream.StorageType
-		}{{sc.Name, sc.Storage}, {"KV_" + kvs[0].Bucket, kvs[0].Storage}, {"KV_" + kvs[1].Bucket, kvs[1].Storage}} {
-			if err := refuseBreakingUpdate(ctx, js, s.name, s.storage, "as every stream it creates"); err != nil {
+		// Every stream is checked before any is changed.
+		if err := refuseBreakingUpdate(ctx, js, sc.Name, sc.Storage, "as every stream it creates"); err != nil {
+			return nil, err
+		}
+		for _, kc := range kvs {
+			if err := refuseBreakingBucketUpdate(ctx, js, kc, "as every stream it creates"); err != nil {
 				return nil, err
 			}
 		}

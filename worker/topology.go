@@ -149,6 +149,16 @@ func refuseBreakingUpdate(ctx context.Context, js jetstream.JetStream, name stri
 	return nil
 }
 
+// refuseBreakingBucketUpdate is refuseBreakingUpdate for the stream of
+// the KV bucket kc.
+func refuseBreakingBucketUpdate(ctx context.Context, js jetstream.JetStream, kc jetstream.KeyValueConfig, why string) error {
+	return refuseBreakingUpdate(ctx, js, bucketStream(kc.Bucket), kc.Storage, why)
+}
+
+// bucketStream is the name of the stream that holds KV bucket bucket (the
+// KV client's convention).
+func bucketStream(bucket string) string { return "KV_" + bucket }
+
 // EnsureTopology creates or updates the streams and consumers; it is
 // idempotent. With EnsureTopology off it only checks that they exist. It
 // refuses to update a stream that mirrors another or has other storage

@@ -220,24 +220,6 @@ func BenchmarkVelocityKVEnrich(b *testing.B) {
 	}
 }
 
-// gathered is the sum of every series of the named metric in reg.
-func gathered(b testing.TB, reg *prometheus.Registry, name string) float64 {
-	mfs, err := reg.Gather()
-	if err != nil {
-		b.Fatal(err)
-	}
-	var sum float64
-	for _, mf := range mfs {
-		if mf.GetName() != name {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			sum += m.GetCounter().GetValue()
-		}
-	}
-	return sum
-}
-
 func BenchmarkVelocityPartitionApply(b *testing.B) {
 	cfg := velocity.DefaultConfig()
 	evs := velocityBenchEvents(b.N, 1000, 300)

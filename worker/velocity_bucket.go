@@ -33,10 +33,11 @@ const velocityHeaderRoom = 1024
 // VelocityBucketConfig is the KV bucket holding velocity state (ADR 0022,
 // docs/velocity.md): one value per card or device key (History 1), each
 // removed lim.TTL after its last write, FRAUDSCORE_VELOCITY_STORAGE (file
-// by default), FRAUDSCORE_STREAM_REPLICAS replicas, and writes of at most lim.MaxValue
-// bytes of value (plus room for the headers): the server refuses a larger
-// one, which the velocity engine counts as a store error and degrades. The
-// server's max_payload (1 MiB by default) must be larger too.
+// by default), FRAUDSCORE_STREAM_REPLICAS replicas, and writes of at most
+// lim.MaxValue bytes of value (plus room for the headers): the server
+// refuses a larger one, which the velocity engine counts as a store error
+// and degrades. The server's max_payload (1 MiB by default) must be larger
+// too.
 func VelocityBucketConfig(cfg *Config, lim VelocityLimits) jetstream.KeyValueConfig {
 	storage, _ := velocityStorage(cfg.VelocityStorage)
 	return jetstream.KeyValueConfig{
@@ -144,13 +145,13 @@ func OpenVelocityBucket(ctx context.Context, nc *nats.Conn, cfg *Config, lim Vel
 		}
 	}
 	return &VelocityBucket{kv: kv, nc: nc, putPrefix: "$KV." + kc.Bucket + ".",
-		ackPrefix: []byte(`{"stream":"KV_` + kc.Bucket + `","seq":`)}, nil
+		ackPrefix: []byte(`{"stream":"` + bucketStream(kc.Bucket) + `","seq":`)}, nil
 }
 
 // ensureVelocityBucket is one attempt of OpenVelocityBucket.
 func ensureVelocityBucket(ctx context.Context, js jetstream.JetStream, cfg *Config, kc jetstream.KeyValueConfig) (jetstream.KeyValue, error) {
 	if cfg.EnsureTopology {
-		if err := refuseBreakingUpdate(ctx, js, "KV_"+kc.Bucket, kc.Storage, "FRAUDSCORE_VELOCITY_STORAGE="+cfg.VelocityStorage); err != nil {
+		if err := refuseBreakingBucketUpdate(ctx, js, kc, "FRAUDSCORE_VELOCITY_STORAGE="+cfg.VelocityStorage); err != nil {
 			return nil, err
 		}
 		kv, err := js.CreateOrUpdateKeyValue(ctx, kc)
