@@ -226,26 +226,29 @@ func newVelLog(t testing.TB, n int, seed uint64) *velLog {
 	return l
 }
 
+// velStorage is the velocity bucket's storage for TestVelocityExact:
+// FRAUDSCORE_CHAOS_VELOCITY_STORAGE (make chaos-velocity
+// CHAOS_VELOCITY_STORAGE=memory), or the worker's default when unset;
+// chosen reports whether the variable chose it, in which case the run's
+// files are named after it (as make chaos-velocity names its log).
+func velStorage() (storage string, chosen bool) {
+	if s := os.Getenv("FRAUDSCORE_CHAOS_VELOCITY_STORAGE"); s != "" {
+		return s, true
+	}
+	return worker.DefaultConfig().VelocityStorage, false
+}
+
 // velWorkerEnv is the workers' velocity configuration for the correctness
 // test. The timeout is long: a loaded machine must not degrade an event
 // (the test checks exact values, and that nothing degraded); AckWait is
 // long enough that a healthy worker never has a message redelivered before
 // it started on it (which could make it late: only the SIGKILL should
 // cause redeliveries).
-// velStorage is the velocity bucket's storage for TestVelocityExact:
-// FRAUDSCORE_CHAOS_VELOCITY_STORAGE (make chaos-velocity
-// CHAOS_VELOCITY_STORAGE=memory), the worker's default when unset.
-func velStorage() string {
-	if s := os.Getenv("FRAUDSCORE_CHAOS_VELOCITY_STORAGE"); s != "" {
-		return s
-	}
-	return worker.DefaultConfig().VelocityStorage
-}
-
 func velWorkerEnv() []string {
+	storage, _ := velStorage()
 	return []string{
 		"FRAUDSCORE_VELOCITY=kv",
-		"FRAUDSCORE_VELOCITY_STORAGE=" + velStorage(),
+		"FRAUDSCORE_VELOCITY_STORAGE=" + storage,
 		"FRAUDSCORE_VELOCITY_PREFER=computed",
 		"FRAUDSCORE_VERDICT_FEATURES=true",
 		"FRAUDSCORE_VELOCITY_LATENESS=" + velLateness.String(),
@@ -313,14 +316,15 @@ type velocityResult struct {
 func TestVelocityExact(t *testing.T) {
 	skipUnlessChaos(t)
 	started := time.Now()
-	res := &velocityResult{Run: newRunInfo(t), Volume: "ci", Storage: velStorage(), Cards: velCards, Devices: velDevices}
+	storage, chosen := velStorage()
+	res := &velocityResult{Run: newRunInfo(t), Volume: "ci", Storage: storage, Cards: velCards, Devices: velDevices}
 	if full() {
 		res.Volume = "full"
 	}
 	t.Logf("VELOCITY run: %s, bucket storage %s", res.Run, res.Storage)
 	if dir := os.Getenv("FRAUDSCORE_CHAOS_REPORT"); dir != "" {
 		name := "velocity-" + res.Run.Started.Format("2006-01-02") + "-" + res.Volume
-		if res.Storage != worker.DefaultConfig().VelocityStorage {
+		if chosen {
 			name += "-" + res.Storage
 		}
 		path := filepath.Join(repoPath(t, dir), name+".json")

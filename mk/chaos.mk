@@ -15,11 +15,12 @@ chaos-ci: ## the bounded fault suite that go test ./... runs (velocity's correct
 	$(GO) test -count=1 -run '^(TestChaos|TestProcessFaultChecksFail|TestFaultChecksFailWithoutFault|TestVelocityExact|TestVelocityChecksFail)$$' -v -timeout 15m ./chaos/ $(CHAOS_FLAGS)
 
 # CHAOS_VELOCITY_STORAGE=memory runs it with the bucket in memory
-# (FRAUDSCORE_VELOCITY_STORAGE); its results carry a -memory suffix.
-CHAOS_VELOCITY_STORAGE ?= file
+# (FRAUDSCORE_VELOCITY_STORAGE); its results carry a -memory suffix. Unset,
+# the worker's default storage, and no suffix.
+CHAOS_VELOCITY_STORAGE ?=
 chaos-velocity: ## issue 13's velocity correctness test at full size (20,000 transactions, 2 workers, a SIGKILL, duplicates; every verdict's velocity checked by brute force); results docs/chaos/velocity-<date>-full.json, the test log beside it (written there at the end, so the run's commit is not dirty from it)
 	@set -o pipefail; mkdir -p $(CHAOS_REPORT); log=$$(mktemp); \
-	suffix=$$([ "$(CHAOS_VELOCITY_STORAGE)" = file ] || echo "-$(CHAOS_VELOCITY_STORAGE)"); \
+	suffix="$(if $(CHAOS_VELOCITY_STORAGE),-$(CHAOS_VELOCITY_STORAGE))"; \
 	FRAUDSCORE_CHAOS=full FRAUDSCORE_CHAOS_VELOCITY_STORAGE=$(CHAOS_VELOCITY_STORAGE) FRAUDSCORE_CHAOS_REPORT=$(CHAOS_REPORT) $(GO) test -race -count=1 -run '^TestVelocityExact$$' -v -timeout 30m ./chaos/ $(CHAOS_FLAGS) \
 	  2>&1 | tee $$log; rc=$$?; mv $$log $(CHAOS_REPORT)/velocity-$$(date -u +%F)-full$$suffix.log; exit $$rc
 
